@@ -1,0 +1,132 @@
+package vc
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/agentid/agentid/reason"
+)
+
+// Presentation is a W3C VC 2.0 VerifiablePresentation secured as vp+jwt.
+// Agents sign one per request to prove possession of their key; principals
+// (admins, orchestrators) sign one without credentials to authenticate to
+// the issuer API.
+type Presentation struct {
+	Context              []string    `json:"@context"`
+	ID                   string      `json:"id,omitempty"`
+	Type                 []string    `json:"type"`
+	Holder               string      `json:"holder,omitempty"`
+	VerifiableCredential []Enveloped `json:"verifiableCredential,omitempty"`
+
+	Iss   string   `json:"iss,omitempty"`
+	Aud   Audience `json:"aud,omitempty"`
+	Iat   int64    `json:"iat,omitempty"`
+	Exp   int64    `json:"exp,omitempty"`
+	Nbf   int64    `json:"nbf,omitempty"`
+	Jti   string   `json:"jti,omitempty"`
+	Nonce string   `json:"nonce,omitempty"`
+	// Htm and Htu bind the presentation to one HTTP request (as DPoP, RFC
+	// 9449): the method and the URL without query or fragment.
+	Htm string `json:"htm,omitempty"`
+	Htu string `json:"htu,omitempty"`
+}
+
+// Enveloped is an EnvelopedVerifiableCredential: a vc+jwt in a data: URL.
+type Enveloped struct {
+	Context []string `json:"@context,omitempty"`
+	Type    string   `json:"type"`
+	ID      string   `json:"id"`
+}
+
+// Envelope wraps a vc+jwt for a presentation.
+func Envelope(credentialJWT string) Enveloped {
+	return Enveloped{Context: []string{ContextV2}, Type: TypeEnvelopedCredential, ID: EnvelopePrefix + credentialJWT}
+}
+
+// JWT returns the enveloped vc+jwt.
+func (e Enveloped) JWT() (string, error) {
+	if e.Type != TypeEnvelopedCredential {
+		return "", reason.New(reason.Malformed, "vc: verifiableCredential is not an EnvelopedVerifiableCredential")
+	}
+	tok, ok := strings.CutPrefix(e.ID, EnvelopePrefix)
+	if !ok || tok == "" {
+		return "", reason.New(reason.Malformed, "vc: enveloped credential id is not a data:application/vc+jwt URL")
+	}
+	return tok, nil
+}
+
+// Audience is the JWT aud claim: one string or an array of strings. It is
+// written as a string when it has one member.
+type Audience []string
+
+// MarshalJSON writes one audience as a string.
+func (a Audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+// UnmarshalJSON accepts a string or an array of strings.
+func (a *Audience) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = Audience{s}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(a))
+}
+
+// Contains reports whether aud is one of the audiences.
+func (a Audience) Contains(aud string) bool {
+	for _, x := range a {
+		if x == aud {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks the presentation's structure: VC 2.0 context, the
+// VerifiablePresentation type, a holder or iss (equal when both are set),
+// and well-formed envelopes.
+func (p *Presentation) Validate() error {
+	if err := CheckBase(p.Context, p.Type, TypeVerifiablePresentation); err != nil {
+		return err
+	}
+	if p.Holder == "" && p.Iss == "" {
+		return reason.New(reason.Malformed, "vc: presentation has neither holder nor iss")
+	}
+	if p.Holder != "" && p.Iss != "" && p.Holder != p.Iss {
+		return reason.New(reason.Malformed, "vc: iss claim disagrees with holder")
+	}
+	for _, e := range p.VerifiableCredential {
+		if _, err := e.JWT(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HolderDID returns the holder, or iss when there is no holder member.
+func (p *Presentation) HolderDID() string {
+	if p.Holder != "" {
+		return p.Holder
+	}
+	return p.Iss
+}
+
+// DecodePresentation decodes and validates a presentation payload.
+func DecodePresentation(payload []byte) (*Presentation, error) {
+	p := new(Presentation)
+	if err := decodeJSON(payload, p); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
