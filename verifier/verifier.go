@@ -1,0 +1,463 @@
+package verifier
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentid/agentid/reason"
+	"github.com/agentid/agentid/vc"
+)
+
+// StatusChecker reads the status bits of a credential. statuslist.Checker
+// implements it. It returns nil, or an error carrying reason.Revoked,
+// reason.Suspended or reason.StatusUnavailable.
+type StatusChecker interface {
+	Check(ctx context.Context, issuer string, entries []vc.StatusEntry) error
+}
+
+// Request describes the request a presentation is offered for.
+type Request struct {
+	// Audience is the resource API's identifier; empty means the
+	// verifier's default audience.
+	Audience string
+	// Method and URL are the HTTP request's; they are matched against htm
+	// and htu.
+	Method string
+	URL    string
+	// Nonce is the challenge the resource API expects, if it issued one for
+	// this request. When empty and the verifier requires nonces, the
+	// presentation's nonce must be one the verifier's NonceStore issued.
+	Nonce string
+	// Scopes must all be granted by the credential.
+	Scopes []string
+	// SourceIP is the caller's address, for sourceNetworks constraints.
+	SourceIP string
+}
+
+// Result is what a successful verification establishes.
+type Result struct {
+	Agent        string    `json:"agent"`
+	Issuer       string    `json:"issuer"`
+	Scopes       []string  `json:"scopes"`
+	Owner        string    `json:"owner,omitempty"`
+	Purpose      string    `json:"purpose,omitempty"`
+	CredentialID string    `json:"credentialId"`
+	ExpiresAt    time.Time `json:"expiresAt"`
+	// Credential and Presentation are the decoded objects; treat them as
+	// read-only (a cached credential is shared between calls).
+	Credential   *vc.Credential   `json:"-"`
+	Presentation *vc.Presentation `json:"-"`
+}
+
+// Verifier checks agent presentations. It is safe for concurrent use.
+type Verifier struct {
+	trusted     map[string]bool
+	keys        vc.KeyResolver
+	status      StatusChecker
+	now         func() time.Time
+	replay      ReplayCache
+	nonces      NonceStore
+	audience    string
+	requireHTTP bool
+	skew        time.Duration
+	maxLifetime time.Duration
+	sigCache    *sigCache
+	cons        constraintChecker
+}
+
+// Option configures a Verifier.
+type Option func(*Verifier) error
+
+// WithTrustedIssuers sets the issuer DIDs whose credentials are accepted.
+func WithTrustedIssuers(dids ...string) Option {
+	return func(v *Verifier) error {
+		for _, d := range dids {
+			if !strings.HasPrefix(d, "did:") {
+				return fmt.Errorf("verifier: trusted issuer %q is not a DID", d)
+			}
+			v.trusted[d] = true
+		}
+		return nil
+	}
+}
+
+// WithKeyResolver sets how DID URL kids become keys (required); use a
+// did.MultiResolver with a did:web resolver for issuers.
+func WithKeyResolver(r vc.KeyResolver) Option {
+	return func(v *Verifier) error { v.keys = r; return nil }
+}
+
+// WithStatusChecker sets how credential status is read (required, unless
+// WithoutStatus is given for tests).
+func WithStatusChecker(s StatusChecker) Option {
+	return func(v *Verifier) error { v.status = s; return nil }
+}
+
+// WithClock sets the clock (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(v *Verifier) error { v.now = now; return nil }
+}
+
+// WithReplayCache replaces the default in-memory replay cache (for example
+// with one shared by replicas).
+func WithReplayCache(c ReplayCache) Option {
+	return func(v *Verifier) error { v.replay = c; return nil }
+}
+
+// WithAudience sets the default audience: the resource API's URL.
+func WithAudience(aud string) Option {
+	return func(v *Verifier) error { v.audience = aud; return nil }
+}
+
+// WithRequiredNonce makes every presentation carry a nonce issued by s (or
+// the one given in Request.Nonce).
+func WithRequiredNonce(s NonceStore) Option {
+	return func(v *Verifier) error { v.nonces = s; return nil }
+}
+
+// WithRequiredRequestBinding makes htm and htu mandatory.
+func WithRequiredRequestBinding() Option {
+	return func(v *Verifier) error { v.requireHTTP = true; return nil }
+}
+
+// WithSkew sets the allowed clock skew (default 60 s, at most 5 minutes).
+func WithSkew(d time.Duration) Option {
+	return func(v *Verifier) error {
+		if d < 0 || d > 5*time.Minute {
+			return fmt.Errorf("verifier: skew %v out of range [0, 5m]", d)
+		}
+		v.skew = d
+		return nil
+	}
+}
+
+// WithMaxLifetime sets the longest accepted presentation lifetime, exp - iat
+// (default 5 minutes).
+func WithMaxLifetime(d time.Duration) Option {
+	return func(v *Verifier) error {
+		if d <= 0 || d > time.Hour {
+			return fmt.Errorf("verifier: max lifetime %v out of range (0, 1h]", d)
+		}
+		v.maxLifetime = d
+		return nil
+	}
+}
+
+// WithSignatureCache sets how many verified credentials are remembered by
+// hash so that repeat presentations cost one signature check (default
+// 10,000; 0 disables the cache). Expiry, status, scopes and constraints are
+// still checked on every call.
+func WithSignatureCache(n int) Option {
+	return func(v *Verifier) error {
+		if n < 0 {
+			return errors.New("verifier: negative signature cache size")
+		}
+		v.sigCache = newSigCache(n)
+		return nil
+	}
+}
+
+// New returns a Verifier. A key resolver, at least one trusted issuer and a
+// status checker are required.
+func New(opts ...Option) (*Verifier, error) {
+	v := &Verifier{
+		trusted:     map[string]bool{},
+		now:         time.Now,
+		skew:        60 * time.Second,
+		maxLifetime: 5 * time.Minute,
+		sigCache:    newSigCache(10_000),
+		cons:        constraintChecker{max: 1_000_000},
+	}
+	for _, o := range opts {
+		if err := o(v); err != nil {
+			return nil, err
+		}
+	}
+	if v.keys == nil {
+		return nil, errors.New("verifier: a key resolver is required")
+	}
+	if len(v.trusted) == 0 {
+		return nil, errors.New("verifier: at least one trusted issuer is required")
+	}
+	if v.status == nil {
+		return nil, errors.New("verifier: a status checker is required")
+	}
+	if v.replay == nil {
+		v.replay = NewMemoryReplayCache(0)
+	}
+	return v, nil
+}
+
+// Audience returns the default audience.
+func (v *Verifier) Audience() string { return v.audience }
+
+// Nonces returns the verifier's nonce store, or nil when nonces are not
+// required.
+func (v *Verifier) Nonces() NonceStore { return v.nonces }
+
+// Now returns the verifier's clock reading.
+func (v *Verifier) Now() time.Time { return v.now() }
+
+// Verify checks a vp+jwt presentation for a request and returns what it
+// establishes, or an error carrying exactly one reason code (see package
+// reason). The checks run cheapest and most fundamental first.
+func (v *Verifier) Verify(ctx context.Context, presentation string, req Request) (*Result, error) {
+	now := v.now()
+	pp, err := v.verifyHolder(ctx, presentation, req, now)
+	if err != nil {
+		return nil, err
+	}
+	p := pp.Presentation
+	if len(p.VerifiableCredential) != 1 {
+		return nil, reason.New(reason.Malformed, fmt.Sprintf("verifier: presentation carries %d credentials, want 1", len(p.VerifiableCredential)))
+	}
+	tok, _ := p.VerifiableCredential[0].JWT() // checked by Validate
+	c, err := v.credential(ctx, tok, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.CheckValidity(now, v.skew); err != nil {
+		return nil, err
+	}
+	if c.CredentialSubject.ID != p.HolderDID() {
+		return nil, reason.New(reason.HolderMismatch, "verifier: presentation signer is not the credential subject")
+	}
+	if err := v.status.Check(ctx, c.Issuer.ID, c.CredentialStatus); err != nil {
+		if _, ok := reason.CodeOf(err); !ok {
+			err = reason.Wrap(reason.StatusUnavailable, "verifier: status check failed", err)
+		}
+		return nil, err
+	}
+	for _, s := range req.Scopes {
+		if !contains(c.CredentialSubject.Scopes, s) {
+			return nil, reason.New(reason.InsufficientScope, "verifier: scope "+s+" is not granted")
+		}
+	}
+	aud := v.aud(req)
+	if !contains(c.CredentialSubject.Audiences, aud) {
+		return nil, reason.New(reason.WrongAudience, "verifier: credential is not valid for "+aud)
+	}
+	if err := v.cons.check(c.CredentialSubject.Constraints, c.CredentialSubject.ID, req.SourceIP, now); err != nil {
+		return nil, err
+	}
+	r := &Result{
+		Agent:        c.CredentialSubject.ID,
+		Issuer:       c.Issuer.ID,
+		Scopes:       c.CredentialSubject.Scopes,
+		Owner:        c.CredentialSubject.Owner,
+		Purpose:      c.CredentialSubject.Purpose,
+		CredentialID: c.ID,
+		Credential:   c,
+		Presentation: p,
+	}
+	if c.ValidUntil != nil {
+		r.ExpiresAt = *c.ValidUntil
+	}
+	return r, nil
+}
+
+// VerifyHolder checks a presentation as proof that its holder made this
+// request, without any credential: signature, audience, freshness, replay,
+// nonce and request binding. The issuer uses it to authenticate principals.
+func (v *Verifier) VerifyHolder(ctx context.Context, presentation string, req Request) (*vc.Presentation, error) {
+	pp, err := v.verifyHolder(ctx, presentation, req, v.now())
+	if err != nil {
+		return nil, err
+	}
+	return pp.Presentation, nil
+}
+
+func (v *Verifier) aud(req Request) string {
+	if req.Audience != "" {
+		return req.Audience
+	}
+	return v.audience
+}
+
+func (v *Verifier) verifyHolder(ctx context.Context, presentation string, req Request, now time.Time) (*vc.ParsedPresentation, error) {
+	pp, err := vc.ParsePresentation(presentation)
+	if err != nil {
+		return nil, err
+	}
+	if err := pp.Verify(ctx, v.keys); err != nil {
+		return nil, err
+	}
+	p := pp.Presentation
+	aud := v.aud(req)
+	if aud == "" {
+		return nil, reason.New(reason.WrongAudience, "verifier: no audience configured")
+	}
+	if !p.Aud.Contains(aud) {
+		return nil, reason.New(reason.WrongAudience, "verifier: presentation is not addressed to "+aud)
+	}
+	if p.Iat == 0 || p.Exp == 0 {
+		return nil, reason.New(reason.Malformed, "verifier: presentation needs iat and exp")
+	}
+	iat, exp := time.Unix(p.Iat, 0), time.Unix(p.Exp, 0)
+	if !exp.After(iat) || exp.Sub(iat) > v.maxLifetime {
+		return nil, reason.New(reason.Malformed, fmt.Sprintf("verifier: presentation lifetime must be within (0, %v]", v.maxLifetime))
+	}
+	if now.After(exp.Add(v.skew)) {
+		return nil, reason.New(reason.Expired, "verifier: presentation expired")
+	}
+	if now.Add(v.skew).Before(iat) || (p.Nbf != 0 && now.Add(v.skew).Before(time.Unix(p.Nbf, 0))) {
+		return nil, reason.New(reason.NotYetValid, "verifier: presentation is from the future")
+	}
+	if p.Jti == "" {
+		return nil, reason.New(reason.Malformed, "verifier: presentation has no jti")
+	}
+	if v.replay.Seen(p.HolderDID()+"\x00"+p.Jti, exp.Add(v.skew), now) {
+		return nil, reason.New(reason.Replayed, "verifier: presentation was already used")
+	}
+	switch {
+	case req.Nonce != "":
+		if subtle.ConstantTimeCompare([]byte(p.Nonce), []byte(req.Nonce)) != 1 {
+			return nil, reason.New(reason.BadNonce, "verifier: nonce does not match the challenge")
+		}
+	case v.nonces != nil:
+		if p.Nonce == "" || !v.nonces.Consume(p.Nonce, now) {
+			return nil, reason.New(reason.BadNonce, "verifier: missing, unknown or used nonce")
+		}
+	}
+	if p.Htm != "" || p.Htu != "" || v.requireHTTP {
+		if err := matchRequest(p.Htm, p.Htu, req.Method, req.URL); err != nil {
+			return nil, err
+		}
+	}
+	return pp, nil
+}
+
+// matchRequest compares htm/htu with the request (RFC 9449 §4.3: method
+// exactly, URI without query and fragment, scheme and host case-insensitive,
+// default ports elided).
+func matchRequest(htm, htu, method, rawURL string) error {
+	if htm == "" || htu == "" {
+		return reason.New(reason.RequestMismatch, "verifier: presentation must bind htm and htu")
+	}
+	if method == "" || rawURL == "" {
+		return reason.New(reason.RequestMismatch, "verifier: request method and URL are needed to check htm/htu")
+	}
+	if htm != method {
+		return reason.New(reason.RequestMismatch, "verifier: htm does not match the request method")
+	}
+	a, err1 := normURL(htu)
+	b, err2 := normURL(rawURL)
+	if err1 != nil || err2 != nil || a != b {
+		return reason.New(reason.RequestMismatch, "verifier: htu does not match the request URL")
+	}
+	return nil
+}
+
+func normURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", errors.New("bad URL")
+	}
+	host := strings.ToLower(u.Host)
+	if (u.Scheme == "https" && strings.HasSuffix(host, ":443")) || (u.Scheme == "http" && strings.HasSuffix(host, ":80")) {
+		host = host[:strings.LastIndexByte(host, ':')]
+	}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	return strings.ToLower(u.Scheme) + "://" + host + path, nil
+}
+
+// credential parses and verifies an enveloped credential, through the
+// signature cache.
+func (v *Verifier) credential(ctx context.Context, tok string, now time.Time) (*vc.Credential, error) {
+	var key [32]byte
+	if v.sigCache != nil {
+		key = sha256.Sum256([]byte(tok))
+		if c := v.sigCache.get(key, now); c != nil {
+			return c, nil
+		}
+	}
+	pc, err := vc.ParseCredential(tok)
+	if err != nil {
+		return nil, err
+	}
+	c := pc.Credential
+	if !v.trusted[c.Issuer.ID] {
+		return nil, reason.New(reason.UntrustedIssuer, "verifier: issuer "+c.Issuer.ID+" is not trusted")
+	}
+	if err := pc.Verify(ctx, v.keys); err != nil {
+		return nil, err
+	}
+	if v.sigCache != nil && c.ValidUntil != nil {
+		v.sigCache.put(key, c, *c.ValidUntil, now)
+	}
+	return c, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// sigCache remembers credentials whose signature verified, by the SHA-256 of
+// the token, until they expire (at most sigCacheTTL).
+type sigCache struct {
+	mu  sync.RWMutex
+	max int
+	m   map[[32]byte]sigEntry
+}
+
+type sigEntry struct {
+	c   *vc.Credential
+	exp int64
+}
+
+// sigCacheTTL bounds how long a signature result is trusted, so that a
+// retired issuer key stops verifying cached credentials soon.
+const sigCacheTTL = 5 * time.Minute
+
+func newSigCache(n int) *sigCache {
+	if n == 0 {
+		return nil
+	}
+	return &sigCache{max: n, m: make(map[[32]byte]sigEntry)}
+}
+
+func (s *sigCache) get(k [32]byte, now time.Time) *vc.Credential {
+	s.mu.RLock()
+	e, ok := s.m[k]
+	s.mu.RUnlock()
+	if !ok || e.exp < now.UnixNano() {
+		return nil
+	}
+	return e.c
+}
+
+func (s *sigCache) put(k [32]byte, c *vc.Credential, validUntil, now time.Time) {
+	exp := validUntil
+	if lim := now.Add(sigCacheTTL); lim.Before(exp) {
+		exp = lim
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.m) >= s.max {
+		n := now.UnixNano()
+		for key, e := range s.m {
+			if e.exp < n || len(s.m) >= s.max {
+				delete(s.m, key)
+			}
+			if len(s.m) < s.max*3/4 {
+				break
+			}
+		}
+	}
+	s.m[k] = sigEntry{c: c, exp: exp.UnixNano()}
+}
