@@ -24,9 +24,9 @@ type MemoryReplayCache struct {
 }
 
 type replayShard struct {
-	mu      sync.Mutex
-	m       map[[16]byte]int64
-	nextGC  int64
+	mu     sync.Mutex
+	m      map[[16]byte]int64
+	nextGC int64
 }
 
 // NewMemoryReplayCache returns a replay cache that holds at most max entries

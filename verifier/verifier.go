@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/vc"
 )
@@ -39,6 +40,8 @@ type Request struct {
 	Scopes []string
 	// SourceIP is the caller's address, for sourceNetworks constraints.
 	SourceIP string
+	// RequestID correlates the audit event with the caller's logs.
+	RequestID string
 }
 
 // Result is what a successful verification establishes.
@@ -70,6 +73,8 @@ type Verifier struct {
 	maxLifetime time.Duration
 	sigCache    *sigCache
 	cons        constraintChecker
+	audit       audit.Sink
+	observe     func(code reason.Code, d time.Duration)
 }
 
 // Option configures a Verifier.
@@ -164,6 +169,19 @@ func WithSignatureCache(n int) Option {
 	}
 }
 
+// WithAudit records one audit event per decision (allowed or denied, with
+// its reason code) to sink. If the event cannot be recorded, Verify fails:
+// a decision that leaves no trace is not made.
+func WithAudit(sink audit.Sink) Option {
+	return func(v *Verifier) error { v.audit = sink; return nil }
+}
+
+// WithObserver calls fn after every decision with its reason code ("" when
+// allowed) and duration, for metrics.
+func WithObserver(fn func(code reason.Code, d time.Duration)) Option {
+	return func(v *Verifier) error { v.observe = fn; return nil }
+}
+
 // New returns a Verifier. A key resolver, at least one trusted issuer and a
 // status checker are required.
 func New(opts ...Option) (*Verifier, error) {
@@ -209,12 +227,60 @@ func (v *Verifier) Now() time.Time { return v.now() }
 // establishes, or an error carrying exactly one reason code (see package
 // reason). The checks run cheapest and most fundamental first.
 func (v *Verifier) Verify(ctx context.Context, presentation string, req Request) (*Result, error) {
+	start := time.Now()
 	now := v.now()
+	var who authenticated
+	r, err := v.verify(ctx, presentation, req, now, &who)
+	if v.observe != nil {
+		code, _ := reason.CodeOf(err)
+		if err != nil && code == "" {
+			code = reason.StatusUnavailable
+		}
+		v.observe(code, time.Since(start))
+	}
+	if v.audit != nil {
+		if aerr := v.record(ctx, req, now, &who, err); aerr != nil {
+			return nil, fmt.Errorf("verifier: audit: %w", aerr)
+		}
+	}
+	return r, err
+}
+
+// authenticated is what is known about a presentation once its signature
+// verified, for the audit trail of a denial.
+type authenticated struct {
+	holder, credential string
+}
+
+func (v *Verifier) record(ctx context.Context, req Request, now time.Time, who *authenticated, err error) error {
+	ev := &audit.Event{
+		Time: now.UTC(), RequestID: req.RequestID, Action: audit.ActionVerify,
+		Actor: who.holder, Subject: who.holder, Credential: who.credential,
+		Resource: v.aud(req), Scopes: req.Scopes, SourceIP: req.SourceIP,
+		Decision: audit.DecisionAllow,
+	}
+	if req.URL != "" {
+		ev.Resource = req.URL
+	}
+	if err != nil {
+		ev.Decision = audit.DecisionDeny
+		code, _ := reason.CodeOf(err)
+		ev.Reason = string(code)
+		var re *reason.Error
+		if errors.As(err, &re) {
+			ev.Detail = re.Detail
+		}
+	}
+	return v.audit.Record(ctx, ev)
+}
+
+func (v *Verifier) verify(ctx context.Context, presentation string, req Request, now time.Time, who *authenticated) (*Result, error) {
 	pp, err := v.verifyHolder(ctx, presentation, req, now)
 	if err != nil {
 		return nil, err
 	}
 	p := pp.Presentation
+	who.holder = p.HolderDID()
 	if len(p.VerifiableCredential) != 1 {
 		return nil, reason.New(reason.Malformed, fmt.Sprintf("verifier: presentation carries %d credentials, want 1", len(p.VerifiableCredential)))
 	}
@@ -223,6 +289,7 @@ func (v *Verifier) Verify(ctx context.Context, presentation string, req Request)
 	if err != nil {
 		return nil, err
 	}
+	who.credential = c.ID
 	if err := c.CheckValidity(now, v.skew); err != nil {
 		return nil, err
 	}
