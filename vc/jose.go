@@ -34,6 +34,26 @@ type KeyResolver interface {
 // SignCredential signs c as a vc+jwt. It sets the registered claims from the
 // data model (iss, sub, jti, exp; iat = now) and validates c first.
 func SignCredential(s Signer, c *Credential, now time.Time) (string, error) {
+	payload, err := EncodeCredential(c, now)
+	if err != nil {
+		return "", err
+	}
+	return SignCredentialPayload(s, c.Issuer.ID, payload)
+}
+
+// SignCredentialPayload signs an encoded credential (from EncodeCredential)
+// as a vc+jwt; the issuer uses it to validate the exact bytes against the
+// JSON Schema before signing them.
+func SignCredentialPayload(s Signer, issuer string, payload []byte) (string, error) {
+	if did, err := jws.KidDID(s.KeyID()); err != nil || did != issuer {
+		return "", fmt.Errorf("vc: signer kid %q is not a key of issuer %q", s.KeyID(), issuer)
+	}
+	return jws.Sign(s, TypCredential, payload)
+}
+
+// EncodeCredential sets the registered claims of c from its data model
+// (iss, sub, jti, exp; iat = now), validates it and returns its JSON.
+func EncodeCredential(c *Credential, now time.Time) ([]byte, error) {
 	c.Iss = c.Issuer.ID
 	c.Sub = c.CredentialSubject.ID
 	c.Jti = c.ID
@@ -44,16 +64,13 @@ func SignCredential(s Signer, c *Credential, now time.Time) (string, error) {
 	}
 	c.Nbf = 0
 	if err := c.Validate(); err != nil {
-		return "", err
-	}
-	if did, err := jws.KidDID(s.KeyID()); err != nil || did != c.Issuer.ID {
-		return "", fmt.Errorf("vc: signer kid %q is not a key of issuer %q", s.KeyID(), c.Issuer.ID)
+		return nil, err
 	}
 	payload, err := json.Marshal(c)
 	if err != nil {
-		return "", fmt.Errorf("vc: encode credential: %w", err)
+		return nil, fmt.Errorf("vc: encode credential: %w", err)
 	}
-	return jws.Sign(s, TypCredential, payload)
+	return payload, nil
 }
 
 // SignPresentation signs p as a vp+jwt with the holder's key. It sets iss to

@@ -223,7 +223,9 @@ func payloadOf(t *testing.T, tok string) map[string]any {
 
 func TestCredentialRejects(t *testing.T) {
 	f := newFixture(t, newEd25519(t))
-	hdr := func() map[string]any { return map[string]any{"alg": "EdDSA", "typ": "vc+jwt", "kid": issuerDID + "#k1"} }
+	hdr := func() map[string]any {
+		return map[string]any{"alg": "EdDSA", "typ": "vc+jwt", "kid": issuerDID + "#k1"}
+	}
 	mut := func(fn func(h, p map[string]any)) string {
 		h, p := hdr(), payloadOf(t, f.credToken)
 		fn(h, p)
@@ -245,9 +247,9 @@ func TestCredentialRejects(t *testing.T) {
 		{"four segments", f.credToken + ".x", reason.Malformed},
 		{"padded base64", parts[0] + "=." + parts[1] + "." + parts[2], reason.Malformed},
 		{"oversized", parts[0] + "." + strings.Repeat("A", 70000) + "." + parts[2], reason.Malformed},
-		{"alg none", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"vc+jwt","kid":"` + issuerDID + `#k1"}`)) + "." + parts[1] + ".", reason.Malformed},
-		{"alg none with sig", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"vc+jwt","kid":"` + issuerDID + `#k1"}`)) + "." + parts[1] + "." + parts[2], reason.UnsupportedAlg},
-		{"alg HS256", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"vc+jwt","kid":"` + issuerDID + `#k1"}`)) + "." + parts[1] + "." + parts[2], reason.UnsupportedAlg},
+		{"alg none", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"vc+jwt","kid":"`+issuerDID+`#k1"}`)) + "." + parts[1] + ".", reason.Malformed},
+		{"alg none with sig", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"vc+jwt","kid":"`+issuerDID+`#k1"}`)) + "." + parts[1] + "." + parts[2], reason.UnsupportedAlg},
+		{"alg HS256", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"vc+jwt","kid":"`+issuerDID+`#k1"}`)) + "." + parts[1] + "." + parts[2], reason.UnsupportedAlg},
 		{"alg ES256 on Ed25519 key", mut(func(h, p map[string]any) { h["alg"] = "ES256" }), reason.UnknownKey},
 		{"tampered payload", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"a":1}`)) + "." + parts[2], reason.Malformed},
 		{"tampered scope", func() string {

@@ -15,8 +15,8 @@ import (
 	_ "github.com/santhosh-tekuri/jsonschema/v6"
 	_ "github.com/spf13/cobra"
 	_ "github.com/tink-crypto/tink-go/v2/aead"
+	_ "github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	_ "github.com/tink-crypto/tink-go/v2/keyset"
 	_ "github.com/tink-crypto/tink-go/v2/signature"
-	_ "github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	_ "go.etcd.io/bbolt"
 )

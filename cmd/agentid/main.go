@@ -1,0 +1,112 @@
+// Command agentid issues and verifies identities and credentials for AI
+// agents: `agentid serve` runs the issuer, status lists and verifier
+// service; the other commands are its clients and offline tools.
+//
+// Exit status: 0 on success, 1 when an operation is denied or fails, 2 on
+// bad usage.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// usageError marks bad command-line usage (exit 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// hintError carries hint lines printed after the error.
+type hintError struct {
+	err   error
+	hints []string
+}
+
+func (h hintError) Error() string { return h.err.Error() }
+func (h hintError) Unwrap() error { return h.err }
+
+// deniedError is a refusal that has already been reported (exit 1).
+type deniedError struct{}
+
+func (deniedError) Error() string { return "denied" }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes the CLI and returns the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var d deniedError
+	if errors.As(err, &d) {
+		return 1
+	}
+	fmt.Fprintf(stderr, "agentid: error: %v\n", err)
+	var h hintError
+	if errors.As(err, &h) {
+		for _, l := range h.hints {
+			fmt.Fprintf(stderr, "agentid: hint: %s\n", l)
+		}
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		fmt.Fprintln(stderr, "agentid: hint: run 'agentid --help' for usage")
+		return 2
+	}
+	return 1
+}
+
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "agentid",
+		Short:         "Identities and short-lived, revocable credentials for AI agents",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(serveCmd(), initCmd(), didCmd(), presentCmd(), verifyCmd(),
+		principalCmd(), agentCmd(), credentialCmd(), keysCmd(), auditCmd())
+	for _, c := range root.Commands() {
+		wrapArgs(c)
+	}
+	return root
+}
+
+// wrapArgs makes argument-count errors usage errors, recursively.
+func wrapArgs(c *cobra.Command) {
+	if c.Args != nil {
+		orig := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := orig(cmd, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	if c.HasSubCommands() && c.RunE == nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return usagef("%s needs a subcommand", cmd.CommandPath())
+		}
+	}
+	for _, s := range c.Commands() {
+		wrapArgs(s)
+	}
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentid/agentid/keystore"
+	"github.com/agentid/agentid/internal/server"
+)
+
+type serveFlags struct {
+	data, addr, issuerURL, keyAlg string
+	allowHTTP                     bool
+	defaultTTL, maxTTL, statusTTL time.Duration
+	trusted                       []string
+}
+
+func (f *serveFlags) register(c *cobra.Command, withAddr bool) {
+	c.Flags().StringVar(&f.data, "data", "data", "data directory (created on first start)")
+	c.Flags().StringVar(&f.issuerURL, "issuer-url", "http://localhost:8080", "public base URL of the issuer; its did:web DID derives from it")
+	c.Flags().StringVar(&f.keyAlg, "key-type", "ed25519", "issuer key type at initialisation: ed25519 or p256")
+	c.Flags().DurationVar(&f.defaultTTL, "default-ttl", 15*time.Minute, "credential lifetime when none is asked")
+	c.Flags().DurationVar(&f.maxTTL, "max-ttl", time.Hour, "longest credential lifetime")
+	if withAddr {
+		c.Flags().StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address")
+		c.Flags().DurationVar(&f.statusTTL, "status-ttl", 5*time.Minute, "status list ttl (verifier cache bound)")
+		c.Flags().BoolVar(&f.allowHTTP, "allow-http-localhost", true, "resolve did:web:localhost over plain http (development)")
+		c.Flags().StringSliceVar(&f.trusted, "trust", nil, "further issuer DIDs the verifier service accepts")
+	}
+}
+
+func (f *serveFlags) config(log *slog.Logger) (server.Config, error) {
+	alg := keystore.Ed25519
+	switch f.keyAlg {
+	case "ed25519":
+	case "p256":
+		alg = keystore.ES256
+	default:
+		return server.Config{}, usagef("--key-type must be ed25519 or p256")
+	}
+	u, err := url.Parse(f.issuerURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return server.Config{}, usagef("--issuer-url must be an http(s) URL with a host, such as https://issuer.example.com")
+	}
+	if u.Scheme == "http" && u.Hostname() != "localhost" {
+		return server.Config{}, hintError{usagef("--issuer-url may use plain http only for localhost"), []string{"serve https behind a TLS-terminating proxy and pass its https URL"}}
+	}
+	return server.Config{DataDir: f.data, IssuerURL: f.issuerURL, KeyAlg: alg, DefaultTTL: f.defaultTTL, MaxTTL: f.maxTTL,
+		StatusTTL: f.statusTTL, AllowHTTPLocalhost: f.allowHTTP, TrustedIssuers: f.trusted, Logger: log}, nil
+}
+
+func announce(c *cobra.Command, app *server.App, data string) {
+	fmt.Fprintf(c.ErrOrStderr(), "agentid: issuer %s\n", app.Issuer.DID())
+	if app.AdminDID != "" {
+		fmt.Fprintf(c.ErrOrStderr(), "agentid: first admin %s (private key in %s)\n", app.AdminDID, filepath.Join(data, server.AdminKeyFile))
+		fmt.Fprintln(c.OutOrStdout(), app.AdminDID)
+	}
+}
+
+func initCmd() *cobra.Command {
+	var f serveFlags
+	c := &cobra.Command{
+		Use:   "init",
+		Short: "Initialise a data directory: master key, issuer key, first admin",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := f.config(slog.New(slog.DiscardHandler))
+			if err != nil {
+				return err
+			}
+			app, err := server.Open(c.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer app.Close()
+			if app.AdminDID == "" {
+				fmt.Fprintf(c.ErrOrStderr(), "agentid: %s is already initialised\n", f.data)
+			}
+			announce(c, app, f.data)
+			return nil
+		},
+	}
+	f.register(c, false)
+	return c
+}
+
+func serveCmd() *cobra.Command {
+	var f serveFlags
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the issuer, status lists and verifier service",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			log := slog.New(slog.NewJSONHandler(c.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+			cfg, err := f.config(log)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			app, err := server.Open(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer app.Close()
+			srv, err := server.NewServer(app, server.ServerOptions{})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", f.addr)
+			if err != nil {
+				return err
+			}
+			announce(c, app, f.data)
+			fmt.Fprintf(c.ErrOrStderr(), "agentid: listening on http://%s\n", ln.Addr())
+			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+				IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+			errc := make(chan error, 1)
+			go func() { errc <- hs.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			return nil
+		},
+	}
+	f.register(c, true)
+	return c
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentid/agentid/did"
+	"github.com/agentid/agentid/internal/client"
+	"github.com/agentid/agentid/internal/server"
+	"github.com/agentid/agentid/reason"
+	"github.com/agentid/agentid/statuslist"
+	"github.com/agentid/agentid/verifier"
+)
+
+func didCmd() *cobra.Command {
+	c := &cobra.Command{Use: "did", Short: "Agent identities (did:key)"}
+	var typ, out string
+	kg := &cobra.Command{
+		Use:   "keygen",
+		Short: "Generate an agent key: writes the private JWK (0600) and prints the DID",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if out == "" {
+				return usagef("--out FILE is required")
+			}
+			var priv crypto.Signer
+			var err error
+			switch typ {
+			case "ed25519":
+				_, priv, err = ed25519.GenerateKey(rand.Reader)
+			case "p256":
+				priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			default:
+				return usagef("--type must be ed25519 or p256")
+			}
+			if err != nil {
+				return err
+			}
+			id, err := did.KeyFromPublic(priv.Public())
+			if err != nil {
+				return err
+			}
+			if err := server.WriteKeyFile(out, priv, id); err != nil {
+				if errors.Is(err, os.ErrExist) {
+					return hintError{fmt.Errorf("%s already exists", out), []string{"keys are never overwritten; choose another --out"}}
+				}
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), id)
+			return nil
+		},
+	}
+	kg.Flags().StringVar(&typ, "type", "ed25519", "key type: ed25519 or p256")
+	kg.Flags().StringVar(&out, "out", "", "file for the private JWK (created 0600, never overwritten)")
+	c.AddCommand(kg)
+	return c
+}
+
+func readFileArg(path string) (string, error) {
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func presentCmd() *cobra.Command {
+	var keyFile, credFile, aud, nonce, method, url string
+	c := &cobra.Command{
+		Use:   "present",
+		Short: "Sign a presentation (vp+jwt) of a credential with the agent's key",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if keyFile == "" || credFile == "" || aud == "" {
+				return usagef("--key, --credential and --aud are required")
+			}
+			if (method == "") != (url == "") {
+				return usagef("--method and --url go together")
+			}
+			k, err := client.LoadKey(keyFile)
+			if err != nil {
+				return err
+			}
+			cred, err := readFileArg(credFile)
+			if err != nil {
+				return err
+			}
+			tok, err := k.Present(client.PresentOptions{Credential: cred, Audience: aud, Nonce: nonce, Method: method, URL: url})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), tok)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&keyFile, "key", "", "agent private key (JWK file)")
+	c.Flags().StringVar(&credFile, "credential", "", "credential file (vc+jwt), or - for stdin")
+	c.Flags().StringVar(&aud, "aud", "", "audience: the resource API's URL")
+	c.Flags().StringVar(&nonce, "nonce", "", "the resource API's challenge, if it sent one")
+	c.Flags().StringVar(&method, "method", "", "HTTP method to bind (htm)")
+	c.Flags().StringVar(&url, "url", "", "HTTP URL to bind (htu)")
+	return c
+}
+
+func verifyCmd() *cobra.Command {
+	var aud, issuerDID, srv, nonce, method, url, sourceIP string
+	var scopes []string
+	var allowHTTP bool
+	c := &cobra.Command{
+		Use:   "verify",
+		Short: "Verify a presentation read from stdin; prints the result as JSON (exit 0 valid, 1 invalid)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if aud == "" {
+				return usagef("--aud is required")
+			}
+			if (issuerDID == "") == (srv == "") {
+				return usagef("give exactly one of --issuer DID (verify locally) or --server URL (ask a verifier service)")
+			}
+			b, err := io.ReadAll(io.LimitReader(c.InOrStdin(), 1<<20))
+			if err != nil {
+				return err
+			}
+			tok := strings.TrimSpace(string(b))
+			req := server.VerifyRequest{Presentation: tok, Audience: aud, Nonce: nonce, Method: method, URL: url, Scopes: scopes, SourceIP: sourceIP}
+			var res server.VerifyResponse
+			if srv != "" {
+				if err := client.New(srv, nil).Do(c.Context(), http.MethodPost, "/v1/verify", req, &res); err != nil {
+					return err
+				}
+			} else {
+				res, err = verifyLocal(c.Context(), issuerDID, allowHTTP, req)
+				if err != nil {
+					return err
+				}
+			}
+			enc := json.NewEncoder(c.OutOrStdout())
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(res)
+			if !res.Valid {
+				return deniedError{}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&aud, "aud", "", "this resource API's audience URL")
+	c.Flags().StringSliceVar(&scopes, "scopes", nil, "scopes the request needs (comma separated)")
+	c.Flags().StringVar(&issuerDID, "issuer", "", "trusted issuer DID: verify here, resolving its did:web document and status lists")
+	c.Flags().StringVar(&srv, "server", "", "agentid server whose POST /v1/verify to use")
+	c.Flags().StringVar(&nonce, "nonce", "", "expected nonce")
+	c.Flags().StringVar(&method, "method", "", "request method to match htm")
+	c.Flags().StringVar(&url, "url", "", "request URL to match htu")
+	c.Flags().StringVar(&sourceIP, "source-ip", "", "request source address, for sourceNetworks constraints")
+	c.Flags().BoolVar(&allowHTTP, "allow-http-localhost", true, "resolve did:web:localhost over plain http (development)")
+	return c
+}
+
+func verifyLocal(ctx context.Context, issuerDID string, allowHTTP bool, r server.VerifyRequest) (server.VerifyResponse, error) {
+	keys := did.NewMultiResolver(did.NewWebResolver(did.WebOptions{AllowHTTPLocalhost: allowHTTP}))
+	checker, err := statuslist.NewChecker(statuslist.CheckerOptions{Keys: keys})
+	if err != nil {
+		return server.VerifyResponse{}, err
+	}
+	v, err := verifier.New(verifier.WithKeyResolver(keys), verifier.WithTrustedIssuers(issuerDID), verifier.WithStatusChecker(checker))
+	if err != nil {
+		return server.VerifyResponse{}, usageError{err}
+	}
+	res, err := v.Verify(ctx, r.Presentation, verifier.Request{Audience: r.Audience, Nonce: r.Nonce, Method: r.Method, URL: r.URL, Scopes: r.Scopes, SourceIP: r.SourceIP})
+	if err != nil {
+		var re *reason.Error
+		if !errors.As(err, &re) {
+			return server.VerifyResponse{}, err
+		}
+		return server.VerifyResponse{Error: &server.VerifyError{Code: string(re.Code), Detail: re.Detail}}, nil
+	}
+	exp := res.ExpiresAt
+	return server.VerifyResponse{Valid: true, Agent: res.Agent, Issuer: res.Issuer, Scopes: res.Scopes, Owner: res.Owner, CredentialID: res.CredentialID, ExpiresAt: &exp}, nil
+}

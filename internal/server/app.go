@@ -1,0 +1,222 @@
+// Package server wires agentid's packages into the `agentid serve`
+// process: it opens the data directory (bbolt file, master key, keystore,
+// status lists, audit log), initialises an empty one, and serves the issuer
+// API, the status lists and their change feed, the verifier service and
+// the operational endpoints with gin.
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/tink-crypto/tink-go/v2/tink"
+	"go.etcd.io/bbolt"
+
+	"github.com/agentid/agentid/audit"
+	"github.com/agentid/agentid/did"
+	"github.com/agentid/agentid/issuer"
+	"github.com/agentid/agentid/keystore"
+	"github.com/agentid/agentid/statuslist"
+	"github.com/agentid/agentid/vc/jws"
+)
+
+// File names in the data directory.
+const (
+	DBFile        = "agentid.db"
+	MasterKeyFile = "master.key"
+	AdminKeyFile  = "admin.jwk"
+)
+
+// Config configures the application.
+type Config struct {
+	DataDir string
+	// IssuerURL is the public base URL; the issuer DID derives from it.
+	IssuerURL string
+	// KeyAlg is the issuer key algorithm at initialisation (EdDSA default).
+	KeyAlg keystore.Algorithm
+	// DefaultTTL and MaxTTL bound credential lifetimes (15m, 1h).
+	DefaultTTL, MaxTTL time.Duration
+	// StatusTTL is the status lists' ttl (5m).
+	StatusTTL time.Duration
+	// AllowHTTPLocalhost lets the verifier resolve did:web:localhost over
+	// plain http (local development).
+	AllowHTTPLocalhost bool
+	// TrustedIssuers are further issuer DIDs the verifier service accepts,
+	// beside this issuer.
+	TrustedIssuers []string
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// App is an opened data directory.
+type App struct {
+	cfg       Config
+	DB        *bbolt.DB
+	Keys      *keystore.Store
+	Status    *statuslist.Store
+	Publisher *statuslist.Publisher
+	Feed      *statuslist.Feed
+	Audit     *audit.Log
+	Issuer    *issuer.Issuer
+	// AdminDID is set when Open created the first admin; its private JWK
+	// was written to DataDir/admin.jwk.
+	AdminDID string
+	log      *slog.Logger
+}
+
+// Open opens (and on first use initialises) the data directory.
+func Open(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.IssuerURL == "" {
+		return nil, errors.New("server: issuer URL is required")
+	}
+	cfg.IssuerURL = strings.TrimSuffix(cfg.IssuerURL, "/")
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data directory: %w", err)
+	}
+	master, err := keystore.Master(filepath.Join(cfg.DataDir, MasterKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	db, err := bbolt.Open(filepath.Join(cfg.DataDir, DBFile), 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, fmt.Errorf("server: %s is in use by another agentid process", filepath.Join(cfg.DataDir, DBFile))
+		}
+		return nil, fmt.Errorf("server: open database: %w", err)
+	}
+	a := &App{cfg: cfg, DB: db, log: cfg.Logger}
+	if err := a.open(ctx, master); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) open(ctx context.Context, master tink.AEAD) error {
+	var err error
+	if a.Keys, err = keystore.Open(a.DB, master, &keystore.Options{Now: a.cfg.Now}); err != nil {
+		return err
+	}
+	ok, err := a.Keys.Exists(ctx, issuer.KeyName)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := a.Keys.Create(ctx, issuer.KeyName, a.cfg.KeyAlg); err != nil {
+			return err
+		}
+		a.log.Info("created issuer signing key", "alg", string(a.cfg.KeyAlg))
+	}
+	if a.Status, err = statuslist.Open(a.DB, statuslist.Options{BaseURL: a.cfg.IssuerURL, TTL: a.cfg.StatusTTL, Now: a.cfg.Now}); err != nil {
+		return err
+	}
+	if a.Audit, err = audit.Open(a.DB, &audit.Options{Now: a.cfg.Now}); err != nil {
+		return err
+	}
+	if a.Issuer, err = issuer.New(a.DB, a.Keys, a.Status, a.Audit, issuer.Config{
+		URL: a.cfg.IssuerURL, DefaultTTL: a.cfg.DefaultTTL, MaxTTL: a.cfg.MaxTTL, Now: a.cfg.Now, Logger: a.log,
+	}); err != nil {
+		return err
+	}
+	a.Feed = statuslist.NewFeed(statuslist.FeedOptions{})
+	signer := func() jws.Signer {
+		s, err := a.Issuer.Signer(context.Background())
+		if err != nil {
+			return failingSigner{err}
+		}
+		return s
+	}
+	if a.Publisher, err = statuslist.NewPublisher(a.Status, statuslist.PublisherOptions{Issuer: a.Issuer.DID(), Signer: signer, Feed: a.Feed}); err != nil {
+		return err
+	}
+	ps, err := a.Issuer.Principals(ctx)
+	if err != nil {
+		return err
+	}
+	if len(ps) == 0 {
+		if err := a.createAdmin(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type failingSigner struct{ err error }
+
+func (f failingSigner) Alg() string                 { return jws.AlgEdDSA }
+func (f failingSigner) KeyID() string               { return "" }
+func (f failingSigner) Sign([]byte) ([]byte, error) { return nil, f.err }
+
+// createAdmin makes the first admin identity: an Ed25519 key whose private
+// JWK is written to DataDir/admin.jwk (0600, never overwritten).
+func (a *App) createAdmin(ctx context.Context) error {
+	path := filepath.Join(a.cfg.DataDir, AdminKeyFile)
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	id, err := did.KeyFromPublic(pub)
+	if err != nil {
+		return err
+	}
+	if err := WriteKeyFile(path, priv, id); err != nil {
+		return fmt.Errorf("server: first admin key: %w", err)
+	}
+	if err := a.Issuer.AddPrincipal(ctx, nil, issuer.Principal{DID: id, Role: issuer.RoleAdmin, Name: "first admin"}); err != nil {
+		return err
+	}
+	a.AdminDID = id
+	a.log.Info("created first admin", "did", id, "key", path)
+	return nil
+}
+
+// WriteKeyFile writes a private key as a JWK with mode 0600, refusing to
+// overwrite an existing file. The kid is the key's DID URL.
+func WriteKeyFile(path string, priv any, id string) error {
+	kid := id
+	if strings.HasPrefix(id, "did:key:") {
+		kid = id + "#" + strings.TrimPrefix(id, "did:key:")
+	}
+	k := jose.JSONWebKey{Key: priv, KeyID: kid}
+	b, err := json.MarshalIndent(k, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Close releases the database.
+func (a *App) Close() error {
+	if a.Publisher != nil {
+		a.Publisher.Close()
+	}
+	return a.DB.Close()
+}
