@@ -16,8 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/agentid/agentid/keystore"
 	"github.com/agentid/agentid/internal/server"
+	"github.com/agentid/agentid/keystore"
 )
 
 type serveFlags struct {

@@ -1,0 +1,236 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Actions recorded by agentid. The list is open: an Event may carry another
+// non-empty action, but these are the ones the issuer and verifier write.
+const (
+	ActionAgentIssue          = "agent.issue"
+	ActionCredentialRefresh   = "credential.refresh"
+	ActionCredentialRevoke    = "credential.revoke"
+	ActionCredentialSuspend   = "credential.suspend"
+	ActionCredentialReinstate = "credential.reinstate"
+	ActionAgentRetire         = "agent.retire"
+	ActionPrincipalAdd        = "principal.add"
+	ActionPrincipalRemove     = "principal.remove"
+	ActionKeyRotate           = "key.rotate"
+	ActionVerify              = "verify"
+)
+
+// Decisions. Every event records one of them.
+const (
+	DecisionAllow = "allow"
+	DecisionDeny  = "deny"
+)
+
+// GenesisPrev is the Prev of the first event of a chain: 64 zeros, the hex
+// form of an all-zero SHA-256 digest.
+const GenesisPrev = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// MaxEventSize bounds the canonical encoding of one event, in bytes. Appends
+// of larger events fail with ErrInvalidEvent; it keeps a caller-controlled
+// Detail from bloating the log.
+const MaxEventSize = 64 << 10
+
+// Event is one audit record. Seq, Prev and Hash are assigned on append; Time
+// is assigned on append when it is zero and is always stored in UTC.
+//
+// The JSON encoding of an Event is part of the chain: see the package
+// documentation ("Canonical encoding") before adding or reordering fields.
+// New fields must carry omitempty so that old records re-encode to the same
+// bytes, and Hash must remain the last field.
+type Event struct {
+	Seq        uint64    `json:"seq"`                  // assigned on append, 1-based, gap-free
+	Time       time.Time `json:"time"`                 // UTC
+	RequestID  string    `json:"requestId,omitempty"`  // correlation id of the request
+	Actor      string    `json:"actor,omitempty"`      // DID of the caller
+	Action     string    `json:"action"`               // one of the Action constants
+	Subject    string    `json:"subject,omitempty"`    // agent DID
+	Credential string    `json:"credential,omitempty"` // credential id
+	Resource   string    `json:"resource,omitempty"`   // audience / resource URL
+	Scopes     []string  `json:"scopes,omitempty"`     // scopes asked
+	Decision   string    `json:"decision"`             // DecisionAllow or DecisionDeny
+	Reason     string    `json:"reason,omitempty"`     // reason code on deny
+	Detail     string    `json:"detail,omitempty"`     // free text for people
+	SourceIP   string    `json:"sourceIp,omitempty"`   // caller's address, if known
+	Prev       string    `json:"prev"`                 // Hash of the previous event, GenesisPrev for the first
+	Hash       string    `json:"hash"`                 // hex SHA-256 of the canonical encoding
+}
+
+// Sentinel errors. Errors returned by this package wrap one of these, so
+// callers branch with errors.Is.
+var (
+	// ErrCorrupt reports a log (or exported file) whose records are
+	// unreadable or whose hash chain does not hold. A *ChainError carrying
+	// the sequence number and kind is always in the error chain.
+	ErrCorrupt = errors.New("audit: corrupt log")
+	// ErrBadFilter reports an invalid Filter or SummaryOptions.
+	ErrBadFilter = errors.New("audit: bad filter")
+	// ErrInvalidEvent reports an event that cannot be appended: missing
+	// action, unknown decision, unencodable time, or too large.
+	ErrInvalidEvent = errors.New("audit: invalid event")
+)
+
+// Kinds of chain breakage reported in ChainError.Kind.
+const (
+	// KindEdited: a record's content does not match its hash, or is not in
+	// canonical form, or the head records a different hash for it.
+	KindEdited = "edited"
+	// KindRemoved: sequence numbers are missing, or an event does not link
+	// to its predecessor (something between them was removed or rewritten).
+	KindRemoved = "removed"
+	// KindReordered: a record is stored under another sequence number than
+	// its own, or appears out of order in an exported file.
+	KindReordered = "reordered"
+	// KindCorrupt: a record cannot be parsed, or the log's bookkeeping
+	// (keys, chain head) is damaged.
+	KindCorrupt = "corrupt"
+)
+
+// ChainError locates one break in the hash chain. Seq is the sequence
+// number where the break was found (for KindRemoved, the first missing one);
+// Seq 0 refers to the chain head rather than to an event.
+//
+// errors.Is(chainErr, ErrCorrupt) is true.
+type ChainError struct {
+	Seq    uint64
+	Kind   string
+	Detail string
+}
+
+func (e *ChainError) Error() string {
+	if e.Seq == 0 {
+		return fmt.Sprintf("audit: chain head %s: %s", e.Kind, e.Detail)
+	}
+	return fmt.Sprintf("audit: event %d %s: %s", e.Seq, e.Kind, e.Detail)
+}
+
+// Is makes errors.Is(err, ErrCorrupt) hold for every ChainError.
+func (e *ChainError) Is(target error) bool { return target == ErrCorrupt }
+
+// errorf formats an error with the package prefix.
+func errorf(format string, args ...any) error {
+	return fmt.Errorf("audit: "+format, args...)
+}
+
+// prepare validates ev and normalises it for encoding: Time to UTC, every
+// string to valid UTF-8 (encoding/json would otherwise substitute U+FFFD
+// escapes, and the record would not re-encode to the same bytes). Scopes is
+// copied so the caller's slice is never modified.
+func prepare(ev *Event, now func() time.Time) error {
+	if ev.Time.IsZero() {
+		ev.Time = now()
+	}
+	ev.Time = ev.Time.UTC()
+	for _, s := range []*string{&ev.RequestID, &ev.Actor, &ev.Action, &ev.Subject,
+		&ev.Credential, &ev.Resource, &ev.Decision, &ev.Reason, &ev.Detail, &ev.SourceIP} {
+		*s = strings.ToValidUTF8(*s, "\uFFFD")
+	}
+	if ev.Scopes != nil {
+		scopes := slices.Clone(ev.Scopes)
+		for i := range scopes {
+			scopes[i] = strings.ToValidUTF8(scopes[i], "\uFFFD")
+		}
+		ev.Scopes = scopes
+		if len(scopes) == 0 {
+			ev.Scopes = nil
+		}
+	}
+	if ev.Action == "" {
+		return fmt.Errorf("%w: action is empty", ErrInvalidEvent)
+	}
+	if ev.Decision != DecisionAllow && ev.Decision != DecisionDeny {
+		return fmt.Errorf("%w: decision %q is neither %q nor %q", ErrInvalidEvent, ev.Decision, DecisionAllow, DecisionDeny)
+	}
+	return nil
+}
+
+// hashSuffix ends every canonical encoding: Hash is the last field and is
+// not omitempty.
+var hashSuffix = []byte(`,"hash":""}`)
+
+// canonical returns the canonical encoding of ev: encoding/json's output for
+// a copy of ev with Hash set to "". Field order is the struct's, which is
+// fixed; the output has no insignificant whitespace.
+func canonical(ev *Event) ([]byte, error) {
+	c := *ev
+	c.Hash = ""
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.HasSuffix(b, hashSuffix) {
+		// Only a change to the Event struct can cause this.
+		return nil, errorf("canonical encoding does not end with the hash field")
+	}
+	return b, nil
+}
+
+// record builds the stored form of an event from its canonical encoding and
+// hex hash: the canonical bytes with the hash filled in.
+func record(canon []byte, hash string) []byte {
+	rec := make([]byte, 0, len(canon)+len(hash))
+	rec = append(rec, canon[:len(canon)-2]...) // drop `"}`, keep `"hash":"`
+	rec = append(rec, hash...)
+	return append(rec, `"}`...)
+}
+
+// seal sets ev.Hash from ev's canonical encoding and returns the stored
+// record bytes.
+func seal(ev *Event) ([]byte, error) {
+	canon, err := canonical(ev)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+	}
+	if len(canon) > MaxEventSize {
+		return nil, fmt.Errorf("%w: %d bytes encoded, limit %d", ErrInvalidEvent, len(canon), MaxEventSize)
+	}
+	sum := sha256.Sum256(canon)
+	ev.Hash = hex.EncodeToString(sum[:])
+	return record(canon, ev.Hash), nil
+}
+
+// parse decodes a stored record without checking its hash. It returns nil
+// and a KindCorrupt detail for a record that is not an event.
+func parse(raw []byte) (*Event, string, string) {
+	ev := new(Event)
+	if err := json.Unmarshal(raw, ev); err != nil {
+		return nil, KindCorrupt, "unparseable record: " + err.Error()
+	}
+	if ev.Seq == 0 {
+		return nil, KindCorrupt, "record has no sequence number"
+	}
+	return ev, "", ""
+}
+
+// check parses a stored record and checks it against its own hash. It
+// returns the parsed event (nil when the record cannot be parsed) and, when
+// the record is bad, the kind and detail of the problem. It never panics.
+func check(raw []byte) (ev *Event, kind, detail string) {
+	ev, kind, detail = parse(raw)
+	if ev == nil {
+		return nil, kind, detail
+	}
+	canon, err := canonical(ev)
+	if err != nil {
+		return ev, KindCorrupt, "record cannot be re-encoded: " + err.Error()
+	}
+	sum := sha256.Sum256(canon)
+	if want := hex.EncodeToString(sum[:]); want != ev.Hash {
+		return ev, KindEdited, fmt.Sprintf("content hashes to %s, record says %.64q", want, ev.Hash)
+	}
+	if !bytes.Equal(record(canon, ev.Hash), raw) {
+		return ev, KindEdited, "record is not in canonical form (bytes were added or altered outside the hashed fields)"
+	}
+	return ev, "", ""
+}

@@ -1,0 +1,212 @@
+package audit
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// bucketName is the bbolt bucket holding the log: events under their
+// big-endian sequence number, and the chain head under headKey.
+var bucketName = []byte("audit")
+
+// headKey holds the chain head: 8 bytes big-endian seq of the last event,
+// then its 32-byte SHA-256. It is not 8 bytes long, so it never collides
+// with an event key, and it sorts after every realistic one.
+var headKey = []byte("\xffhead")
+
+const headLen = 8 + 32
+
+// Options configures a Log. The zero value (or nil) is usable.
+type Options struct {
+	// Now is the clock used to timestamp events whose Time is zero, and as
+	// the end of the Summary window. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Log is the hash-chained audit log stored in a bbolt database. It is safe
+// for concurrent use. A Log holds no chain state in memory: every append
+// reads the head inside its transaction, so a rolled-back transaction can
+// never leave the log and its bookkeeping out of step.
+type Log struct {
+	db  *bbolt.DB
+	now func() time.Time
+}
+
+// Open returns a Log over db, creating its bucket if needed. db must be
+// writable. Durability of Append rests on db's settings: with db.NoSync set,
+// commits are not fsynced and the guarantee is lost.
+func Open(db *bbolt.DB, opts *Options) (*Log, error) {
+	if db == nil {
+		return nil, errorf("open: nil database")
+	}
+	l := &Log{db: db, now: time.Now}
+	if opts != nil && opts.Now != nil {
+		l.now = opts.Now
+	}
+	if err := db.Update(func(tx *bbolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketName)
+		return err
+	}); err != nil {
+		return nil, errorf("open: %w", err)
+	}
+	return l, nil
+}
+
+func seqKey(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+// head is the last event's seq and hash; seq 0 means an empty log.
+type head struct {
+	seq  uint64
+	hash string
+}
+
+// readHead decodes the chain head of bucket b. An absent head means an
+// empty log, and is checked against the bucket having no events.
+func readHead(b *bbolt.Bucket) (head, error) {
+	v := b.Get(headKey)
+	if v == nil {
+		if k, _ := b.Cursor().First(); k != nil {
+			return head{}, &ChainError{Kind: KindCorrupt, Detail: "events present but chain head missing"}
+		}
+		return head{hash: GenesisPrev}, nil
+	}
+	if len(v) != headLen {
+		return head{}, &ChainError{Kind: KindCorrupt, Detail: fmt.Sprintf("chain head is %d bytes, want %d", len(v), headLen)}
+	}
+	return head{seq: binary.BigEndian.Uint64(v[:8]), hash: hex.EncodeToString(v[8:])}, nil
+}
+
+func writeHead(b *bbolt.Bucket, seq uint64, hash string) error {
+	v := make([]byte, 8, headLen)
+	binary.BigEndian.PutUint64(v, seq)
+	raw, err := hex.DecodeString(hash)
+	if err != nil || len(raw) != 32 {
+		return errorf("bad hash %q", hash)
+	}
+	return b.Put(headKey, append(v, raw...))
+}
+
+// AppendTx appends ev inside the caller's writable transaction, so that the
+// event commits or rolls back with the caller's operation. It sets ev.Seq,
+// ev.Prev and ev.Hash (and ev.Time when zero); those values are meaningful
+// only once tx commits.
+//
+// An error from AppendTx must fail the caller's transaction: returning it
+// from the db.Update function is enough.
+func (l *Log) AppendTx(tx *bbolt.Tx, ev *Event) error {
+	if tx == nil || !tx.Writable() {
+		return errorf("append: transaction is not writable")
+	}
+	if ev == nil {
+		return fmt.Errorf("%w: nil event", ErrInvalidEvent)
+	}
+	if err := prepare(ev, l.now); err != nil {
+		return err
+	}
+	b, err := tx.CreateBucketIfNotExists(bucketName)
+	if err != nil {
+		return errorf("append: %w", err)
+	}
+	h, err := readHead(b)
+	if err != nil {
+		return err
+	}
+	ev.Seq = h.seq + 1
+	ev.Prev = h.hash
+	rec, err := seal(ev)
+	if err != nil {
+		return err
+	}
+	key := seqKey(ev.Seq)
+	if b.Get(key) != nil {
+		// The head lags behind the events: never overwrite a record.
+		return &ChainError{Seq: ev.Seq, Kind: KindCorrupt, Detail: "an event already exists beyond the chain head"}
+	}
+	if err := b.Put(key, rec); err != nil {
+		return errorf("append: %w", err)
+	}
+	if err := writeHead(b, ev.Seq, ev.Hash); err != nil {
+		return errorf("append: %w", err)
+	}
+	return nil
+}
+
+// Append durably appends ev in its own transaction and sets ev.Seq,
+// ev.Time, ev.Prev and ev.Hash. Concurrent calls are coalesced with
+// db.Batch into few commits (see the database's MaxBatchSize and
+// MaxBatchDelay); Append returns only after the commit that holds ev.
+//
+// ctx is checked before the event is queued. Once queued, Append waits for
+// the commit whatever happens to ctx, so that its result is always true.
+func (l *Log) Append(ctx context.Context, ev *Event) error {
+	if ev == nil {
+		return fmt.Errorf("%w: nil event", ErrInvalidEvent)
+	}
+	if err := ctx.Err(); err != nil {
+		return errorf("append: %w", err)
+	}
+	// db.Batch may run fn more than once (a later call in the batch can
+	// fail and force a retry), each time in a fresh transaction. fn
+	// therefore works on its own copy, derives everything from the
+	// transaction, and only the run that committed is copied back.
+	var done Event
+	var appendErr error
+	err := l.db.Batch(func(tx *bbolt.Tx) error {
+		c := *ev
+		appendErr = nil
+		if err := l.AppendTx(tx, &c); err != nil {
+			appendErr = err
+			return err
+		}
+		done = c
+		return nil
+	})
+	if err != nil {
+		if err == appendErr {
+			return err // already carries the package prefix
+		}
+		return errorf("append: %w", err)
+	}
+	*ev = done
+	return nil
+}
+
+// Record implements Sink with Append.
+func (l *Log) Record(ctx context.Context, ev *Event) error { return l.Append(ctx, ev) }
+
+// Head returns the sequence number and hash of the last event (0 and
+// GenesisPrev for an empty log). Publishing the head elsewhere from time to
+// time anchors the chain: whoever can write the database can rewrite the
+// whole chain consistently, but not the copies of the head kept outside it.
+func (l *Log) Head(ctx context.Context) (seq uint64, hash string, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, "", errorf("head: %w", err)
+	}
+	err = l.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketName)
+		if b == nil {
+			return &ChainError{Kind: KindCorrupt, Detail: "audit bucket missing"}
+		}
+		h, err := readHead(b)
+		seq, hash = h.seq, h.hash
+		return err
+	})
+	if err != nil {
+		var ce *ChainError
+		if errors.As(err, &ce) {
+			return 0, "", err
+		}
+		return 0, "", errorf("head: %w", err)
+	}
+	return seq, hash, nil
+}

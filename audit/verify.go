@@ -1,0 +1,311 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"go.etcd.io/bbolt"
+)
+
+// MaxChainErrors bounds VerifyReport.Errors; past it, Truncated is set.
+const MaxChainErrors = 1000
+
+// MaxLineSize bounds one line of a file read by VerifyLines.
+const MaxLineSize = 1 << 20
+
+// VerifyReport is the outcome of walking a chain.
+type VerifyReport struct {
+	Events    uint64       // records examined (including bad ones)
+	FirstSeq  uint64       // seq of the first event read, 0 if none
+	LastSeq   uint64       // seq of the last event read, 0 if none
+	Head      string       // hash of the last event read
+	Errors    []ChainError // breaks found, in seq order
+	Truncated bool         // more than MaxChainErrors breaks; the rest were dropped
+}
+
+// OK reports whether the chain holds.
+func (r *VerifyReport) OK() bool { return len(r.Errors) == 0 }
+
+// err summarises the report as an error wrapping the first ChainError (and
+// so ErrCorrupt), or nil.
+func (r *VerifyReport) err() error {
+	if r.OK() {
+		return nil
+	}
+	first := r.Errors[0]
+	if n := len(r.Errors); n > 1 || r.Truncated {
+		more := fmt.Sprintf("%d", n-1)
+		if r.Truncated {
+			more += "+"
+		}
+		return fmt.Errorf("%w (and %s more)", &first, more)
+	}
+	return &first
+}
+
+func (r *VerifyReport) add(seq uint64, kind, detail string) {
+	if len(r.Errors) >= MaxChainErrors {
+		r.Truncated = true
+		return
+	}
+	r.Errors = append(r.Errors, ChainError{Seq: seq, Kind: kind, Detail: detail})
+}
+
+// walker carries the chain state from one event to the next.
+type walker struct {
+	rep    VerifyReport
+	expect uint64 // next expected seq
+	prev   string // hash the next event must link to
+	prevOK bool   // whether prev is known (false after a break)
+}
+
+func newWalker() *walker { return &walker{expect: 1, prev: GenesisPrev, prevOK: true} }
+
+func (w *walker) seen(ev *Event) {
+	if w.rep.FirstSeq == 0 {
+		w.rep.FirstSeq = ev.Seq
+	}
+	w.rep.LastSeq = ev.Seq
+	w.rep.Head = ev.Hash
+}
+
+// link checks ev (whose content is already checked) against its
+// predecessor and advances the state.
+func (w *walker) link(ev *Event) {
+	if w.prevOK && ev.Prev != w.prev {
+		detail := fmt.Sprintf("prev %.64q does not match the hash of event %d", ev.Prev, ev.Seq-1)
+		if ev.Seq == 1 {
+			detail = fmt.Sprintf("first event's prev %.64q is not the genesis value", ev.Prev)
+		} else {
+			detail += ": an event before it was removed or rewritten"
+		}
+		w.rep.add(ev.Seq, KindRemoved, detail)
+	}
+	w.prev, w.prevOK = ev.Hash, true
+	w.expect = ev.Seq + 1
+}
+
+func missing(from, to uint64) string {
+	if from == to {
+		return fmt.Sprintf("event %d is missing", from)
+	}
+	return fmt.Sprintf("events %d to %d are missing", from, to)
+}
+
+// Verify walks every event of the log and checks the hash chain: each
+// record's hash, its canonical form, its key, the links between events and
+// the chain head. It never trusts the data it reads and never panics on it.
+//
+// When the walk completes, Verify returns the report; if the chain is broken
+// it also returns an error wrapping the first *ChainError (and ErrCorrupt).
+// Other errors (context, I/O) come with a nil report.
+//
+// Verify shows that the log is consistent with itself. Someone who can
+// write the database can rewrite the chain and its head consistently; to
+// detect that, compare Head with a copy kept elsewhere (see Log.Head).
+func (l *Log) Verify(ctx context.Context) (*VerifyReport, error) {
+	w := newWalker()
+	var resume []byte // key to continue from; nil: the first key
+	done := false
+	for !done {
+		if err := ctx.Err(); err != nil {
+			return nil, errorf("verify: %w", err)
+		}
+		err := l.db.View(func(tx *bbolt.Tx) error {
+			b := tx.Bucket(bucketName)
+			if b == nil {
+				w.rep.add(0, KindCorrupt, "audit bucket missing")
+				done = true
+				return nil
+			}
+			c := b.Cursor()
+			n := 0
+			k, v := c.First()
+			if resume != nil {
+				k, v = c.Seek(resume)
+			}
+			for ; k != nil; k, v = c.Next() {
+				if n == scanChunk {
+					resume = append(resume[:0], k...) // continue in a new transaction
+					return nil
+				}
+				n++
+				if len(k) != 8 {
+					if string(k) != string(headKey) {
+						w.rep.add(0, KindCorrupt, fmt.Sprintf("unexpected key %.32x in audit bucket", k))
+					}
+					continue
+				}
+				w.key(binary.BigEndian.Uint64(k), v)
+			}
+			done = true
+			// Same transaction as the last events: the head must match.
+			h, err := readHead(b)
+			if err != nil {
+				var ce *ChainError
+				if !errors.As(err, &ce) {
+					return err
+				}
+				w.rep.add(ce.Seq, ce.Kind, ce.Detail)
+				return nil
+			}
+			last := w.expect - 1
+			switch {
+			case h.seq > last:
+				w.rep.add(last+1, KindRemoved, missing(last+1, h.seq)+" (the chain head is at "+fmt.Sprint(h.seq)+")")
+			case h.seq < last:
+				w.rep.add(h.seq+1, KindCorrupt, fmt.Sprintf("events after the chain head (%d) up to %d", h.seq, last))
+			case w.rep.Events > 0 && w.prevOK && h.hash != w.prev:
+				w.rep.add(last, KindEdited, "chain head records another hash for the last event: it was rewritten")
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, errorf("verify: %w", err)
+		}
+	}
+	slices.SortStableFunc(w.rep.Errors, func(a, b ChainError) int { return cmpSeq(a.Seq, b.Seq) })
+	rep := w.rep
+	return &rep, rep.err()
+}
+
+func cmpSeq(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// key checks the record stored under key seq.
+func (w *walker) key(seq uint64, v []byte) {
+	w.rep.Events++
+	if seq < w.expect {
+		w.rep.add(seq, KindCorrupt, fmt.Sprintf("unexpected key %d", seq))
+		return
+	}
+	if seq > w.expect {
+		w.rep.add(w.expect, KindRemoved, missing(w.expect, seq-1))
+		w.prevOK = false
+	}
+	w.expect = seq + 1
+	ev, kind, detail := check(v)
+	if ev == nil {
+		w.rep.add(seq, kind, detail)
+		w.prevOK = false
+		return
+	}
+	w.seen(ev)
+	if ev.Seq != seq {
+		w.rep.add(seq, KindReordered, fmt.Sprintf("key %d holds event %d", seq, ev.Seq))
+		w.prevOK = false
+		return
+	}
+	if kind != "" {
+		w.rep.add(seq, kind, detail)
+	}
+	w.link(ev)
+}
+
+// VerifyLines verifies a JSON-lines export (see Log.Export) the way Verify
+// verifies the database: every line is checked against its hash and
+// canonical form, and consecutive events must have consecutive seqs and
+// link by hash. Blank lines are ignored; lines are limited to MaxLineSize.
+//
+// The file may start after seq 1 (an export with AfterSeq): its first event
+// is then taken as the anchor. Compare the report's FirstSeq, LastSeq and
+// Head with a trusted copy of the head to detect a file cut short at either
+// end. A filtered export (by agent, action, time...) has gaps by design
+// and does not verify.
+//
+// Errors are as for Verify: a non-nil report with an error wrapping
+// ErrCorrupt when the chain is broken, a nil report on read errors.
+func VerifyLines(r io.Reader) (*VerifyReport, error) {
+	w := newWalker()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLineSize)
+	var gaps []gap // missing seqs seen so far; an event may still turn up late
+	line := 0
+	for sc.Scan() {
+		line++
+		raw := sc.Bytes()
+		if len(raw) == 0 {
+			continue
+		}
+		w.rep.Events++
+		ev, kind, detail := check(raw)
+		if ev == nil {
+			w.rep.add(w.expect, kind, fmt.Sprintf("line %d: %s", line, detail))
+			w.expect++
+			w.prevOK = false
+			continue
+		}
+		first := w.rep.FirstSeq == 0
+		if kind != "" {
+			w.rep.add(ev.Seq, kind, fmt.Sprintf("line %d: %s", line, detail))
+		}
+		switch {
+		case first:
+			// The anchor: link checked only if it claims to be the first event.
+			w.prevOK = ev.Seq == 1
+		case ev.Seq < w.expect:
+			if i := slices.IndexFunc(gaps, func(g gap) bool { return g.from <= ev.Seq && ev.Seq <= g.to }); i >= 0 {
+				gaps = gaps[i].remove(gaps, i, ev.Seq)
+				w.rep.add(ev.Seq, KindReordered, fmt.Sprintf("line %d: event %d appears after event %d", line, ev.Seq, w.expect-1))
+			} else {
+				w.rep.add(ev.Seq, KindReordered, fmt.Sprintf("line %d: event %d appears again, or out of order, after event %d", line, ev.Seq, w.expect-1))
+			}
+			continue // the chain state stays with the highest event
+		case ev.Seq > w.expect:
+			if len(gaps) < MaxChainErrors {
+				gaps = append(gaps, gap{w.expect, ev.Seq - 1})
+			} else {
+				w.rep.add(w.expect, KindRemoved, missing(w.expect, ev.Seq-1))
+			}
+			w.prevOK = false
+		}
+		w.seen(ev)
+		w.link(ev)
+		if w.expect == 0 { // seq overflow
+			break
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if !errors.Is(err, bufio.ErrTooLong) {
+			return nil, errorf("verify lines: %w", err)
+		}
+		w.rep.add(w.expect, KindCorrupt, fmt.Sprintf("line %d is longer than %d bytes", line+1, MaxLineSize))
+	}
+	for _, g := range gaps {
+		w.rep.add(g.from, KindRemoved, missing(g.from, g.to))
+	}
+	slices.SortStableFunc(w.rep.Errors, func(a, b ChainError) int { return cmpSeq(a.Seq, b.Seq) })
+	rep := w.rep
+	return &rep, rep.err()
+}
+
+// gap is an inclusive range of missing seqs.
+type gap struct{ from, to uint64 }
+
+// remove takes seq out of gaps[i], splitting or dropping the range.
+func (g gap) remove(gaps []gap, i int, seq uint64) []gap {
+	switch {
+	case g.from == g.to:
+		return slices.Delete(gaps, i, i+1)
+	case seq == g.from:
+		gaps[i].from++
+	case seq == g.to:
+		gaps[i].to--
+	default:
+		gaps[i].to = seq - 1
+		gaps = slices.Insert(gaps, i+1, gap{seq + 1, g.to})
+	}
+	return gaps
+}

@@ -1,0 +1,475 @@
+package statuslist
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/agentid/agentid/vc"
+)
+
+// Purpose is a statusPurpose. agentid issues two: Revocation, which is
+// final, and Suspension, which can be lifted.
+type Purpose string
+
+// The status purposes agentid uses.
+const (
+	Revocation Purpose = "revocation"
+	Suspension Purpose = "suspension"
+)
+
+// Purposes lists the purposes agentid issues lists for.
+var Purposes = []Purpose{Revocation, Suspension}
+
+// Valid reports whether p is Revocation or Suspension.
+func (p Purpose) Valid() bool { return p == Revocation || p == Suspension }
+
+// EntryType is the credentialStatus type of every entry this package issues.
+const EntryType = "BitstringStatusListEntry"
+
+// DefaultTTL is the ttl written into list credentials when Options.TTL is 0.
+const DefaultTTL = 5 * time.Minute
+
+// Bucket names. Everything this package stores lives under these, so that
+// it can share the issuer's bbolt file.
+var (
+	bucketLists   = []byte("statuslist/lists")   // listKey -> listMeta
+	bucketBits    = []byte("statuslist/bits")    // listKey -> bitstring bytes (absent: all zero)
+	bucketCurrent = []byte("statuslist/current") // purpose -> uint32 n of the list being filled
+)
+
+// Options configure a Store. The zero value of every field but BaseURL is a
+// usable default.
+type Options struct {
+	// BaseURL is the issuer's public URL, such as "https://issuer.example"
+	// or "http://localhost:8080". Lists are published at
+	// <BaseURL>/status/<purpose>/<n>. It must not change while credentials
+	// that name it are live: the URL is part of every status entry.
+	BaseURL string
+	// Size is the number of entries in each new list: MinSize by default;
+	// smaller values are refused. It is rounded up to a multiple of 8.
+	// Existing lists keep the size they were created with.
+	Size int
+	// TTL is the time to live advertised in each list credential (the ttl
+	// member, in milliseconds, and Cache-Control max-age), DefaultTTL by
+	// default. It bounds how long a verifier without the change feed can
+	// keep accepting a revoked credential.
+	TTL time.Duration
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+
+	// minSize overrides MinSize so that tests can fill a list; it is not
+	// settable outside the package.
+	minSize int
+}
+
+// Store allocates status list indexes and keeps the status bits, in the
+// issuer's bbolt database. All its state is in bbolt; a Store may be
+// reopened at any time, and two Stores on one database are safe (bbolt
+// serialises writers), though only one should publish.
+type Store struct {
+	db      *bbolt.DB
+	base    string // BaseURL without a trailing slash
+	prefix  string // base + "/status/"
+	size    int
+	ttl     time.Duration
+	now     func() time.Time
+	mu      sync.Mutex
+	watches []func(listURL string, purpose Purpose)
+}
+
+// Open prepares the store's buckets in db and returns a Store.
+func Open(db *bbolt.DB, opts Options) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("statuslist: nil database")
+	}
+	base, err := checkBaseURL(opts.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	min := MinSize
+	if opts.minSize > 0 {
+		min = opts.minSize
+	}
+	size := opts.Size
+	if size == 0 {
+		size = MinSize
+	}
+	if size < min {
+		return nil, fmt.Errorf("statuslist: list size %d is below the minimum of %d", size, min)
+	}
+	if size > 1<<31 {
+		return nil, fmt.Errorf("statuslist: list size %d is too large", size)
+	}
+	size = (size + 7) &^ 7
+	ttl := opts.TTL
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	if ttl < time.Second {
+		return nil, fmt.Errorf("statuslist: ttl %v is under one second", ttl)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, b := range [][]byte{bucketLists, bucketBits, bucketCurrent} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("statuslist: create buckets: %w", err)
+	}
+	return &Store{db: db, base: base, prefix: base + "/status/", size: size, ttl: ttl, now: now}, nil
+}
+
+func checkBaseURL(s string) (string, error) {
+	s = strings.TrimRight(s, "/")
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Opaque != "" {
+		return "", fmt.Errorf("statuslist: base URL %q is not an absolute http(s) URL without query or fragment", s)
+	}
+	return s, nil
+}
+
+// TTL returns the time to live advertised in list credentials.
+func (s *Store) TTL() time.Duration { return s.ttl }
+
+// ListURL returns the URL of list n of a purpose.
+func (s *Store) ListURL(p Purpose, n uint32) string {
+	return s.prefix + string(p) + "/" + strconv.FormatUint(uint64(n), 10)
+}
+
+// parseListURL is the inverse of ListURL.
+func (s *Store) parseListURL(u string) (Purpose, uint32, error) {
+	rest, ok := strings.CutPrefix(u, s.prefix)
+	if !ok {
+		return "", 0, ErrUnknownList
+	}
+	p, ns, ok := strings.Cut(rest, "/")
+	if !ok || !Purpose(p).Valid() {
+		return "", 0, ErrUnknownList
+	}
+	n, ok := parseIndex(ns)
+	if !ok || n > 1<<32-1 {
+		return "", 0, ErrUnknownList
+	}
+	return Purpose(p), uint32(n), nil
+}
+
+// parseIndex parses a canonical non-negative decimal: digits only, no sign,
+// no leading zero (but "0"), at most 10 digits.
+func parseIndex(s string) (int, bool) {
+	if len(s) == 0 || len(s) > 10 || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func listKey(p Purpose, n uint32) []byte {
+	k := make([]byte, 0, len(p)+5)
+	k = append(k, p...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint32(k, n)
+}
+
+// listMeta is the allocation state of one list: its size, how many indexes
+// have been handed out, and the permutation key.
+type listMeta struct {
+	size    uint32
+	counter uint32
+	key     [32]byte
+}
+
+const metaVersion = 1
+
+func (m *listMeta) marshal() []byte {
+	b := make([]byte, 0, 1+4+4+32)
+	b = append(b, metaVersion)
+	b = binary.BigEndian.AppendUint32(b, m.size)
+	b = binary.BigEndian.AppendUint32(b, m.counter)
+	return append(b, m.key[:]...)
+}
+
+func unmarshalMeta(b []byte) (*listMeta, error) {
+	if len(b) != 41 || b[0] != metaVersion {
+		return nil, errors.New("statuslist: corrupt list record")
+	}
+	m := &listMeta{size: binary.BigEndian.Uint32(b[1:]), counter: binary.BigEndian.Uint32(b[5:])}
+	copy(m.key[:], b[9:])
+	if m.size == 0 || m.size%8 != 0 || m.counter > m.size {
+		return nil, errors.New("statuslist: corrupt list record")
+	}
+	return m, nil
+}
+
+func getMeta(tx *bbolt.Tx, p Purpose, n uint32) (*listMeta, error) {
+	b := tx.Bucket(bucketLists)
+	if b == nil {
+		return nil, errors.New("statuslist: store is not initialised in this database")
+	}
+	v := b.Get(listKey(p, n))
+	if v == nil {
+		return nil, ErrUnknownList
+	}
+	return unmarshalMeta(v)
+}
+
+// AllocateTx allocates a fresh index in the current list of purpose p, inside
+// the caller's write transaction, and returns the credentialStatus entry for
+// it. The allocation commits or rolls back with tx, so the index belongs to
+// the credential written in the same transaction, and an index that was
+// committed is never handed out again, across restarts and crashes. When the
+// current list is full a new one is opened.
+//
+// Indexes are the images of a per-list counter under a keyed pseudorandom
+// permutation, so they are distinct and spread uniformly over the list.
+func (s *Store) AllocateTx(tx *bbolt.Tx, p Purpose) (vc.StatusEntry, error) {
+	if !p.Valid() {
+		return vc.StatusEntry{}, ErrUnknownPurpose
+	}
+	if !tx.Writable() {
+		return vc.StatusEntry{}, ErrReadOnlyTx
+	}
+	cur := tx.Bucket(bucketCurrent)
+	lists := tx.Bucket(bucketLists)
+	if cur == nil || lists == nil {
+		return vc.StatusEntry{}, errors.New("statuslist: store is not initialised in this database")
+	}
+	var n uint32
+	var m *listMeta
+	if v := cur.Get([]byte(p)); v != nil {
+		if len(v) != 4 {
+			return vc.StatusEntry{}, errors.New("statuslist: corrupt current-list record")
+		}
+		n = binary.BigEndian.Uint32(v)
+		var err error
+		if m, err = getMeta(tx, p, n); err != nil {
+			return vc.StatusEntry{}, err
+		}
+		if m.counter >= m.size {
+			if n == 1<<32-1 {
+				return vc.StatusEntry{}, errors.New("statuslist: out of lists")
+			}
+			n, m = n+1, nil
+		}
+	}
+	if m == nil {
+		// Open list n. A list number is never reused: n only grows.
+		m = &listMeta{size: uint32(s.size)}
+		if _, err := rand.Read(m.key[:]); err != nil {
+			return vc.StatusEntry{}, fmt.Errorf("statuslist: %w", err)
+		}
+		if lists.Get(listKey(p, n)) != nil {
+			return vc.StatusEntry{}, errors.New("statuslist: corrupt store: list exists beyond the current one")
+		}
+		if err := cur.Put([]byte(p), binary.BigEndian.AppendUint32(nil, n)); err != nil {
+			return vc.StatusEntry{}, err
+		}
+	}
+	idx := newPermutation(m.key[:], int(m.size)).Permute(uint64(m.counter))
+	m.counter++
+	if err := lists.Put(listKey(p, n), m.marshal()); err != nil {
+		return vc.StatusEntry{}, err
+	}
+	u := s.ListURL(p, n)
+	is := strconv.FormatUint(idx, 10)
+	return vc.StatusEntry{
+		ID:                   u + "#" + is,
+		Type:                 EntryType,
+		StatusPurpose:        string(p),
+		StatusListIndex:      is,
+		StatusListCredential: u,
+	}, nil
+}
+
+// ref is a parsed entry of this store.
+type ref struct {
+	purpose Purpose
+	n       uint32
+	index   int
+	url     string
+}
+
+// resolveTx checks that e is an entry this store handed out.
+func (s *Store) resolveTx(tx *bbolt.Tx, e vc.StatusEntry) (ref, *listMeta, error) {
+	p, n, err := s.parseListURL(e.StatusListCredential)
+	if err != nil {
+		return ref{}, nil, fmt.Errorf("%w: list URL %q", ErrUnknownEntry, e.StatusListCredential)
+	}
+	if string(p) != e.StatusPurpose {
+		return ref{}, nil, fmt.Errorf("%w: statusPurpose %q disagrees with the list URL", ErrUnknownEntry, e.StatusPurpose)
+	}
+	if e.Type != "" && e.Type != EntryType {
+		return ref{}, nil, fmt.Errorf("%w: type %q", ErrUnknownEntry, e.Type)
+	}
+	idx, ok := parseIndex(e.StatusListIndex)
+	if !ok {
+		return ref{}, nil, fmt.Errorf("%w: statusListIndex %q", ErrUnknownEntry, e.StatusListIndex)
+	}
+	m, err := getMeta(tx, p, n)
+	if err != nil {
+		if errors.Is(err, ErrUnknownList) {
+			return ref{}, nil, fmt.Errorf("%w: %w", ErrUnknownEntry, err)
+		}
+		return ref{}, nil, err
+	}
+	if idx >= int(m.size) {
+		return ref{}, nil, fmt.Errorf("%w: index %d is out of range", ErrUnknownEntry, idx)
+	}
+	// The index was handed out iff its preimage is below the counter.
+	if newPermutation(m.key[:], int(m.size)).Invert(uint64(idx)) >= uint64(m.counter) {
+		return ref{}, nil, fmt.Errorf("%w: index %d was never allocated", ErrUnknownEntry, idx)
+	}
+	return ref{purpose: p, n: n, index: idx, url: e.StatusListCredential}, m, nil
+}
+
+// SetTx sets (set true) or clears (set false) the status bit of entry e
+// inside the caller's write transaction. Clearing a revocation bit fails with
+// ErrIrreversible; an entry this store did not issue fails with
+// ErrUnknownEntry. When tx commits and the bit changed, the list is marked
+// for re-signing (through tx.OnCommit), so a Publisher serves the new list
+// and announces it on its Feed.
+func (s *Store) SetTx(tx *bbolt.Tx, e vc.StatusEntry, set bool) error {
+	if !tx.Writable() {
+		return ErrReadOnlyTx
+	}
+	r, m, err := s.resolveTx(tx, e)
+	if err != nil {
+		return err
+	}
+	if r.purpose == Revocation && !set {
+		return ErrIrreversible
+	}
+	bits := tx.Bucket(bucketBits)
+	k := listKey(r.purpose, r.n)
+	var b []byte
+	if v := bits.Get(k); v != nil {
+		if len(v) != int(m.size)/8 {
+			return errors.New("statuslist: corrupt bitstring record")
+		}
+		if getBit(v, r.index) == set {
+			return nil // nothing changes; nothing to publish
+		}
+		b = make([]byte, len(v))
+		copy(b, v)
+	} else {
+		if !set {
+			return nil
+		}
+		b = make([]byte, m.size/8)
+	}
+	l := &Bitstring{b: b}
+	if set {
+		_ = l.Set(r.index)
+	} else {
+		_ = l.Clear(r.index)
+	}
+	if err := bits.Put(k, b); err != nil {
+		return err
+	}
+	u, p := r.url, r.purpose
+	tx.OnCommit(func() { s.notify(u, p) })
+	return nil
+}
+
+// Set is SetTx in its own transaction; it returns once the change is
+// durable.
+func (s *Store) Set(ctx context.Context, e vc.StatusEntry, set bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error { return s.SetTx(tx, e, set) })
+}
+
+// Status reports whether the status bit of entry e is set.
+func (s *Store) Status(ctx context.Context, e vc.StatusEntry) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	var set bool
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		r, _, err := s.resolveTx(tx, e)
+		if err != nil {
+			return err
+		}
+		if v := tx.Bucket(bucketBits).Get(listKey(r.purpose, r.n)); v != nil {
+			set = getBit(v, r.index)
+		}
+		return nil
+	})
+	return set, err
+}
+
+// snapshot is a copy of one list's bits, read in one transaction.
+type snapshot struct {
+	purpose Purpose
+	n       uint32
+	bits    *Bitstring
+}
+
+// load reads list u.
+func (s *Store) load(u string) (*snapshot, error) {
+	p, n, err := s.parseListURL(u)
+	if err != nil {
+		return nil, err
+	}
+	snap := &snapshot{purpose: p, n: n}
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		m, err := getMeta(tx, p, n)
+		if err != nil {
+			return err
+		}
+		b := make([]byte, m.size/8)
+		if v := tx.Bucket(bucketBits).Get(listKey(p, n)); v != nil {
+			if len(v) != len(b) {
+				return errors.New("statuslist: corrupt bitstring record")
+			}
+			copy(b, v)
+		}
+		snap.bits = &Bitstring{b: b}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// watch registers fn to run after each committed change of a list.
+func (s *Store) watch(fn func(listURL string, purpose Purpose)) {
+	s.mu.Lock()
+	s.watches = append(s.watches, fn)
+	s.mu.Unlock()
+}
+
+func (s *Store) notify(u string, p Purpose) {
+	s.mu.Lock()
+	ws := s.watches
+	s.mu.Unlock()
+	for _, fn := range ws {
+		fn(u, p)
+	}
+}
