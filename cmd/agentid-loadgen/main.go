@@ -1,0 +1,204 @@
+// Command agentid-loadgen measures the verifier service: it registers an
+// agent with a running `agentid serve`, signs a pool of presentations (each
+// with a unique jti, so none is a replay), then sends them to POST
+// /v1/verify from many connections for a fixed time and reports valid
+// verifications per second, latency percentiles, and the ratio to raw
+// ed25519.Verify per second on all cores measured in the same run.
+//
+//	go run ./cmd/agentid serve &
+//	go run ./cmd/agentid-loadgen -duration 10s -concurrency 64
+//
+// It only ever sends traffic to the --server URL; point it at loopback.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/agentid/agentid/internal/client"
+	"github.com/agentid/agentid/internal/server"
+	"github.com/agentid/agentid/issuer"
+)
+
+func main() {
+	srv := flag.String("server", "http://localhost:8080", "agentid server (loopback only)")
+	keyFile := flag.String("key", "data/admin.jwk", "admin or orchestrator key")
+	duration := flag.Duration("duration", 10*time.Second, "load duration")
+	conc := flag.Int("concurrency", 64, "concurrent connections")
+	pool := flag.Int("presentations", 0, "presentations to pre-sign (default: enough for 12,000/s)")
+	baseline := flag.Duration("baseline", 3*time.Second, "how long to measure raw ed25519.Verify")
+	flag.Parse()
+	if err := run(*srv, *keyFile, *duration, *conc, *pool, *baseline); err != nil {
+		fmt.Fprintln(os.Stderr, "agentid-loadgen: error:", err)
+		os.Exit(1)
+	}
+}
+
+func loopback(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	switch u.Hostname() {
+	case "localhost", "127.0.0.1", "::1":
+		return nil
+	}
+	return fmt.Errorf("refusing to load %s: only loopback targets are allowed", s)
+}
+
+func run(srv, keyFile string, duration time.Duration, conc, pool int, baseline time.Duration) error {
+	if err := loopback(srv); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	admin, err := client.LoadKey(keyFile)
+	if err != nil {
+		return err
+	}
+	cl := client.New(srv, admin)
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	agent, _ := client.KeyFromSigner(priv)
+	proof, err := cl.Proof(ctx, agent)
+	if err != nil {
+		return err
+	}
+	const aud = "https://load.example.com"
+	var issued issuer.Issued
+	if err := cl.Do(ctx, http.MethodPost, "/v1/agents", issuer.IssueRequest{Agent: agent.DID, Proof: proof,
+		Scopes: []string{"load:test"}, Audiences: []string{aud}, TTL: issuer.Duration(time.Hour),
+		Owner: "loadgen", Purpose: "load test"}, &issued); err != nil {
+		return fmt.Errorf("issue: %w", err)
+	}
+	if pool == 0 {
+		pool = int(duration.Seconds()*12000) + 1000
+	}
+	fmt.Printf("signing %d presentations...\n", pool)
+	bodies := make([][]byte, pool)
+	var wg sync.WaitGroup
+	per := (pool + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
+	for w := 0; w*per < pool; w++ {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				// Presentations live long enough for the whole run.
+				vp, err := agent.Present(client.PresentOptions{Credential: issued.Credential, Audience: aud, Lifetime: 5 * time.Minute})
+				if err != nil {
+					panic(err)
+				}
+				bodies[i], _ = json.Marshal(server.VerifyRequest{Presentation: vp, Audience: aud, Scopes: []string{"load:test"}})
+			}
+		}(w*per, min((w+1)*per, pool))
+	}
+	wg.Wait()
+
+	raw := rawVerifyRate(baseline)
+	fmt.Printf("baseline: raw ed25519.Verify on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
+
+	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	var next, valid, invalid, failed atomic.Int64
+	lat := make([][]time.Duration, conc)
+	deadline := time.Now().Add(duration)
+	start := time.Now()
+	for w := range conc {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				i := next.Add(1) - 1
+				if int(i) >= pool {
+					return
+				}
+				t0 := time.Now()
+				resp, err := hc.Post(srv+"/v1/verify", "application/json", bytes.NewReader(bodies[i]))
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				var r server.VerifyResponse
+				err = json.NewDecoder(resp.Body).Decode(&r)
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				lat[w] = append(lat[w], time.Since(t0))
+				switch {
+				case err != nil || resp.StatusCode != 200:
+					failed.Add(1)
+				case r.Valid:
+					valid.Add(1)
+				default:
+					invalid.Add(1)
+					if invalid.Load() == 1 {
+						fmt.Printf("first refusal: %+v\n", r.Error)
+					}
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		return all[min(len(all)-1, int(float64(len(all))*p))]
+	}
+	rate := float64(valid.Load()) / elapsed.Seconds()
+	fmt.Printf("verify service: %d valid, %d invalid, %d failed in %v (%d connections)\n", valid.Load(), invalid.Load(), failed.Load(), elapsed.Round(time.Millisecond), conc)
+	fmt.Printf("throughput: %.0f valid verifications/s\n", rate)
+	fmt.Printf("latency: p50 %v, p90 %v, p99 %v, max %v\n", pct(.50), pct(.90), pct(.99), pct(1))
+	fmt.Printf("ratio to raw ed25519.Verify/s: %.3f\n", rate/raw)
+	if invalid.Load() > 0 || failed.Load() > 0 {
+		return fmt.Errorf("%d invalid and %d failed requests", invalid.Load(), failed.Load())
+	}
+	if int(next.Load()) >= pool {
+		fmt.Println("note: the presentation pool ran out before the duration; raise -presentations")
+	}
+	return nil
+}
+
+// rawVerifyRate measures ed25519.Verify per second on all cores.
+func rawVerifyRate(d time.Duration) float64 {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	msg := make([]byte, 1500)
+	sig := ed25519.Sign(priv, msg)
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := 0
+			for time.Now().Before(stop) {
+				if !ed25519.Verify(pub, msg, sig) {
+					panic("verify")
+				}
+				c++
+			}
+			n.Add(int64(c))
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
