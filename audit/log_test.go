@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,7 +276,19 @@ func TestBatchRetry(t *testing.T) {
 			}
 		})
 	}
+	// A probe in the same batches counts how often bbolt re-ran it, to
+	// show that the retry path was exercised.
+	var probeRuns, probes atomic.Int64
+	for range failers {
+		wg.Go(func() {
+			probes.Add(1)
+			if err := db.Batch(func(*bbolt.Tx) error { probeRuns.Add(1); return nil }); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 	wg.Wait()
+	t.Logf("batch re-runs observed: %d", probeRuns.Load()-probes.Load())
 	rep, err := l.Verify(t.Context())
 	if err != nil {
 		t.Fatalf("verify: %v (%v)", err, chainErrors(rep))
@@ -330,8 +343,10 @@ func TestFilterValidate(t *testing.T) {
 
 func TestQuery(t *testing.T) {
 	l, _ := newLog(t)
-	seed(t, l, 9) // times t0+1s .. t0+9s; agent0/actor0 on odd seqs; deny on seqs 3, 6, 9
-	mustAppend(t, l, &Event{Action: ActionCredentialRevoke, Actor: "did:web:admin", Subject: "did:key:agent1", Decision: DecisionAllow}) // seq 10, t0+10s
+	// Times t0+1s .. t0+9s; agent0/actor0 on odd seqs; deny on seqs 3, 6, 9.
+	seed(t, l, 9)
+	// Seq 10, at t0+10s.
+	mustAppend(t, l, &Event{Action: ActionCredentialRevoke, Actor: "did:web:admin", Subject: "did:key:agent1", Decision: DecisionAllow})
 	tests := []struct {
 		name string
 		f    Filter

@@ -230,7 +230,7 @@ func (w *walker) key(seq uint64, v []byte) {
 func VerifyLines(r io.Reader) (*VerifyReport, error) {
 	w := newWalker()
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLineSize)
+	sc.Buffer(make([]byte, 0, 4<<10), MaxLineSize)
 	var gaps []gap // missing seqs seen so far; an event may still turn up late
 	line := 0
 	for sc.Scan() {

@@ -581,6 +581,3 @@ func (is *Issuer) AgentStates(ctx context.Context) ([]audit.AgentState, error) {
 	}
 	return out, nil
 }
-
-// Audit returns the audit log.
-func (is *Issuer) Audit() *audit.Log { return is.audit }

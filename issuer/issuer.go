@@ -63,7 +63,7 @@ type Issuer struct {
 	db        *bbolt.DB
 	keys      *keystore.Store
 	status    *statuslist.Store
-	audit     *audit.Log
+	audit     AuditLog
 	schema    *schemas.Validator
 	resolver  *localResolver
 	principal *verifier.Verifier // authenticates principals: aud = URL, htm/htu
@@ -75,9 +75,18 @@ type Issuer struct {
 	seen   map[string]time.Time
 }
 
+// AuditLog is where the issuer writes its audit events: AppendTx inside
+// the operation's own transaction (so an operation and its event commit or
+// fail together), Append for refusals, which change nothing else.
+// *audit.Log implements it.
+type AuditLog interface {
+	AppendTx(tx *bbolt.Tx, ev *audit.Event) error
+	Append(ctx context.Context, ev *audit.Event) error
+}
+
 // New returns an Issuer over an open database whose keystore already holds
 // the issuer keyset (see Init).
-func New(db *bbolt.DB, keys *keystore.Store, status *statuslist.Store, auditLog *audit.Log, cfg Config) (*Issuer, error) {
+func New(db *bbolt.DB, keys *keystore.Store, status *statuslist.Store, auditLog AuditLog, cfg Config) (*Issuer, error) {
 	if cfg.DefaultTTL == 0 {
 		cfg.DefaultTTL = 15 * time.Minute
 	}

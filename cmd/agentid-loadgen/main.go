@@ -40,9 +40,19 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "load duration")
 	conc := flag.Int("concurrency", 64, "concurrent connections")
 	pool := flag.Int("presentations", 0, "presentations to pre-sign (default: enough for 12,000/s)")
-	baseline := flag.Duration("baseline", 3*time.Second, "how long to measure raw ed25519.Verify")
+	baseline := flag.Duration("baseline", 3*time.Second, "how long to measure the raw ed25519 baseline")
+	mode := flag.String("mode", "verify", "verify: POST /v1/verify; issue: POST /v1/agents")
 	flag.Parse()
-	if err := run(*srv, *keyFile, *duration, *conc, *pool, *baseline); err != nil {
+	var err error
+	switch *mode {
+	case "verify":
+		err = run(*srv, *keyFile, *duration, *conc, *pool, *baseline)
+	case "issue":
+		err = runIssue(*srv, *keyFile, *duration, *conc, *pool, *baseline)
+	default:
+		err = fmt.Errorf("unknown -mode %q", *mode)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "agentid-loadgen: error:", err)
 		os.Exit(1)
 	}
@@ -151,6 +161,113 @@ func run(srv, keyFile string, duration time.Duration, conc, pool int, baseline t
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	report("verify service", valid.Load(), invalid.Load()+failed.Load(), elapsed, conc, lat, raw)
+	if invalid.Load() > 0 || failed.Load() > 0 {
+		return fmt.Errorf("%d invalid and %d failed requests", invalid.Load(), failed.Load())
+	}
+	if int(next.Load()) >= pool {
+		fmt.Println("note: the presentation pool ran out before the duration; raise -presentations")
+	}
+	return nil
+}
+
+// runIssue measures issuance over HTTP: every request registers a fresh
+// agent with its own proof of control and an admin request presentation,
+// all signed before the timed phase.
+func runIssue(srv, keyFile string, duration time.Duration, conc, pool int, baseline time.Duration) error {
+	if err := loopback(srv); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	admin, err := client.LoadKey(keyFile)
+	if err != nil {
+		return err
+	}
+	cl := client.New(srv, admin)
+	if pool == 0 {
+		pool = int(duration.Seconds()*3000) + 500
+	}
+	fmt.Printf("preparing %d issuance requests (nonces, proofs, request presentations)...\n", pool)
+	type prepared struct {
+		body []byte
+		auth string
+	}
+	reqs := make([]prepared, pool)
+	var wg sync.WaitGroup
+	var prepErr atomic.Value
+	workers := 8
+	for w := range workers {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < pool; i += workers {
+				_, priv, _ := ed25519.GenerateKey(rand.Reader)
+				agent, _ := client.KeyFromSigner(priv)
+				proof, err := cl.Proof(ctx, agent)
+				if err != nil {
+					prepErr.Store(err)
+					return
+				}
+				body, _ := json.Marshal(issuer.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: []string{"load:test"},
+					Audiences: []string{"https://load.example.com"}, Owner: "loadgen", Purpose: "load test"})
+				auth, _ := admin.Present(client.PresentOptions{Audience: srv, Method: http.MethodPost, URL: srv + "/v1/agents", Lifetime: 5 * time.Minute})
+				reqs[i] = prepared{body, auth}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if e, ok := prepErr.Load().(error); ok {
+		return e
+	}
+	raw := rawSignRate(baseline)
+	fmt.Printf("baseline: raw ed25519.Sign on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
+	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	var next, ok, failed atomic.Int64
+	lat := make([][]time.Duration, conc)
+	deadline := time.Now().Add(duration)
+	start := time.Now()
+	for w := range conc {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				i := next.Add(1) - 1
+				if int(i) >= pool {
+					return
+				}
+				req, _ := http.NewRequest(http.MethodPost, srv+"/v1/agents", bytes.NewReader(reqs[i].body))
+				req.Header.Set("Authorization", "VP "+reqs[i].auth)
+				req.Header.Set("Content-Type", "application/json")
+				t0 := time.Now()
+				resp, err := hc.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				lat[w] = append(lat[w], time.Since(t0))
+				if resp.StatusCode != http.StatusCreated {
+					if failed.Add(1) == 1 {
+						fmt.Printf("first failure: %d %s\n", resp.StatusCode, b)
+					}
+					continue
+				}
+				ok.Add(1)
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	report("issuance", ok.Load(), failed.Load(), elapsed, conc, lat, raw)
+	if failed.Load() > 0 {
+		return fmt.Errorf("%d failed requests", failed.Load())
+	}
+	return nil
+}
+
+func report(what string, ok, failed int64, elapsed time.Duration, conc int, lat [][]time.Duration, raw float64) {
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
@@ -162,18 +279,35 @@ func run(srv, keyFile string, duration time.Duration, conc, pool int, baseline t
 		}
 		return all[min(len(all)-1, int(float64(len(all))*p))]
 	}
-	rate := float64(valid.Load()) / elapsed.Seconds()
-	fmt.Printf("verify service: %d valid, %d invalid, %d failed in %v (%d connections)\n", valid.Load(), invalid.Load(), failed.Load(), elapsed.Round(time.Millisecond), conc)
-	fmt.Printf("throughput: %.0f valid verifications/s\n", rate)
+	rate := float64(ok) / elapsed.Seconds()
+	fmt.Printf("%s: %d ok, %d failed in %v (%d connections)\n", what, ok, failed, elapsed.Round(time.Millisecond), conc)
+	fmt.Printf("throughput: %.0f/s\n", rate)
 	fmt.Printf("latency: p50 %v, p90 %v, p99 %v, max %v\n", pct(.50), pct(.90), pct(.99), pct(1))
-	fmt.Printf("ratio to raw ed25519.Verify/s: %.3f\n", rate/raw)
-	if invalid.Load() > 0 || failed.Load() > 0 {
-		return fmt.Errorf("%d invalid and %d failed requests", invalid.Load(), failed.Load())
+	fmt.Printf("ratio to the raw baseline: %.3f\n", rate/raw)
+}
+
+// rawSignRate measures ed25519.Sign per second on all cores.
+func rawSignRate(d time.Duration) float64 {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	msg := make([]byte, 1200)
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := 0
+			for time.Now().Before(stop) {
+				ed25519.Sign(priv, msg)
+				c++
+			}
+			n.Add(int64(c))
+		}()
 	}
-	if int(next.Load()) >= pool {
-		fmt.Println("note: the presentation pool ran out before the duration; raise -presentations")
-	}
-	return nil
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
 }
 
 // rawVerifyRate measures ed25519.Verify per second on all cores.
