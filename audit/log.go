@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -36,6 +37,21 @@ type Options struct {
 type Log struct {
 	db  *bbolt.DB
 	now func() time.Time
+
+	// Group commit for Append: callers queue their events and wait; one
+	// writer goroutine commits everything queued in one transaction (one
+	// fsync), then the next lot. There is no batching delay: a lone
+	// caller is committed at once, and under load each fsync carries every
+	// event that arrived during the previous one.
+	mu      sync.Mutex
+	queue   []*pending
+	wake    chan struct{}
+	startWr sync.Once
+}
+
+type pending struct {
+	ev   Event
+	done chan error
 }
 
 // Open returns a Log over db, creating its bucket if needed. db must be
@@ -155,30 +171,77 @@ func (l *Log) Append(ctx context.Context, ev *Event) error {
 	if err := ctx.Err(); err != nil {
 		return errorf("append: %w", err)
 	}
-	// db.Batch may run fn more than once (a later call in the batch can
-	// fail and force a retry), each time in a fresh transaction. fn
-	// therefore works on its own copy, derives everything from the
-	// transaction, and only the run that committed is copied back.
-	var done Event
-	var appendErr error
-	err := l.db.Batch(func(tx *bbolt.Tx) error {
-		c := *ev
-		appendErr = nil
-		if err := l.AppendTx(tx, &c); err != nil {
-			appendErr = err
-			return err
+	l.startWr.Do(func() {
+		l.wake = make(chan struct{}, 1)
+		go l.writer()
+	})
+	p := &pending{ev: *ev, done: make(chan error, 1)}
+	l.mu.Lock()
+	l.queue = append(l.queue, p)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	// Once queued, the event is committed or refused as a whole; waiting
+	// for the outcome (and not for ctx) keeps the caller from reporting a
+	// failure for an event that is then written.
+	if err := <-p.done; err != nil {
+		return err
+	}
+	*ev = p.ev
+	return nil
+}
+
+// writer commits queued events, one transaction per lot. It runs for the
+// life of the process once Append was first called; it holds no resources
+// while idle.
+func (l *Log) writer() {
+	for range l.wake {
+		for {
+			l.mu.Lock()
+			lot := l.queue
+			l.queue = nil
+			l.mu.Unlock()
+			if len(lot) == 0 {
+				break
+			}
+			l.commit(lot)
 		}
-		done = c
+	}
+}
+
+// commit appends a lot in one transaction. If the transaction fails, each
+// event is retried alone, so that one bad event fails only its caller.
+func (l *Log) commit(lot []*pending) {
+	done := make([]Event, len(lot))
+	err := l.db.Update(func(tx *bbolt.Tx) error {
+		for i, p := range lot {
+			done[i] = p.ev
+			if err := l.AppendTx(tx, &done[i]); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
-	if err != nil {
-		if err == appendErr {
-			return err // already carries the package prefix
+	if err == nil {
+		for i, p := range lot {
+			p.ev = done[i]
+			p.done <- nil
 		}
-		return errorf("append: %w", err)
+		return
 	}
-	*ev = done
-	return nil
+	if len(lot) == 1 {
+		var ce *ChainError
+		if !errors.As(err, &ce) && !errors.Is(err, ErrInvalidEvent) {
+			err = errorf("append: %w", err)
+		}
+		lot[0].done <- err
+		return
+	}
+	for _, p := range lot {
+		l.commit([]*pending{p})
+	}
 }
 
 // Record implements Sink with Append.

@@ -16,11 +16,11 @@ import (
 // Presentations are signed ahead of the timed loop, each with a unique jti.
 func BenchmarkVerify(b *testing.B) {
 	e := newEnv(b)
-	cred := e.credential(e.agent.did, nil)
+	cred := e.credential(e.agent.DID, nil)
 	ctx := context.Background()
 	sample := e.present(e.agent, cred, nil)
 	tok, _ := jws.Parse(sample)
-	pub := e.agent.key.Public().(ed25519.PublicKey)
+	pub := e.agent.Key.Public().(ed25519.PublicKey)
 	b.Logf("presentation %d bytes, credential %d bytes", len(sample), len(cred))
 
 	run := 0
@@ -30,7 +30,7 @@ func BenchmarkVerify(b *testing.B) {
 		for i := range toks {
 			c := cred
 			if fresh { // a distinct credential each time defeats the signature cache
-				c = e.credential(e.agent.did, func(c *vc.Credential) { c.ID = "urn:uuid:00000000-0000-4000-8000-" + pad12(run*1_000_000+i) })
+				c = e.credential(e.agent.DID, func(c *vc.Credential) { c.ID = "urn:uuid:00000000-0000-4000-8000-" + pad12(run*1_000_000+i) })
 			}
 			toks[i] = e.present(e.agent, c, func(p *vc.Presentation) { p.Jti = "b-" + strconv.Itoa(run) + "-" + strconv.Itoa(i) })
 		}

@@ -150,7 +150,8 @@ func (c *constraintChecker) checkRate(rate, agent string, now time.Time) error {
 	if c.rates == nil {
 		c.rates = make(map[string]*window)
 	}
-	w := c.rates[agent]
+	key := agent + "\x00" + rate
+	w := c.rates[key]
 	if w == nil {
 		if len(c.rates) >= c.max {
 			// Drop windows that have ended; hours-long windows may remain.
@@ -164,7 +165,7 @@ func (c *constraintChecker) checkRate(rate, agent string, now time.Time) error {
 			}
 		}
 		w = &window{start: ws}
-		c.rates[agent] = w
+		c.rates[key] = w
 	}
 	if w.start != ws {
 		w.start, w.count = ws, 0

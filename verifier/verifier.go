@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -296,6 +297,10 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 	if c.CredentialSubject.ID != p.HolderDID() {
 		return nil, reason.New(reason.HolderMismatch, "verifier: presentation signer is not the credential subject")
 	}
+	if !hasPurpose(c.CredentialStatus, "revocation") {
+		// A credential that cannot be revoked is not accepted: fail closed.
+		return nil, reason.New(reason.StatusUnavailable, "verifier: credential has no revocation status entry")
+	}
 	if err := v.status.Check(ctx, c.Issuer.ID, c.CredentialStatus); err != nil {
 		if _, ok := reason.CodeOf(err); !ok {
 			err = reason.Wrap(reason.StatusUnavailable, "verifier: status check failed", err)
@@ -317,7 +322,7 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 	r := &Result{
 		Agent:        c.CredentialSubject.ID,
 		Issuer:       c.Issuer.ID,
-		Scopes:       c.CredentialSubject.Scopes,
+		Scopes:       slices.Clone(c.CredentialSubject.Scopes),
 		Owner:        c.CredentialSubject.Owner,
 		Purpose:      c.CredentialSubject.Purpose,
 		CredentialID: c.ID,
@@ -463,6 +468,15 @@ func (v *Verifier) credential(ctx context.Context, tok string, now time.Time) (*
 		v.sigCache.put(key, c, *c.ValidUntil, now)
 	}
 	return c, nil
+}
+
+func hasPurpose(entries []vc.StatusEntry, purpose string) bool {
+	for _, e := range entries {
+		if e.StatusPurpose == purpose {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {

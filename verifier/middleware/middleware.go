@@ -4,7 +4,11 @@
 // method and URL and the route's scopes, and puts the result in the request
 // context; refusals are RFC 9457 problem details with the reason code, 401
 // with a WWW-Authenticate challenge, or 403 when the agent is known but the
-// credential does not allow the request.
+// credential does not allow the request. A request without the header is
+// refused as malformed; it still goes through Verify, so that every request
+// leaves exactly one audit event when the verifier has an audit sink. When
+// the verifier fails without a reason code (its audit sink failed), the
+// response is 503 with code "unavailable".
 //
 //	mux.Handle("GET /v1/events", middleware.Require(mw, "calendar:read")(events))
 //	...
@@ -85,37 +89,61 @@ func Presentation(h http.Header) (string, bool) {
 // middlewares.
 func (c *Config) Check(w http.ResponseWriter, r *http.Request, scopes []string) *verifier.Result {
 	tok, ok := Presentation(r.Header)
-	rid := r.Header.Get("X-Request-Id")
-	if rid == "" {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		rid = hex.EncodeToString(b[:])
-	}
-	if !ok {
-		c.challenge(w, reason.Malformed, "missing Authorization: VP header")
-		return nil
-	}
+	rid := requestID(r.Header.Get("X-Request-Id"))
+	// A request without a presentation is still handed to Verify, which
+	// refuses the empty token as malformed, so that every refusal leaves
+	// one audit event like any other decision.
 	res, err := c.Verifier.Verify(r.Context(), tok, verifier.Request{
 		Method: r.Method, URL: c.RequestURL(r), Scopes: scopes,
 		SourceIP: c.sourceIP(r), RequestID: rid,
 	})
+	if err == nil && !ok {
+		// Unreachable (an empty token never verifies); fail closed anyway.
+		err = reason.New(reason.Malformed, "")
+	}
 	if err != nil {
-		var re *reason.Error
-		if !errors.As(err, &re) {
+		code, hasCode := reason.CodeOf(err)
+		if !hasCode {
 			// No reason code: the audit trail could not be written.
 			problem.Write(w, http.StatusServiceUnavailable, "unavailable", "")
 			return nil
 		}
-		switch re.Code {
+		var detail string
+		if re := (*reason.Error)(nil); errors.As(err, &re) {
+			detail = re.Detail
+		}
+		if !ok {
+			code, detail = reason.Malformed, "missing Authorization: VP header"
+		}
+		switch code {
 		case reason.InsufficientScope, reason.ConstraintViolated:
-			w.Header().Set("WWW-Authenticate", `VP realm="`+c.Verifier.Audience()+`", error="`+string(re.Code)+`"`)
-			problem.Write(w, http.StatusForbidden, string(re.Code), re.Detail)
+			w.Header().Set("WWW-Authenticate", `VP realm="`+c.Verifier.Audience()+`", error="`+string(code)+`"`)
+			problem.Write(w, http.StatusForbidden, string(code), detail)
 		default:
-			c.challenge(w, re.Code, re.Detail)
+			c.challenge(w, code, detail)
 		}
 		return nil
 	}
 	return res
+}
+
+// maxRequestIDLen bounds a caller's X-Request-Id, which goes into the audit
+// event: an oversized one would make the event unrecordable.
+const maxRequestIDLen = 128
+
+// requestID returns the caller's request id when it is short printable
+// ASCII, else a fresh random one.
+func requestID(h string) string {
+	ok := h != "" && len(h) <= maxRequestIDLen
+	for i := 0; ok && i < len(h); i++ {
+		ok = h[i] > 0x20 && h[i] < 0x7f
+	}
+	if ok {
+		return h
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (c *Config) challenge(w http.ResponseWriter, code reason.Code, detail string) {
