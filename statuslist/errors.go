@@ -34,6 +34,4 @@ var (
 	ErrUnknownEntry = errors.New("statuslist: status entry was not issued by this store")
 	// ErrReadOnlyTx: AllocateTx or SetTx was given a read-only transaction.
 	ErrReadOnlyTx = errors.New("statuslist: transaction is not writable")
-	// ErrClosed: the publisher or feed has been closed.
-	ErrClosed = errors.New("statuslist: closed")
 )

@@ -23,6 +23,9 @@ import (
 	"github.com/agentid/agentid/vc/jws"
 )
 
+// The verifier passes a did.MultiResolver as CheckerOptions.Keys.
+var _ vc.KeyResolver = (*did.MultiResolver)(nil)
+
 const (
 	testIssuer = "did:web:localhost%3A8080"
 	testKid    = testIssuer + "#k1"

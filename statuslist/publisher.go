@@ -171,6 +171,18 @@ func (p *Publisher) flush() {
 	}
 }
 
+// settled reports whether every committed change has been signed: nothing
+// is dirty, scheduled or being signed.
+func (p *Publisher) settled() bool {
+	if !p.signMu.TryLock() {
+		return false
+	}
+	defer p.signMu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.scheduled && len(p.dirty) == 0
+}
+
 // Close stops scheduled re-signing. Lists already signed are still served.
 func (p *Publisher) Close() {
 	p.mu.Lock()
@@ -305,6 +317,13 @@ func (p *Publisher) current(u string) (*signedList, error) {
 	p.mu.Unlock()
 	if sl != nil && p.fresh(sl) {
 		return sl, nil
+	}
+	if sl == nil {
+		// Turn away requests for lists that do not exist before queueing
+		// behind signatures.
+		if err := p.store.exists(u); err != nil {
+			return nil, err
+		}
 	}
 	p.signMu.Lock()
 	defer p.signMu.Unlock()

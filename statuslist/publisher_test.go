@@ -224,8 +224,7 @@ func TestCoalescing(t *testing.T) {
 		}
 	}
 	burst := time.Since(start)
-	// Wait for the trailing flush.
-	time.Sleep(3 * DefaultCoalesceInterval)
+	waitSettled(t, e.pub)
 	signs := e.signer.calls.Load() - before
 	// One signature at the leading edge, then at most one per interval.
 	limit := int64(burst/DefaultCoalesceInterval) + 2
@@ -258,6 +257,18 @@ func TestCoalescing(t *testing.T) {
 	}
 	if int64(events) != signs {
 		t.Fatalf("%d events for %d signatures", events, signs)
+	}
+}
+
+// waitSettled waits until p has signed every committed change.
+func waitSettled(tb testing.TB, p *Publisher) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !p.settled() {
+		if time.Now().After(deadline) {
+			tb.Fatal("publisher did not settle")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -27,8 +27,8 @@ const (
 	Suspension Purpose = "suspension"
 )
 
-// Purposes lists the purposes agentid issues lists for.
-var Purposes = []Purpose{Revocation, Suspension}
+// purposes lists the purposes agentid issues lists for.
+var purposes = [...]Purpose{Revocation, Suspension}
 
 // Valid reports whether p is Revocation or Suspension.
 func (p Purpose) Valid() bool { return p == Revocation || p == Suspension }
@@ -314,7 +314,11 @@ type ref struct {
 }
 
 // resolveTx checks that e is an entry this store handed out.
-func (s *Store) resolveTx(tx *bbolt.Tx, e vc.StatusEntry) (ref, *listMeta, error) {
+// resolveTx checks an entry against this store's lists. With allocated
+// set it also proves the index was handed out (inverting the index
+// permutation), which a write needs; a read of a signed credential's entry
+// can skip that work, since only this issuer could have signed it.
+func (s *Store) resolveTx(tx *bbolt.Tx, e vc.StatusEntry, allocated bool) (ref, *listMeta, error) {
 	p, n, err := s.parseListURL(e.StatusListCredential)
 	if err != nil {
 		return ref{}, nil, fmt.Errorf("%w: list URL %q", ErrUnknownEntry, e.StatusListCredential)
@@ -340,7 +344,7 @@ func (s *Store) resolveTx(tx *bbolt.Tx, e vc.StatusEntry) (ref, *listMeta, error
 		return ref{}, nil, fmt.Errorf("%w: index %d is out of range", ErrUnknownEntry, idx)
 	}
 	// The index was handed out iff its preimage is below the counter.
-	if newPermutation(m.key[:], int(m.size)).Invert(uint64(idx)) >= uint64(m.counter) {
+	if allocated && newPermutation(m.key[:], int(m.size)).Invert(uint64(idx)) >= uint64(m.counter) {
 		return ref{}, nil, fmt.Errorf("%w: index %d was never allocated", ErrUnknownEntry, idx)
 	}
 	return ref{purpose: p, n: n, index: idx, url: e.StatusListCredential}, m, nil
@@ -356,7 +360,7 @@ func (s *Store) SetTx(tx *bbolt.Tx, e vc.StatusEntry, set bool) error {
 	if !tx.Writable() {
 		return ErrReadOnlyTx
 	}
-	r, m, err := s.resolveTx(tx, e)
+	r, m, err := s.resolveTx(tx, e, true)
 	if err != nil {
 		return err
 	}
@@ -411,7 +415,7 @@ func (s *Store) Status(ctx context.Context, e vc.StatusEntry) (bool, error) {
 	}
 	var set bool
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		r, _, err := s.resolveTx(tx, e)
+		r, _, err := s.resolveTx(tx, e, false)
 		if err != nil {
 			return err
 		}
@@ -456,6 +460,18 @@ func (s *Store) load(u string) (*snapshot, error) {
 		return nil, err
 	}
 	return snap, nil
+}
+
+// exists reports ErrUnknownList unless list u exists.
+func (s *Store) exists(u string) error {
+	p, n, err := s.parseListURL(u)
+	if err != nil {
+		return err
+	}
+	return s.db.View(func(tx *bbolt.Tx) error {
+		_, err := getMeta(tx, p, n)
+		return err
+	})
 }
 
 // watch registers fn to run after each committed change of a list.
