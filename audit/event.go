@@ -103,9 +103,9 @@ const (
 //
 // errors.Is(chainErr, ErrCorrupt) is true.
 type ChainError struct {
-	Seq    uint64
-	Kind   string
-	Detail string
+	Seq    uint64 `json:"seq"`
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"`
 }
 
 func (e *ChainError) Error() string {

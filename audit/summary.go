@@ -31,53 +31,53 @@ const (
 // alone cannot tell an agent that exists but is idle from one that never
 // existed.
 type AgentState struct {
-	DID       string
-	LastSeen  time.Time // as recorded by the inventory; zero if never
-	ExpiresAt time.Time // end of the registration lifetime; zero if none
-	Retired   bool
+	DID       string    `json:"did"`
+	LastSeen  time.Time `json:"lastSeen"`  // as recorded by the inventory; zero if never
+	ExpiresAt time.Time `json:"expiresAt"` // end of the registration lifetime; zero if none
+	Retired   bool      `json:"retired"`
 }
 
 // SummaryOptions configures Log.Summary. The zero value uses the defaults.
 type SummaryOptions struct {
 	// SpikeFactor: a minute with more than SpikeFactor times the agent's
 	// baseline rate is a spike. Zero means DefaultSpikeFactor.
-	SpikeFactor float64
+	SpikeFactor float64 `json:"spikeFactor"`
 	// SpikeMinCount: a minute with fewer verify events is never a spike,
 	// so that a quiet agent's baseline of almost zero does not flag every
 	// request. Zero means DefaultSpikeMinCount.
-	SpikeMinCount int
+	SpikeMinCount int `json:"spikeMinCount"`
 	// DormantAfter: an agent unused for this long is dormant. Zero means
 	// DefaultDormantAfter.
-	DormantAfter time.Duration
+	DormantAfter time.Duration `json:"dormantAfter"`
 	// Agents is the inventory, for the dormant and expired-not-retired
 	// lists. Nil skips both.
-	Agents []AgentState
+	Agents []AgentState `json:"agents,omitempty"`
 }
 
 // AgentSummary is the activity of one agent (events whose Subject is the
 // agent's DID) within the window.
 type AgentSummary struct {
-	Agent           string
-	Events          int            // all events about the agent
-	Requests        int            // verify events
-	Denials         int            // events with decision deny
-	DenialsByReason map[string]int // deny events by Reason ("" as "unspecified")
+	Agent           string         `json:"agent"`
+	Events          int            `json:"events"`                    // all events about the agent
+	Requests        int            `json:"requests"`                  // verify events
+	Denials         int            `json:"denials"`                   // events with decision deny
+	DenialsByReason map[string]int `json:"denialsByReason,omitempty"` // deny events by Reason ("" as "unspecified")
 	// NewResources are resources first seen in the window that the agent
 	// never touched before it, sorted.
-	NewResources []string
+	NewResources []string `json:"newResources,omitempty"`
 	// RevokedUses counts denials for a revoked or suspended credential.
-	RevokedUses int
+	RevokedUses int `json:"revokedUses"`
 	// ScopeEscalations counts denials for insufficient_scope: scopes asked
 	// beyond the grant.
-	ScopeEscalations int
+	ScopeEscalations int `json:"scopeEscalations"`
 	// PeakPerMinute is the most verify events in one calendar minute of
 	// the window; BaselinePerMinute the agent's mean verify events per
 	// minute before the window, from its first event to the window start.
-	PeakPerMinute     int
-	BaselinePerMinute float64
+	PeakPerMinute     int     `json:"peakPerMinute"`
+	BaselinePerMinute float64 `json:"baselinePerMinute"`
 	// RateSpike is PeakPerMinute > SpikeFactor × BaselinePerMinute and
 	// PeakPerMinute ≥ SpikeMinCount.
-	RateSpike bool
+	RateSpike bool `json:"rateSpike"`
 	// Risk orders agents for review. It is
 	//
 	//	10 × RevokedUses + 5 × ScopeEscalations
@@ -87,22 +87,22 @@ type AgentSummary struct {
 	// A use of a dead credential weighs most: it means a leaked or
 	// forgotten credential. Probing for scopes comes next; other denials
 	// (expired, replayed...) are often clock or client bugs.
-	Risk int
+	Risk int `json:"risk"`
 }
 
 // Summary is the output of Log.Summary.
 type Summary struct {
-	Since  time.Time      // window start (inclusive)
-	Until  time.Time      // the Log's clock when the summary was made
-	Events int            // events in the window, of any subject
-	Agents []AgentSummary // agents active in the window, by Risk descending then DID
+	Since  time.Time      `json:"since"`            // window start (inclusive)
+	Until  time.Time      `json:"until"`            // the Log's clock when the summary was made
+	Events int            `json:"events"`           // events in the window, of any subject
+	Agents []AgentSummary `json:"agents,omitempty"` // agents active in the window, by Risk descending then DID
 	// DormantAgents are inventory agents, neither retired nor expired,
 	// with no event for DormantAfter. LastSeen is the later of the
 	// inventory's and the log's last event about the agent. Sorted by DID.
-	DormantAgents []AgentState
+	DormantAgents []AgentState `json:"dormantAgents,omitempty"`
 	// ExpiredNotRetired are inventory agents past ExpiresAt that were not
 	// retired (by the inventory or by an agent.retire event). Sorted by DID.
-	ExpiredNotRetired []AgentState
+	ExpiredNotRetired []AgentState `json:"expiredNotRetired,omitempty"`
 }
 
 // agentAcc accumulates one agent's events during the scan.

@@ -20,12 +20,12 @@ const MaxLineSize = 1 << 20
 
 // VerifyReport is the outcome of walking a chain.
 type VerifyReport struct {
-	Events    uint64       // records examined (including bad ones)
-	FirstSeq  uint64       // seq of the first event read, 0 if none
-	LastSeq   uint64       // seq of the last event read, 0 if none
-	Head      string       // hash of the last event read
-	Errors    []ChainError // breaks found, in seq order
-	Truncated bool         // more than MaxChainErrors breaks; the rest were dropped
+	Events    uint64       `json:"events"`           // records examined (including bad ones)
+	FirstSeq  uint64       `json:"firstSeq"`         // seq of the first event read, 0 if none
+	LastSeq   uint64       `json:"lastSeq"`          // seq of the last event read, 0 if none
+	Head      string       `json:"head"`             // hash of the last event read
+	Errors    []ChainError `json:"errors,omitempty"` // breaks found, in seq order
+	Truncated bool         `json:"truncated"`        // more than MaxChainErrors breaks; the rest were dropped
 }
 
 // OK reports whether the chain holds.

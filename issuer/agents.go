@@ -562,7 +562,7 @@ func (is *Issuer) Seen(agent string, t time.Time) {
 	is.seenMu.Lock()
 	defer is.seenMu.Unlock()
 	if len(is.seen) < 1_000_000 {
-		is.seen[agent] = t
+		is.seen[agent] = t.UTC().Truncate(time.Second)
 	}
 }
 
