@@ -77,8 +77,8 @@
 //     after normalisation (RFC 9449: no query or fragment, scheme and host
 //     case-insensitive, default port elided): request_mismatch.
 //  8. Exactly one enveloped credential: malformed.
-//  9. Credential signature, through a cache keyed by the SHA-256 of the
-//     vc+jwt that remembers a verified credential until its validUntil, and
+//  9. Credential signature, through a cache keyed by the whole vc+jwt
+//     (compared in full on a hit) that remembers a verified credential until its validUntil, and
 //     at most 5 minutes. On a miss: the vc+jwt is parsed as in step 1
 //     (malformed, unsupported_alg; claims that disagree with the data model:
 //     malformed; kid not a key of the issuer: unknown_key); the issuer must

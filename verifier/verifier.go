@@ -2,7 +2,6 @@ package verifier
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -76,6 +75,7 @@ type Verifier struct {
 	cons        constraintChecker
 	audit       audit.Sink
 	observe     func(code reason.Code, d time.Duration)
+	slots       chan struct{}
 }
 
 // Option configures a Verifier.
@@ -177,6 +177,20 @@ func WithAudit(sink audit.Sink) Option {
 	return func(v *Verifier) error { v.audit = sink; return nil }
 }
 
+// WithConcurrency bounds how many verifications compute at once (the
+// audit write that follows is not counted). Under load this keeps the
+// number of runnable goroutines near the number of cores, so that the
+// latency of each request, and the audit writer's turn on a core, stay
+// short. n <= 0 means no bound (the default).
+func WithConcurrency(n int) Option {
+	return func(v *Verifier) error {
+		if n > 0 {
+			v.slots = make(chan struct{}, n)
+		}
+		return nil
+	}
+}
+
 // WithObserver calls fn after every decision with its reason code ("" when
 // allowed) and duration, for metrics.
 func WithObserver(fn func(code reason.Code, d time.Duration)) Option {
@@ -228,10 +242,20 @@ func (v *Verifier) Now() time.Time { return v.now() }
 // establishes, or an error carrying exactly one reason code (see package
 // reason). The checks run cheapest and most fundamental first.
 func (v *Verifier) Verify(ctx context.Context, presentation string, req Request) (*Result, error) {
+	if v.slots != nil {
+		select {
+		case v.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("verifier: %w", ctx.Err())
+		}
+	}
 	start := time.Now()
 	now := v.now()
 	var who authenticated
 	r, err := v.verify(ctx, presentation, req, now, &who)
+	if v.slots != nil {
+		<-v.slots
+	}
 	if v.observe != nil {
 		code, _ := reason.CodeOf(err)
 		if err != nil && code == "" {
@@ -446,10 +470,8 @@ func normURL(s string) (string, error) {
 // credential parses and verifies an enveloped credential, through the
 // signature cache.
 func (v *Verifier) credential(ctx context.Context, tok string, now time.Time) (*vc.Credential, error) {
-	var key [32]byte
 	if v.sigCache != nil {
-		key = sha256.Sum256([]byte(tok))
-		if c := v.sigCache.get(key, now); c != nil {
+		if c := v.sigCache.get(tok, now); c != nil {
 			return c, nil
 		}
 	}
@@ -465,7 +487,7 @@ func (v *Verifier) credential(ctx context.Context, tok string, now time.Time) (*
 		return nil, err
 	}
 	if v.sigCache != nil && c.ValidUntil != nil {
-		v.sigCache.put(key, c, *c.ValidUntil, now)
+		v.sigCache.put(tok, c, *c.ValidUntil, now)
 	}
 	return c, nil
 }
@@ -488,12 +510,13 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// sigCache remembers credentials whose signature verified, by the SHA-256 of
-// the token, until they expire (at most sigCacheTTL).
+// sigCache remembers credentials whose signature verified, keyed by the
+// whole token (a map lookup compares it in full, so a hit is the very same
+// bytes that verified), until they expire (at most sigCacheTTL).
 type sigCache struct {
 	mu  sync.RWMutex
 	max int
-	m   map[[32]byte]sigEntry
+	m   map[string]sigEntry
 }
 
 type sigEntry struct {
@@ -509,10 +532,10 @@ func newSigCache(n int) *sigCache {
 	if n == 0 {
 		return nil
 	}
-	return &sigCache{max: n, m: make(map[[32]byte]sigEntry)}
+	return &sigCache{max: n, m: make(map[string]sigEntry)}
 }
 
-func (s *sigCache) get(k [32]byte, now time.Time) *vc.Credential {
+func (s *sigCache) get(k string, now time.Time) *vc.Credential {
 	s.mu.RLock()
 	e, ok := s.m[k]
 	s.mu.RUnlock()
@@ -522,7 +545,10 @@ func (s *sigCache) get(k [32]byte, now time.Time) *vc.Credential {
 	return e.c
 }
 
-func (s *sigCache) put(k [32]byte, c *vc.Credential, validUntil, now time.Time) {
+func (s *sigCache) put(tok string, c *vc.Credential, validUntil, now time.Time) {
+	// Clone: tok is a slice of the presentation's decoded payload, which
+	// the cache must not keep alive.
+	k := strings.Clone(tok)
 	exp := validUntil
 	if lim := now.Add(sigCacheTTL); lim.Before(exp) {
 		exp = lim

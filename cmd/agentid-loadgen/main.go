@@ -12,14 +12,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -119,41 +117,42 @@ func run(srv, keyFile string, duration time.Duration, conc, pool int, baseline t
 	raw := rawVerifyRate(baseline)
 	fmt.Printf("baseline: raw ed25519.Verify on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
 
-	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}
-	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	var next, valid, invalid, failed atomic.Int64
 	lat := make([][]time.Duration, conc)
+	conns := make([]*conn, conc)
+	for w := range conns {
+		if conns[w], err = dial(srv); err != nil {
+			return err
+		}
+	}
 	deadline := time.Now().Add(duration)
 	start := time.Now()
 	for w := range conc {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			c := conns[w]
 			for time.Now().Before(deadline) {
 				i := next.Add(1) - 1
 				if int(i) >= pool {
 					return
 				}
 				t0 := time.Now()
-				resp, err := hc.Post(srv+"/v1/verify", "application/json", bytes.NewReader(bodies[i]))
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				var r server.VerifyResponse
-				err = json.NewDecoder(resp.Body).Decode(&r)
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
+				st, body, err := c.post("/v1/verify", "", bodies[i])
 				lat[w] = append(lat[w], time.Since(t0))
 				switch {
-				case err != nil || resp.StatusCode != 200:
+				case err != nil:
 					failed.Add(1)
-				case r.Valid:
+					if c, err = dial(srv); err != nil {
+						return
+					}
+				case st != 200:
+					failed.Add(1)
+				case isValid(body):
 					valid.Add(1)
 				default:
-					invalid.Add(1)
-					if invalid.Load() == 1 {
-						fmt.Printf("first refusal: %+v\n", r.Error)
+					if invalid.Add(1) == 1 {
+						fmt.Printf("first refusal: %s\n", body)
 					}
 				}
 			}
@@ -221,36 +220,37 @@ func runIssue(srv, keyFile string, duration time.Duration, conc, pool int, basel
 	}
 	raw := rawSignRate(baseline)
 	fmt.Printf("baseline: raw ed25519.Sign on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
-	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}
-	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	var next, ok, failed atomic.Int64
 	lat := make([][]time.Duration, conc)
+	conns := make([]*conn, conc)
+	for w := range conns {
+		if conns[w], err = dial(srv); err != nil {
+			return err
+		}
+	}
 	deadline := time.Now().Add(duration)
 	start := time.Now()
 	for w := range conc {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			c := conns[w]
 			for time.Now().Before(deadline) {
 				i := next.Add(1) - 1
 				if int(i) >= pool {
 					return
 				}
-				req, _ := http.NewRequest(http.MethodPost, srv+"/v1/agents", bytes.NewReader(reqs[i].body))
-				req.Header.Set("Authorization", "VP "+reqs[i].auth)
-				req.Header.Set("Content-Type", "application/json")
 				t0 := time.Now()
-				resp, err := hc.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
+				st, body, err := c.post("/v1/agents", reqs[i].auth, reqs[i].body)
 				lat[w] = append(lat[w], time.Since(t0))
-				if resp.StatusCode != http.StatusCreated {
+				if err != nil || st != http.StatusCreated {
 					if failed.Add(1) == 1 {
-						fmt.Printf("first failure: %d %s\n", resp.StatusCode, b)
+						fmt.Printf("first failure: %d %v %s\n", st, err, body)
+					}
+					if err != nil {
+						if c, err = dial(srv); err != nil {
+							return
+						}
 					}
 					continue
 				}

@@ -93,7 +93,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := bbolt.Open(filepath.Join(cfg.DataDir, DBFile), 0o600, &bbolt.Options{Timeout: time.Second})
+	db, err := bbolt.Open(filepath.Join(cfg.DataDir, DBFile), 0o600, dbOptions())
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
 			return nil, fmt.Errorf("server: %s is in use by another agentid process", filepath.Join(cfg.DataDir, DBFile))
@@ -155,6 +155,18 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		}
 	}
 	return nil
+}
+
+// dbOptions are the bbolt settings: fail fast when another process holds
+// the file; do not write the freelist on every commit (bbolt rebuilds it
+// when the file is opened, as etcd does), which at thousands of small
+// commits a second is most of a commit's cost; keep commits fsynced.
+func dbOptions() *bbolt.Options {
+	return &bbolt.Options{
+		Timeout:        time.Second,
+		NoFreelistSync: true,
+		FreelistType:   bbolt.FreelistMapType,
+	}
 }
 
 type failingSigner struct{ err error }

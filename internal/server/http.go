@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +66,7 @@ func NewServer(app *App, opts ServerOptions) (*Server, error) {
 		verifier.WithTrustedIssuers(append([]string{own}, app.cfg.TrustedIssuers...)...),
 		verifier.WithStatusChecker(&routeStatus{own: own, local: app.Issuer.StatusChecker(), other: checker}),
 		verifier.WithClock(app.cfg.Now),
+		verifier.WithConcurrency(runtime.GOMAXPROCS(0)),
 		verifier.WithObserver(func(code reason.Code, d time.Duration) {
 			if code == "" {
 				s.m.verified.WithLabelValues("valid", "").Inc()
