@@ -58,7 +58,12 @@ func (is *Issuer) checkIssue(ctx context.Context, actor *Principal, r *IssueRequ
 	if len(r.Scopes) == 0 || len(r.Scopes) > 64 {
 		return 0, reg, badRequest("scopes: between 1 and 64 required")
 	}
+	seen := map[string]bool{}
 	for _, s := range r.Scopes {
+		if seen[s] {
+			return 0, reg, badRequest("scope %q is repeated", s)
+		}
+		seen[s] = true
 		if !validScope(s) {
 			return 0, reg, badRequest("scope %q is not resource:action (wildcards are for ceilings only)", s)
 		}
@@ -79,6 +84,12 @@ func (is *Issuer) checkIssue(ctx context.Context, actor *Principal, r *IssueRequ
 	}
 	if r.Owner == "" || r.Purpose == "" {
 		return 0, reg, badRequest("owner and purpose are required")
+	}
+	if len(r.Owner) > 256 || len(r.Purpose) > 1024 || len(r.OnBehalfOf) > 256 {
+		return 0, reg, badRequest("owner and onBehalfOf are limited to 256 bytes, purpose to 1024")
+	}
+	if slices.Contains(r.Audiences, "") || len(slices.Compact(slices.Sorted(slices.Values(r.Audiences)))) != len(r.Audiences) {
+		return 0, reg, badRequest("audiences must be distinct")
 	}
 	ttl = time.Duration(r.TTL)
 	bound := is.cfg.MaxTTL
@@ -115,12 +126,25 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 	if err != nil {
 		return nil, is.deny(ctx, actor, audit.ActionAgentIssue, r.Agent, "", fromReason(err, http.StatusBadRequest))
 	}
+	if len(proof.VerifiableCredential) != 0 {
+		return nil, is.deny(ctx, actor, audit.ActionAgentIssue, r.Agent, "", fail(http.StatusBadRequest, string(reason.Malformed), "a proof of control carries no credential"))
+	}
 	if proof.HolderDID() != r.Agent {
 		return nil, is.deny(ctx, actor, audit.ActionAgentIssue, r.Agent, "", fail(http.StatusBadRequest, string(reason.HolderMismatch), "proof of control is not signed by the agent's key"))
 	}
 	a := &Agent{DID: r.Agent, Owner: r.Owner, Purpose: r.Purpose, Scopes: r.Scopes, Audiences: r.Audiences,
 		OnBehalfOf: r.OnBehalfOf, Constraints: r.Constraints, TTL: Duration(ttl), CreatedBy: actor.DID,
 		CreatedAt: now, RegistrationExpires: reg}
+	// Validate a draft before taking the write lock, so that a request the
+	// schema refuses (a bad constraint, say) is a clear 400 and never rolls
+	// back a batch of other callers' issuances. The signed credential is
+	// validated again in the transaction.
+	draft := is.credential(a, now, now.Add(ttl), draftStatus, draftStatus)
+	if payload, err := vc.EncodeCredential(draft, now); err != nil {
+		return nil, is.deny(ctx, actor, audit.ActionAgentIssue, r.Agent, "", fromReason(err, http.StatusBadRequest))
+	} else if err := is.schema.ValidateCredential(payload); err != nil {
+		return nil, is.deny(ctx, actor, audit.ActionAgentIssue, r.Agent, "", badRequest("the credential would not match its schema: %v", err))
+	}
 	var out *Issued
 	err = is.db.Batch(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketAgents).Get([]byte(a.DID)) != nil {
@@ -157,20 +181,7 @@ func (is *Issuer) issueTx(ctx context.Context, tx *bbolt.Tx, a *Agent, actor str
 	if err != nil {
 		return nil, fmt.Errorf("allocate suspension index: %w", err)
 	}
-	c := &vc.Credential{
-		Context:   []string{vc.ContextV2, vc.ContextAgentID},
-		ID:        "urn:uuid:" + uuid.NewString(),
-		Type:      []string{vc.TypeVerifiableCredential, vc.TypeAgentCredential},
-		Issuer:    vc.Issuer{ID: is.did},
-		ValidFrom: &now, ValidUntil: &until,
-		CredentialSubject: vc.Subject{ID: a.DID, Scopes: a.Scopes, Audiences: a.Audiences, Owner: a.Owner,
-			Purpose: a.Purpose, DelegatedBy: a.CreatedBy, OnBehalfOf: a.OnBehalfOf, Constraints: a.Constraints},
-		CredentialStatus: []vc.StatusEntry{rev, sus},
-		CredentialSchema: &vc.Schema{ID: is.cfg.URL + "/schemas/" + "agent-credential-v1.schema.json", Type: "JsonSchema"},
-	}
-	if c.CredentialSubject.DelegatedBy == "system" {
-		c.CredentialSubject.DelegatedBy = ""
-	}
+	c := is.credential(a, now, until, rev, sus)
 	payload, err := vc.EncodeCredential(c, now)
 	if err != nil {
 		return nil, err
@@ -202,6 +213,29 @@ func (is *Issuer) issueTx(ctx context.Context, tx *bbolt.Tx, a *Agent, actor str
 	rec := *a
 	rec.Status = StatusActive
 	return &Issued{Credential: tok, ID: c.ID, ValidUntil: until, Agent: &rec}, nil
+}
+
+// draftStatus stands in for allocated status entries when a draft
+// credential is checked against the schema.
+var draftStatus = vc.StatusEntry{Type: "BitstringStatusListEntry", StatusPurpose: "revocation", StatusListIndex: "0", StatusListCredential: "https://draft.invalid/status/revocation/0"}
+
+// credential builds the AgentCredential for agent a.
+func (is *Issuer) credential(a *Agent, now, until time.Time, rev, sus vc.StatusEntry) *vc.Credential {
+	c := &vc.Credential{
+		Context:   []string{vc.ContextV2, vc.ContextAgentID},
+		ID:        "urn:uuid:" + uuid.NewString(),
+		Type:      []string{vc.TypeVerifiableCredential, vc.TypeAgentCredential},
+		Issuer:    vc.Issuer{ID: is.did},
+		ValidFrom: &now, ValidUntil: &until,
+		CredentialSubject: vc.Subject{ID: a.DID, Scopes: a.Scopes, Audiences: a.Audiences, Owner: a.Owner,
+			Purpose: a.Purpose, DelegatedBy: a.CreatedBy, OnBehalfOf: a.OnBehalfOf, Constraints: a.Constraints},
+		CredentialStatus: []vc.StatusEntry{rev, sus},
+		CredentialSchema: &vc.Schema{ID: is.cfg.URL + "/schemas/agent-credential-v1.schema.json", Type: "JsonSchema"},
+	}
+	if c.CredentialSubject.DelegatedBy == "system" {
+		c.CredentialSubject.DelegatedBy = ""
+	}
+	return c
 }
 
 func joinAud(a []string) string {
@@ -282,8 +316,25 @@ func (is *Issuer) Refresh(ctx context.Context, presentation, method, url string)
 		if !now.Before(a.RegistrationExpires) {
 			return fail(http.StatusForbidden, CodeRegistrationEnded, "agent's registration ended at %s", a.RegistrationExpires.Format(time.RFC3339))
 		}
-		if !slices.Contains(a.Credentials, old.ID) {
-			return fail(http.StatusForbidden, CodeUnknownCredential, "credential is not one of this agent's")
+		// Only the current credential refreshes: an older one, still
+		// unexpired, must not outlive a revocation of its successor.
+		if old.ID != a.CurrentCredential {
+			return fail(http.StatusForbidden, CodeUnknownCredential, "only the agent's current credential can be refreshed")
+		}
+		// Re-read its status inside the transaction: a revocation that
+		// committed after the check above must win.
+		var cr Credential
+		if ok, err := getJSON(tx, bucketCredentials, old.ID, &cr); err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			return fail(http.StatusForbidden, CodeUnknownCredential, "no record of this credential")
+		}
+		if cr.Revoked {
+			return fail(http.StatusForbidden, string(reason.Revoked), "credential is revoked")
+		}
+		if cr.Suspended {
+			return fail(http.StatusForbidden, string(reason.Suspended), "credential is suspended")
 		}
 		a.LastSeen = &now
 		iss, err := is.issueTx(ctx, tx, &a, holder, now, audit.ActionCredentialRefresh)
@@ -333,7 +384,7 @@ func (a StatusAction) auditAction() string {
 func (is *Issuer) SetStatus(ctx context.Context, actor *Principal, credID string, action StatusAction) (*Credential, error) {
 	act := action.auditAction()
 	if action != Revoke && action != Suspend && action != Reinstate {
-		return nil, badRequest("unknown status action %q", action)
+		return nil, is.deny(ctx, actor, "credential."+string(action), "", credID, badRequest("unknown status action %q", action))
 	}
 	var out Credential
 	err := is.db.Update(func(tx *bbolt.Tx) error {
@@ -408,14 +459,13 @@ func (is *Issuer) Retire(ctx context.Context, actor *Principal, agentDID string)
 	now := is.cfg.Now().UTC().Truncate(time.Second)
 	err := is.db.Update(func(tx *bbolt.Tx) error {
 		var a Agent
-		if ok, err := getJSON(tx, bucketAgents, agentDID, &a); err != nil || !ok {
-			if err != nil {
-				return err
-			}
-			return fail(http.StatusNotFound, CodeUnknownAgent, "no agent %s", agentDID)
-		}
-		if err := is.mayManage(tx, actor, agentDID); err != nil {
+		ok, err := getJSON(tx, bucketAgents, agentDID, &a)
+		if err != nil {
 			return err
+		}
+		// An orchestrator learns nothing of agents it did not create.
+		if !ok || (actor.Role != RoleAdmin && a.CreatedBy != actor.DID) {
+			return fail(http.StatusNotFound, CodeUnknownAgent, "no agent %s", agentDID)
 		}
 		if a.Retired {
 			return fail(http.StatusConflict, CodeAgentRetired, "agent is already retired")

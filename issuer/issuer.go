@@ -223,6 +223,9 @@ type localResolver struct {
 	other *did.MultiResolver
 	mu    sync.RWMutex
 	own   map[string]crypto.PublicKey
+	// lastMiss rate-limits keystore reads on unknown own kids, so that
+	// tokens naming made-up kids cannot make every request read it.
+	lastMiss time.Time
 }
 
 func (r *localResolver) refresh(ctx context.Context) (map[string]crypto.PublicKey, error) {
@@ -250,7 +253,25 @@ func (r *localResolver) ResolveKey(ctx context.Context, kid string, rel did.Rela
 		k, ok := r.own[kid]
 		r.mu.RUnlock()
 		if !ok {
-			return nil, reason.New(reason.UnknownKey, "not a current issuer key")
+			// A key rotated in by another Store on this database, or a
+			// moment ago: read the keystore (at most once a second)
+			// before refusing.
+			r.mu.Lock()
+			stale := time.Since(r.lastMiss) > time.Second
+			if stale {
+				r.lastMiss = time.Now()
+			}
+			r.mu.Unlock()
+			if !stale {
+				return nil, reason.New(reason.UnknownKey, "not a current issuer key")
+			}
+			own, err := r.refresh(ctx)
+			if err != nil {
+				return nil, reason.Wrap(reason.UnknownKey, "issuer keys", err)
+			}
+			if k, ok = own[kid]; !ok {
+				return nil, reason.New(reason.UnknownKey, "not a current issuer key")
+			}
 		}
 		return k, nil
 	}

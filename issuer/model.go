@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"regexp"
 	"strings"
 	"time"
 
@@ -118,16 +119,18 @@ func AllowedBy(scope string, ceiling []string) bool {
 	return false
 }
 
+// scopeRE is the AgentCredential schema's scope pattern; the issuer checks
+// requests against it up front so that a bad scope is a clear
+// invalid_request rather than a schema failure at signing time.
+var scopeRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}:[a-z0-9][a-z0-9._-]{0,63}$`)
+
 // validScope reports whether s is "resource:action" with no wildcard.
-func validScope(s string) bool {
-	r, a, ok := strings.Cut(s, ":")
-	return ok && r != "" && a != "" && !strings.ContainsAny(s, "* \t\n") && len(s) <= 129 && !strings.Contains(a, ":")
-}
+func validScope(s string) bool { return scopeRE.MatchString(s) }
 
 // validCeiling reports whether s is a scope or "resource:*".
 func validCeiling(s string) bool {
 	if p, ok := strings.CutSuffix(s, ":*"); ok {
-		return p != "" && !strings.ContainsAny(p, "*: \t\n")
+		return validScope(p + ":x")
 	}
 	return validScope(s)
 }

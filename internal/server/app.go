@@ -100,6 +100,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		}
 		return nil, fmt.Errorf("server: open database: %w", err)
 	}
+	// Issuance commits through db.Batch: a short window is enough to
+	// gather concurrent requests, and a lone request waits at most this.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	a := &App{cfg: cfg, DB: db, log: cfg.Logger}
 	if err := a.open(ctx, master); err != nil {
 		db.Close()
