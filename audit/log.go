@@ -196,9 +196,23 @@ func (l *Log) Append(ctx context.Context, ev *Event) error {
 // writer commits queued events, one transaction per lot. It runs for the
 // life of the process once Append was first called; it holds no resources
 // while idle.
+//
+// Under continuous load (the previous commit ended moments ago) it lets a
+// lot gather for up to gatherWindow before committing: a commit costs
+// about as much CPU as dozens of events, so fewer, fuller commits leave
+// more CPU for the callers. An idle log commits a lone event at once.
 func (l *Log) writer() {
+	var lastCommit time.Time
 	for range l.wake {
 		for {
+			if time.Since(lastCommit) < busyGap {
+				l.mu.Lock()
+				n := len(l.queue)
+				l.mu.Unlock()
+				if n > 0 && n < gatherMax {
+					time.Sleep(gatherWindow)
+				}
+			}
 			l.mu.Lock()
 			lot := l.queue
 			l.queue = nil
@@ -207,9 +221,17 @@ func (l *Log) writer() {
 				break
 			}
 			l.commit(lot)
+			lastCommit = time.Now()
 		}
 	}
 }
+
+// Group commit tuning: see writer.
+const (
+	busyGap      = 2 * time.Millisecond
+	gatherWindow = 500 * time.Microsecond
+	gatherMax    = 256
+)
 
 // commit appends a lot in one transaction. If the transaction fails, each
 // event is retried alone, so that one bad event fails only its caller.

@@ -1,0 +1,126 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/agentid/agentid/audit"
+	"github.com/agentid/agentid/internal/client"
+	"github.com/agentid/agentid/issuer"
+	"github.com/agentid/agentid/verifier"
+)
+
+// noAudit is an issuer.AuditLog that records nothing: the baseline for
+// the cost of auditing.
+type noAudit struct{}
+
+func (noAudit) AppendTx(*bbolt.Tx, *audit.Event) error     { return nil }
+func (noAudit) Append(context.Context, *audit.Event) error { return nil }
+
+// BenchmarkAuditOverhead measures verification and issuance with the
+// durable bbolt audit log against the same work with a no-op sink, in one
+// run: the audit trail must cost at most 15% of throughput. Both use many
+// concurrent callers, as a server does, so that commits are batched.
+func BenchmarkAuditOverhead(b *testing.B) {
+	ts := start(b, b.TempDir())
+	ctx := context.Background()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	agent, _ := client.KeyFromSigner(priv)
+	proof, err := ts.admin.Proof(ctx, agent)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out issuer.Issued
+	if err := ts.admin.Do(ctx, http.MethodPost, "/v1/agents", issuer.IssueRequest{Agent: agent.DID, Proof: proof,
+		Scopes: []string{"calendar:read"}, Audiences: []string{"https://calendar.example.com"}, TTL: issuer.Duration(time.Hour),
+		Owner: "bench", Purpose: "bench"}, &out); err != nil {
+		b.Fatal(err)
+	}
+	app := ts.app
+	for _, sink := range []struct {
+		name string
+		s    audit.Sink
+	}{{"verify/no-op-sink", audit.Discard}, {"verify/bbolt-audit-log", app.Audit}} {
+		v, err := verifier.New(verifier.WithKeyResolver(app.Issuer.KeyResolver()), verifier.WithTrustedIssuers(app.Issuer.DID()),
+			verifier.WithStatusChecker(app.Issuer.StatusChecker()), verifier.WithAudit(sink.s))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(sink.name, func(b *testing.B) {
+			toks := make([]string, b.N)
+			for i := range toks {
+				toks[i], _ = agent.Present(client.PresentOptions{Credential: out.Credential, Audience: "https://calendar.example.com", Lifetime: 5 * time.Minute})
+			}
+			b.ResetTimer()
+			concurrently(b, func(i int) error {
+				_, err := v.Verify(ctx, toks[i], verifier.Request{Audience: "https://calendar.example.com"})
+				return err
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
+		})
+	}
+	for _, sink := range []struct {
+		name string
+		l    issuer.AuditLog
+	}{{"issue/no-op-sink", noAudit{}}, {"issue/bbolt-audit-log", app.Audit}} {
+		is, err := issuer.New(app.DB, app.Keys, app.Status, sink.l, issuer.Config{URL: ts.url})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(sink.name, func(b *testing.B) {
+			reqs := make([]issuer.IssueRequest, b.N)
+			for i := range reqs {
+				_, k, _ := ed25519.GenerateKey(rand.Reader)
+				a, _ := client.KeyFromSigner(k)
+				p, _ := a.Present(client.PresentOptions{Audience: ts.url, Nonce: is.Nonce(), Lifetime: 5 * time.Minute})
+				reqs[i] = issuer.IssueRequest{Agent: a.DID, Proof: p, Scopes: []string{"calendar:read"},
+					Audiences: []string{"https://calendar.example.com"}, Owner: "bench", Purpose: "bench"}
+			}
+			admin := &issuer.Principal{DID: ts.app.AdminDID, Role: issuer.RoleAdmin}
+			if admin.DID == "" {
+				b.Fatal("no admin")
+			}
+			b.ResetTimer()
+			concurrently(b, func(i int) error {
+				_, err := is.Issue(ctx, admin, reqs[i])
+				return err
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creds/s")
+		})
+	}
+}
+
+// callers is the number of concurrent callers: a server's in-flight
+// requests. (testing.B.RunParallel hands out iterations in large grains,
+// which leaves most of its goroutines idle at these b.N, so the benchmark
+// runs its own workers.)
+const callers = 1024
+
+// concurrently runs f(0..b.N-1) from callers goroutines.
+func concurrently(b *testing.B, f func(i int) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= b.N {
+					return
+				}
+				if err := f(i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
