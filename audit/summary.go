@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/agentid/agentid/reason"
@@ -143,7 +144,8 @@ func (l *Log) Summary(ctx context.Context, since time.Time, opts SummaryOptions)
 		if inWindow {
 			s.Events++
 		}
-		if ev.Subject == "" {
+		// Principal and key events name principals, not agents.
+		if ev.Subject == "" || strings.HasPrefix(ev.Action, "principal.") || strings.HasPrefix(ev.Action, "key.") {
 			return nil
 		}
 		a := accs[ev.Subject]

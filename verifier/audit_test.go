@@ -31,7 +31,7 @@ func TestAuditOneEventPerDecision(t *testing.T) {
 		subject string      // the authenticated holder, if any
 	}{
 		{"allowed", first, []string{"calendar:read"}, "", e.agent.DID},
-		{"replayed", first, []string{"calendar:read"}, reason.Replayed, ""},
+		{"replayed", first, []string{"calendar:read"}, reason.Replayed, e.agent.DID}, // signature checked: the holder is named
 		{"garbage", "not-a-token", nil, reason.Malformed, ""},
 		{"missing scope", e.present(e.agent, cred, nil), []string{"calendar:delete"}, reason.InsufficientScope, e.agent.DID},
 		{"revoked", e.present(e.agent, revoked, nil), nil, reason.Revoked, e.agent.DID},

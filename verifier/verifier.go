@@ -300,12 +300,11 @@ func (v *Verifier) record(ctx context.Context, req Request, now time.Time, who *
 }
 
 func (v *Verifier) verify(ctx context.Context, presentation string, req Request, now time.Time, who *authenticated) (*Result, error) {
-	pp, err := v.verifyHolder(ctx, presentation, req, now)
+	pp, err := v.verifyHolder(ctx, presentation, req, now, who)
 	if err != nil {
 		return nil, err
 	}
 	p := pp.Presentation
-	who.holder = p.HolderDID()
 	if len(p.VerifiableCredential) != 1 {
 		return nil, reason.New(reason.Malformed, fmt.Sprintf("verifier: presentation carries %d credentials, want 1", len(p.VerifiableCredential)))
 	}
@@ -363,7 +362,7 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 // request, without any credential: signature, audience, freshness, replay,
 // nonce and request binding. The issuer uses it to authenticate principals.
 func (v *Verifier) VerifyHolder(ctx context.Context, presentation string, req Request) (*vc.Presentation, error) {
-	pp, err := v.verifyHolder(ctx, presentation, req, v.now())
+	pp, err := v.verifyHolder(ctx, presentation, req, v.now(), &authenticated{})
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +376,7 @@ func (v *Verifier) aud(req Request) string {
 	return v.audience
 }
 
-func (v *Verifier) verifyHolder(ctx context.Context, presentation string, req Request, now time.Time) (*vc.ParsedPresentation, error) {
+func (v *Verifier) verifyHolder(ctx context.Context, presentation string, req Request, now time.Time, who *authenticated) (*vc.ParsedPresentation, error) {
 	pp, err := vc.ParsePresentation(presentation)
 	if err != nil {
 		return nil, err
@@ -386,6 +385,8 @@ func (v *Verifier) verifyHolder(ctx context.Context, presentation string, req Re
 		return nil, err
 	}
 	p := pp.Presentation
+	// From here on the holder is authenticated: denials name it.
+	who.holder = p.HolderDID()
 	aud := v.aud(req)
 	if aud == "" {
 		return nil, reason.New(reason.WrongAudience, "verifier: no audience configured")

@@ -146,7 +146,11 @@ func principalCmd() *cobra.Command {
 			}
 			var rows [][]string
 			for _, p := range out.Principals {
-				rows = append(rows, []string{p.DID, string(p.Role), strings.Join(p.Ceiling, ","), time.Duration(p.MaxTTL).String(), ts(p.CreatedAt)})
+				maxTTL := "-" // the issuer's
+				if p.MaxTTL != 0 {
+					maxTTL = time.Duration(p.MaxTTL).String()
+				}
+				rows = append(rows, []string{p.DID, string(p.Role), strings.Join(p.Ceiling, ","), maxTTL, ts(p.CreatedAt)})
 			}
 			table(c.OutOrStdout(), "DID\tROLE\tCEILING\tMAX TTL\tCREATED", rows)
 			return nil
@@ -318,7 +322,7 @@ func credentialCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cred, err := readFileArg(credFile)
+			cred, err := readFileArg(c.InOrStdin(), credFile)
 			if err != nil {
 				return err
 			}
@@ -456,6 +460,13 @@ func auditCmd() *cobra.Command {
 				}
 				defer f.Close()
 				if rep, err = audit.VerifyLines(f); err != nil {
+					if rep == nil || rep.OK() {
+						return err
+					}
+					// A broken chain: the report names every break.
+					if perr := printJSON(c.OutOrStdout(), rep); perr != nil {
+						return perr
+					}
 					return err
 				}
 			} else {

@@ -81,9 +81,10 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(serveCmd(), initCmd(), didCmd(), presentCmd(), verifyCmd(),
 		principalCmd(), agentCmd(), credentialCmd(), keysCmd(), auditCmd())
-	for _, c := range root.Commands() {
-		wrapArgs(c)
-	}
+	// Without Args, cobra reports an unknown top-level command as a plain
+	// error (exit 1); take the arguments and refuse them as bad usage.
+	root.Args = cobra.ArbitraryArgs
+	wrapArgs(root)
 	return root
 }
 

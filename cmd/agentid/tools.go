@@ -69,18 +69,26 @@ func didCmd() *cobra.Command {
 	return c
 }
 
-func readFileArg(path string) (string, error) {
+// readFileArg reads a file argument, or the command's stdin for "-",
+// trimmed; an empty file is an error.
+func readFileArg(stdin io.Reader, path string) (string, error) {
 	var b []byte
 	var err error
+	name := path
 	if path == "-" {
-		b, err = io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
+		name = "stdin"
+		b, err = io.ReadAll(io.LimitReader(stdin, 1<<20))
 	} else {
 		b, err = os.ReadFile(path)
 	}
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSpace(string(b)), nil
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", name)
+	}
+	return s, nil
 }
 
 func presentCmd() *cobra.Command {
@@ -100,7 +108,7 @@ func presentCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cred, err := readFileArg(credFile)
+			cred, err := readFileArg(c.InOrStdin(), credFile)
 			if err != nil {
 				return err
 			}
@@ -145,7 +153,7 @@ func verifyCmd() *cobra.Command {
 			var res server.VerifyResponse
 			if srv != "" {
 				if err := client.New(srv, nil).Do(c.Context(), http.MethodPost, "/v1/verify", req, &res); err != nil {
-					return err
+					return (&conn{server: srv}).explain(err)
 				}
 			} else {
 				res, err = verifyLocal(c.Context(), issuerDID, allowHTTP, req)
