@@ -21,8 +21,12 @@
 //   - [Log.Summary] applies local anomaly rules (denials, use of revoked
 //     credentials, scope probing, new resources, rate spikes, dormant and
 //     expired agents) and ranks agents by a documented risk score.
-//   - [Sink] is what an embedded verifier writes to: a *Log, [JSONLines]
-//     or [Discard].
+//   - [Sink] is what an embedded verifier writes to: a *Log, [JSONLines],
+//     [Discard], or a [Forwarder] (see [Forward]), which posts the events
+//     asynchronously to the issuer's POST /v1/audit/events so that they
+//     join the issuer's trail. A Forwarder's Record returning nil means
+//     queued, not yet durable at the issuer; it fails closed with
+//     [ErrQueueFull] when delivery keeps failing.
 //
 // A minimal use:
 //

@@ -8,7 +8,8 @@ import (
 )
 
 // Sink receives audit events. Verifiers embedded in other programs write
-// their decisions to a Sink; *Log, JSONLines and Discard implement it.
+// their decisions to a Sink; *Log, JSONLines, Discard and *Forwarder
+// implement it.
 type Sink interface {
 	// Record stores ev. Implementations may set ev's Seq, Time, Prev and
 	// Hash; callers must not use ev concurrently with Record.

@@ -63,7 +63,23 @@ type CheckerOptions struct {
 	// always allowed, other schemes never. By default only http://localhost
 	// (any port) is allowed.
 	AllowHTTP func(u *url.URL) bool
+	// Observe, when set, is called with one of the Observe* events for
+	// metrics: ObserveHit when a lookup is answered from the cache,
+	// ObserveFetch when a fetch (or a 304 revalidation) yields a list, and
+	// ObserveFetchError when a fetch fails or the list is refused. A lookup
+	// that waits for another caller's fetch is counted by neither. It is
+	// called synchronously, outside the Checker's locks, from concurrent
+	// goroutines: it must be safe for concurrent use and quick. Nil means
+	// no observer.
+	Observe func(event string)
 }
+
+// Events passed to CheckerOptions.Observe.
+const (
+	ObserveHit        = "hit"
+	ObserveFetch      = "fetch"
+	ObserveFetchError = "fetch_error"
+)
 
 // Checker checks credentialStatus entries against issuers' status lists, for
 // verifiers. It fetches each list once under concurrent callers, verifies
@@ -79,6 +95,7 @@ type Checker struct {
 	skew      time.Duration
 	now       func() time.Time
 	allowHTTP func(*url.URL) bool
+	observe   func(event string)
 
 	maxLists int
 
@@ -123,6 +140,7 @@ func NewChecker(opts CheckerOptions) (*Checker, error) {
 		skew:      opts.Skew,
 		now:       opts.Now,
 		allowHTTP: opts.AllowHTTP,
+		observe:   opts.Observe,
 		cache:     map[string]*cachedList{},
 		inflight:  map[string]*call{},
 		maxLists:  opts.MaxLists,
@@ -150,6 +168,9 @@ func NewChecker(opts CheckerOptions) (*Checker, error) {
 	}
 	if c.allowHTTP == nil {
 		c.allowHTTP = LocalhostOnly
+	}
+	if c.observe == nil {
+		c.observe = func(string) {}
 	}
 	// Hold redirects to the same scheme policy as the first request.
 	cl := *c.client
@@ -273,11 +294,13 @@ func (c *Checker) list(ctx context.Context, u string) (*cachedList, error) {
 	l := c.cache[u]
 	c.mu.RUnlock()
 	if l != nil && now.Before(l.expires) {
+		c.observe(ObserveHit)
 		return l, nil
 	}
 	c.mu.Lock()
 	if l = c.cache[u]; l != nil && now.Before(l.expires) {
 		c.mu.Unlock()
+		c.observe(ObserveHit)
 		return l, nil
 	}
 	cl := c.inflight[u]
@@ -313,6 +336,11 @@ func (c *Checker) fetch(ctx context.Context, u string, prev *cachedList, cl *cal
 		delete(c.inflight, u)
 	}
 	c.mu.Unlock()
+	if err != nil {
+		c.observe(ObserveFetchError)
+	} else {
+		c.observe(ObserveFetch)
+	}
 	cl.l, cl.err = l, err
 	close(cl.done)
 }

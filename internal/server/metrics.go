@@ -3,6 +3,8 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/agentid/agentid/statuslist"
 )
 
 // metrics are the Prometheus series of one server, in their own registry
@@ -15,6 +17,7 @@ type metrics struct {
 	httpTime     *prometheus.HistogramVec
 	auditFailure prometheus.Counter
 	statusServed *prometheus.CounterVec
+	statusChecks *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -46,8 +49,37 @@ func newMetrics() *metrics {
 			Name: "agentid_status_list_requests_total",
 			Help: "Status list fetches served, by HTTP status (200 fetch, 304 cache revalidation).",
 		}, []string{"status"}),
+		statusChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agentid_status_checks_total",
+			Help: "Verifier-side status list lookups of other issuers' lists, by event: hit (answered from the cache), fetch (list fetched or revalidated), fetch_error (fetch failed or list refused).",
+		}, []string{"event"}),
 	}
-	m.reg.MustRegister(m.issued, m.verified, m.verifyTime, m.httpTime, m.auditFailure, m.statusServed,
+	for _, ev := range []string{statuslist.ObserveHit, statuslist.ObserveFetch, statuslist.ObserveFetchError} {
+		m.statusChecks.WithLabelValues(ev) // export zeros before the first event
+	}
+	m.reg.MustRegister(m.issued, m.verified, m.verifyTime, m.httpTime, m.auditFailure, m.statusServed, m.statusChecks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// statusObserver returns the statuslist.CheckerOptions.Observe hook that
+// counts into agentid_status_checks_total. Events other than the
+// documented three are counted as "other", so that the label stays
+// bounded.
+func (m *metrics) statusObserver() func(event string) {
+	hit := m.statusChecks.WithLabelValues(statuslist.ObserveHit)
+	fetch := m.statusChecks.WithLabelValues(statuslist.ObserveFetch)
+	fetchErr := m.statusChecks.WithLabelValues(statuslist.ObserveFetchError)
+	return func(event string) {
+		switch event {
+		case statuslist.ObserveHit:
+			hit.Inc()
+		case statuslist.ObserveFetch:
+			fetch.Inc()
+		case statuslist.ObserveFetchError:
+			fetchErr.Inc()
+		default:
+			m.statusChecks.WithLabelValues("other").Inc()
+		}
+	}
 }
