@@ -117,55 +117,26 @@ func run(srv, keyFile string, duration time.Duration, conc, pool int, baseline t
 	raw := rawVerifyRate(baseline)
 	fmt.Printf("baseline: raw ed25519.Verify on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
 
-	var next, valid, invalid, failed atomic.Int64
-	lat := make([][]time.Duration, conc)
-	conns := make([]*conn, conc)
-	for w := range conns {
-		if conns[w], err = dial(srv); err != nil {
-			return err
+	var invalid atomic.Int64
+	res, err := drive(srv, conc, duration, pool, func(c *conn, i int) (bool, error) {
+		st, body, err := c.post("/v1/verify", "", bodies[i])
+		if err != nil || st != 200 {
+			return false, err
 		}
-	}
-	deadline := time.Now().Add(duration)
-	start := time.Now()
-	for w := range conc {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			c := conns[w]
-			for time.Now().Before(deadline) {
-				i := next.Add(1) - 1
-				if int(i) >= pool {
-					return
-				}
-				t0 := time.Now()
-				st, body, err := c.post("/v1/verify", "", bodies[i])
-				lat[w] = append(lat[w], time.Since(t0))
-				switch {
-				case err != nil:
-					failed.Add(1)
-					if c, err = dial(srv); err != nil {
-						return
-					}
-				case st != 200:
-					failed.Add(1)
-				case isValid(body):
-					valid.Add(1)
-				default:
-					if invalid.Add(1) == 1 {
-						fmt.Printf("first refusal: %s\n", body)
-					}
-				}
+		if !isValid(body) {
+			if invalid.Add(1) == 1 {
+				fmt.Printf("first refusal: %s\n", body)
 			}
-		}(w)
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	report("verify service", valid.Load(), invalid.Load()+failed.Load(), elapsed, conc, lat, raw)
-	if invalid.Load() > 0 || failed.Load() > 0 {
-		return fmt.Errorf("%d invalid and %d failed requests", invalid.Load(), failed.Load())
-	}
-	if int(next.Load()) >= pool {
-		fmt.Println("note: the presentation pool ran out before the duration; raise -presentations")
+	report("verify service", res, conc, raw)
+	if res.failed > 0 {
+		return fmt.Errorf("%d requests failed or were refused (%d refused)", res.failed, invalid.Load())
 	}
 	return nil
 }
@@ -220,94 +191,124 @@ func runIssue(srv, keyFile string, duration time.Duration, conc, pool int, basel
 	}
 	raw := rawSignRate(baseline)
 	fmt.Printf("baseline: raw ed25519.Sign on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
-	var next, ok, failed atomic.Int64
-	lat := make([][]time.Duration, conc)
-	conns := make([]*conn, conc)
-	for w := range conns {
-		if conns[w], err = dial(srv); err != nil {
-			return err
+	res, err := drive(srv, conc, duration, pool, func(c *conn, i int) (bool, error) {
+		st, body, err := c.post("/v1/agents", reqs[i].auth, reqs[i].body)
+		if err == nil && st != http.StatusCreated {
+			err = fmt.Errorf("HTTP %d: %s", st, body)
 		}
+		return err == nil, err
+	})
+	if err != nil {
+		return err
 	}
-	deadline := time.Now().Add(duration)
-	start := time.Now()
-	for w := range conc {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			c := conns[w]
-			for time.Now().Before(deadline) {
-				i := next.Add(1) - 1
-				if int(i) >= pool {
-					return
-				}
-				t0 := time.Now()
-				st, body, err := c.post("/v1/agents", reqs[i].auth, reqs[i].body)
-				lat[w] = append(lat[w], time.Since(t0))
-				if err != nil || st != http.StatusCreated {
-					if failed.Add(1) == 1 {
-						fmt.Printf("first failure: %d %v %s\n", st, err, body)
-					}
-					if err != nil {
-						if c, err = dial(srv); err != nil {
-							return
-						}
-					}
-					continue
-				}
-				ok.Add(1)
-			}
-		}(w)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	report("issuance", ok.Load(), failed.Load(), elapsed, conc, lat, raw)
-	if failed.Load() > 0 {
-		return fmt.Errorf("%d failed requests", failed.Load())
+	report("issuance", res, conc, raw)
+	if res.failed > 0 {
+		return fmt.Errorf("%d failed requests", res.failed)
 	}
 	return nil
 }
 
-func report(what string, ok, failed int64, elapsed time.Duration, conc int, lat [][]time.Duration, raw float64) {
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
+// result is what a load run measured.
+type result struct {
+	ok, failed int64
+	elapsed    time.Duration
+	latencies  []time.Duration
+	exhausted  bool
+}
+
+// drive sends requests 0..pool-1 over conc connections until duration ends
+// or the pool runs out; send reports whether request i succeeded. The
+// first error is printed.
+func drive(srv string, conc int, duration time.Duration, pool int, send func(c *conn, i int) (bool, error)) (result, error) {
+	conns := make([]*conn, conc)
+	for w := range conns {
+		var err error
+		if conns[w], err = dial(srv); err != nil {
+			return result{}, err
+		}
 	}
-	slices.Sort(all)
+	var next, ok, failed atomic.Int64
+	var once sync.Once
+	lat := make([][]time.Duration, conc)
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(duration)
+	start := time.Now()
+	for w := range conc {
+		wg.Go(func() {
+			c := conns[w]
+			for time.Now().Before(deadline) {
+				i := int(next.Add(1) - 1)
+				if i >= pool {
+					return
+				}
+				t0 := time.Now()
+				good, err := send(c, i)
+				lat[w] = append(lat[w], time.Since(t0))
+				if good {
+					ok.Add(1)
+					continue
+				}
+				failed.Add(1)
+				if err != nil {
+					once.Do(func() { fmt.Println("first failure:", err) })
+					if c, err = dial(srv); err != nil {
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r := result{ok: ok.Load(), failed: failed.Load(), elapsed: time.Since(start), exhausted: int(next.Load()) >= pool}
+	for _, l := range lat {
+		r.latencies = append(r.latencies, l...)
+	}
+	slices.Sort(r.latencies)
+	return r, nil
+}
+
+func report(what string, r result, conc int, raw float64) {
 	pct := func(p float64) time.Duration {
-		if len(all) == 0 {
+		if len(r.latencies) == 0 {
 			return 0
 		}
-		return all[min(len(all)-1, int(float64(len(all))*p))]
+		return r.latencies[min(len(r.latencies)-1, int(float64(len(r.latencies))*p))]
 	}
-	rate := float64(ok) / elapsed.Seconds()
-	fmt.Printf("%s: %d ok, %d failed in %v (%d connections)\n", what, ok, failed, elapsed.Round(time.Millisecond), conc)
+	rate := float64(r.ok) / r.elapsed.Seconds()
+	fmt.Printf("%s: %d ok, %d failed in %v (%d connections)\n", what, r.ok, r.failed, r.elapsed.Round(time.Millisecond), conc)
 	fmt.Printf("throughput: %.0f/s\n", rate)
 	fmt.Printf("latency: p50 %v, p90 %v, p99 %v, max %v\n", pct(.50), pct(.90), pct(.99), pct(1))
 	fmt.Printf("ratio to the raw baseline: %.3f\n", rate/raw)
+	if r.exhausted {
+		fmt.Println("note: the request pool ran out before the duration ended; raise -presentations")
+	}
+}
+
+// rawRate measures op per second on all cores for d.
+func rawRate(d time.Duration, op func()) float64 {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			c := 0
+			for time.Now().Before(stop) {
+				op()
+				c++
+			}
+			n.Add(int64(c))
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
 }
 
 // rawSignRate measures ed25519.Sign per second on all cores.
 func rawSignRate(d time.Duration) float64 {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	msg := make([]byte, 1200)
-	var n atomic.Int64
-	var wg sync.WaitGroup
-	stop := time.Now().Add(d)
-	start := time.Now()
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := 0
-			for time.Now().Before(stop) {
-				ed25519.Sign(priv, msg)
-				c++
-			}
-			n.Add(int64(c))
-		}()
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
+	return rawRate(d, func() { ed25519.Sign(priv, msg) })
 }
 
 // rawVerifyRate measures ed25519.Verify per second on all cores.
@@ -315,24 +316,9 @@ func rawVerifyRate(d time.Duration) float64 {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	msg := make([]byte, 1500)
 	sig := ed25519.Sign(priv, msg)
-	var n atomic.Int64
-	var wg sync.WaitGroup
-	stop := time.Now().Add(d)
-	start := time.Now()
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := 0
-			for time.Now().Before(stop) {
-				if !ed25519.Verify(pub, msg, sig) {
-					panic("verify")
-				}
-				c++
-			}
-			n.Add(int64(c))
-		}()
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
+	return rawRate(d, func() {
+		if !ed25519.Verify(pub, msg, sig) {
+			panic("ed25519.Verify failed on its own signature")
+		}
+	})
 }
