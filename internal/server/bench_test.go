@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -50,7 +51,8 @@ func BenchmarkAuditOverhead(b *testing.B) {
 		s    audit.Sink
 	}{{"verify/no-op-sink", audit.Discard}, {"verify/bbolt-audit-log", app.Audit}} {
 		v, err := verifier.New(verifier.WithKeyResolver(app.Issuer.KeyResolver()), verifier.WithTrustedIssuers(app.Issuer.DID()),
-			verifier.WithStatusChecker(app.Issuer.StatusChecker()), verifier.WithAudit(sink.s))
+			verifier.WithStatusChecker(app.Issuer.StatusChecker()), verifier.WithAudit(sink.s),
+			verifier.WithConcurrency(runtime.GOMAXPROCS(0))) // as the verifier service is configured
 		if err != nil {
 			b.Fatal(err)
 		}
