@@ -121,9 +121,13 @@ func (p *Presentation) HolderDID() string {
 
 // DecodePresentation decodes and validates a presentation payload.
 func DecodePresentation(payload []byte) (*Presentation, error) {
-	p := new(Presentation)
-	if err := decodeJSON(payload, p); err != nil {
-		return nil, err
+	// See DecodeCredential: the fast path or, failing that, encoding/json.
+	p, ok := fastDecodePresentation(payload)
+	if !ok {
+		p = new(Presentation)
+		if err := decodeJSON(payload, p); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err

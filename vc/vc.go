@@ -236,9 +236,14 @@ func CheckWindow(now time.Time, skew time.Duration, validFrom, validUntil *time.
 
 // DecodeCredential decodes and validates an AgentCredential payload.
 func DecodeCredential(payload []byte) (*Credential, error) {
-	c := new(Credential)
-	if err := decodeJSON(payload, c); err != nil {
-		return nil, err
+	// The fast path accepts only input on which it agrees exactly with
+	// encoding/json; anything else (and every error) takes decodeJSON.
+	c, ok := fastDecodeCredential(payload)
+	if !ok {
+		c = new(Credential)
+		if err := decodeJSON(payload, c); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

@@ -557,14 +557,19 @@ func (s *sigCache) put(tok string, c *vc.Credential, validUntil, now time.Time) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.m) >= s.max {
+		// Full: drop what has expired, then arbitrary entries, down to
+		// three quarters, so that the next max/4 inserts cost nothing.
 		n := now.UnixNano()
 		for key, e := range s.m {
-			if e.exp < n || len(s.m) >= s.max {
+			if e.exp < n {
 				delete(s.m, key)
 			}
-			if len(s.m) < s.max*3/4 {
+		}
+		for key := range s.m {
+			if len(s.m) <= s.max*3/4 {
 				break
 			}
+			delete(s.m, key)
 		}
 	}
 	s.m[k] = sigEntry{c: c, exp: exp.UnixNano()}

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -455,5 +456,31 @@ func TestCredentialWithoutRevocationEntry(t *testing.T) {
 	cred := e.credential(e.agent.DID, func(c *vc.Credential) { c.CredentialStatus = nil })
 	if _, err := e.v.Verify(context.Background(), e.present(e.agent, cred, nil), req()); !errors.Is(err, reason.StatusUnavailable) {
 		t.Fatalf("credential that cannot be revoked: %v", err)
+	}
+}
+
+// The signature cache stays bounded and evicts in bulk, so that a full
+// cache does not make every insert scan it.
+func TestSigCacheEviction(t *testing.T) {
+	c := newSigCache(100)
+	now := time.Unix(1000, 0)
+	cred := &vc.Credential{}
+	for i := range 1000 {
+		c.put(fmt.Sprint("tok", i), cred, now.Add(time.Hour), now)
+		if len(c.m) > 100 {
+			t.Fatalf("cache holds %d entries after %d inserts", len(c.m), i+1)
+		}
+	}
+	// After an eviction a quarter of the room is free again.
+	c = newSigCache(100)
+	for i := range 100 {
+		c.put(fmt.Sprint("a", i), cred, now.Add(time.Hour), now)
+	}
+	c.put("trigger", cred, now.Add(time.Hour), now)
+	if len(c.m) != 76 {
+		t.Fatalf("after eviction: %d entries, want 76", len(c.m))
+	}
+	if c.get("trigger", now) == nil {
+		t.Fatal("the inserted entry is missing")
 	}
 }
