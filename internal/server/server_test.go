@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -346,4 +347,58 @@ func headerKid(t testing.TB, tok string) string {
 	}
 	_ = json.Unmarshal(b, &h)
 	return h.Kid
+}
+
+// No secret reaches a log line: not the first admin's private key, not the
+// master key, not a credential or presentation token.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "http://localhost:" + strings.Split(ln.Addr().String(), ":")[1]
+	t.Setenv("AGENTID_MASTER_KEY", "")
+	app, err := Open(context.Background(), Config{DataDir: dir, IssuerURL: u, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewServer(app, ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: s.Handler()}
+	go hs.Serve(ln)
+	ts := &testServer{app: app, url: u, srv: hs}
+	t.Cleanup(ts.close)
+	key, err := client.LoadKey(filepath.Join(dir, AdminKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.admin = client.New(u, key)
+	agent := newKey(t)
+	out, err := ts.issue(t, ts.admin, agent, []string{"calendar:read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.verify(t, agent, out.Credential)
+	_ = ts.admin.Do(context.Background(), http.MethodGet, "/v1/agents?dormant=bad", nil, nil) // a refusal is logged too
+
+	var jwk struct{ D string }
+	b, _ := os.ReadFile(filepath.Join(dir, AdminKeyFile))
+	_ = json.Unmarshal(b, &jwk)
+	master, _ := os.ReadFile(filepath.Join(dir, MasterKeyFile))
+	if jwk.D == "" || len(master) == 0 || logs.Len() == 0 {
+		t.Fatal("test setup: nothing to look for")
+	}
+	for name, secret := range map[string]string{
+		"admin private key": jwk.D,
+		"master key":        strings.TrimSpace(string(master)),
+		"credential":        strings.Split(out.Credential, ".")[2],
+	} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the logs contain the %s", name)
+		}
+	}
 }
