@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -239,8 +240,10 @@ func (s *Server) count(op string, err error) {
 }
 
 // decode reads a JSON body strictly: one object, no unknown members.
-func decode(c *gin.Context, v any) error {
-	d := json.NewDecoder(c.Request.Body)
+func decode(c *gin.Context, v any) error { return decodeReader(c.Request.Body, v) }
+
+func decodeReader(r io.Reader, v any) error {
+	d := json.NewDecoder(r)
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
@@ -325,6 +328,12 @@ func (s *Server) ready(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "issuer": s.app.Issuer.DID()})
 }
 
+// errReader hands a body read error to decodeReader, which maps it to the
+// right problem (413 for an oversized body).
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
 // VerifyRequest is the body of POST /v1/verify.
 type VerifyRequest struct {
 	Presentation string   `json:"presentation"`
@@ -355,16 +364,19 @@ type VerifyError struct {
 }
 
 func (s *Server) verify(c *gin.Context) {
-	var body struct {
-		VerifyRequest
-		Presentation compactString `json:"presentation"`
-	}
-	if err := decode(c, &body); err != nil {
-		s.fail(c, err)
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		s.fail(c, decodeReader(errReader{err}, nil))
 		return
 	}
-	req := body.VerifyRequest
-	req.Presentation = string(body.Presentation)
+	var req VerifyRequest
+	if !decodeVerifyFast(body, &req) {
+		req = VerifyRequest{}
+		if err := decodeReader(bytes.NewReader(body), &req); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
 	if req.Presentation == "" || req.Audience == "" {
 		s.fail(c, &issuer.Error{Status: http.StatusBadRequest, Code: issuer.CodeInvalidRequest, Detail: "presentation and audience are required"})
 		return
