@@ -3,10 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"strconv"
 )
@@ -50,22 +51,66 @@ func (c *conn) post(path, auth string, body []byte) (int, []byte, error) {
 	if err := c.w.Flush(); err != nil {
 		return 0, nil, err
 	}
-	resp, err := http.ReadResponse(c.r, nil)
+	return c.readResponse()
+}
+
+// readResponse reads a status line, headers and a Content-Length body
+// without building a header map.
+func (c *conn) readResponse() (int, []byte, error) {
+	line, err := c.r.ReadSlice('\n')
 	if err != nil {
 		return 0, nil, err
 	}
-	n, _ := strconv.Atoi(resp.Header.Get("Content-Length"))
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
+		return 0, nil, fmt.Errorf("bad status line %q", line)
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, nil, fmt.Errorf("bad status line %q", line)
+	}
+	n, chunked := -1, false
+	for {
+		h, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return 0, nil, err
+		}
+		if len(h) <= 2 { // the blank line
+			break
+		}
+		if len(h) > 18 && bytes.EqualFold(h[:18], []byte("Transfer-Encoding:")) && bytes.Contains(bytes.ToLower(h), []byte("chunked")) {
+			chunked = true
+		}
+		if len(h) > 16 && (h[0] == 'C' || h[0] == 'c') && bytes.EqualFold(h[:15], []byte("Content-Length:")) {
+			if n, err = strconv.Atoi(string(bytes.TrimSpace(h[15:]))); err != nil {
+				return 0, nil, fmt.Errorf("bad Content-Length %q", h)
+			}
+		}
+	}
+	if chunked {
+		body, err := io.ReadAll(httputil.NewChunkedReader(c.r))
+		if err != nil {
+			return 0, nil, err
+		}
+		for { // the trailer section ends with a blank line
+			t, err := c.r.ReadSlice('\n')
+			if err != nil {
+				return 0, nil, err
+			}
+			if len(t) <= 2 {
+				break
+			}
+		}
+		return status, body, nil
+	}
+	if n < 0 {
+		return 0, nil, errors.New("response without Content-Length or chunked encoding")
+	}
 	if cap(c.buf) < n {
 		c.buf = make([]byte, n)
 	}
 	c.buf = c.buf[:n]
-	if n > 0 {
-		_, err = io.ReadFull(resp.Body, c.buf)
-	} else {
-		c.buf, err = io.ReadAll(resp.Body)
-	}
-	resp.Body.Close()
-	return resp.StatusCode, c.buf, err
+	_, err = io.ReadFull(c.r, c.buf)
+	return status, c.buf, err
 }
 
 var validPrefix = []byte(`{"valid":true,`)

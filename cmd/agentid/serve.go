@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -104,6 +105,12 @@ func serveCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewJSONHandler(c.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+			if os.Getenv("GOGC") == "" {
+				// The live heap is small (caches, buffers): collecting less
+				// often costs little memory and measurably raises the
+				// verifier service's throughput. GOGC overrides it.
+				debug.SetGCPercent(400)
+			}
 			cfg, err := f.config(log)
 			if err != nil {
 				return err
