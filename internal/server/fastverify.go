@@ -1,5 +1,7 @@
 package server
 
+import "encoding/binary"
+
 // decodeVerifyFast decodes the body of POST /v1/verify when it has the
 // simple form clients send, and reports false for anything else, so that
 // the caller falls back to encoding/json (strict: unknown members refused),
@@ -108,6 +110,18 @@ func (d *verifyDec) str() (string, bool) {
 		return "", false
 	}
 	start := d.i
+	// Eight bytes at a time while none is < 0x20, >= 0x80, '"' or '\\'
+	// (SWAR: (x-k*lsb)&^x&msb is zero iff no byte of x is below k; '"' and
+	// '\\' are the zero bytes of x^q and x^e), then byte by byte.
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	for d.i+8 <= len(d.b) {
+		x := binary.LittleEndian.Uint64(d.b[d.i:])
+		q, e := x^(lsb*'"'), x^(lsb*'\\')
+		if ((x-lsb*0x20)&^x|(q-lsb)&^q|(e-lsb)&^e|x)&msb != 0 {
+			break
+		}
+		d.i += 8
+	}
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		if c == '"' {
@@ -115,7 +129,7 @@ func (d *verifyDec) str() (string, bool) {
 			d.i++
 			return s, true
 		}
-		if c < 0x20 || c >= 0x7f || c == '\\' {
+		if c < 0x20 || c >= 0x80 || c == '\\' {
 			return "", false
 		}
 		d.i++

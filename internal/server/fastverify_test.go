@@ -29,6 +29,9 @@ var verifyBodies = []string{
 	`{"unknown":1}`,
 	`[]`,
 	``,
+	`{"presentation":"aaaaaaaaaaaaaaaaaaaa\u0041bbbbbbbbbbbbbbbb","audience":"x"}`,
+	`{"presentation":"aaaaaaaaaaaaaaaaaaaaé","audience":"x"}`,
+	"{\"presentation\":\"aaaaaaaaaaaaaaaa\x01\",\"audience\":\"x\"}",
 }
 
 func TestVerifyFastAgrees(t *testing.T) {
