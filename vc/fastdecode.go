@@ -393,6 +393,9 @@ func (d *fastDec) timeWindow(w *TimeWindow) {
 	}
 }
 
+// status and envelopes (below) are near-copies on purpose: a generic version
+// taking the element decoder as a method value costs two allocations more
+// per decode (TestFastDecodeAllocs).
 func (d *fastDec) status(blk *credentialBlock) []StatusEntry {
 	var buf [4]StatusEntry
 	tmp := buf[:0]

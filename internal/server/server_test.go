@@ -31,7 +31,10 @@ type testServer struct {
 
 // start opens a data directory and serves it on a loopback port, with the
 // issuer URL http://localhost:<port> (did:web allows no IP addresses).
-func start(t testing.TB, dir string) *testServer {
+func start(t testing.TB, dir string) *testServer { return startWith(t, dir, nil) }
+
+// startWith is start with a logger (nil: discard).
+func startWith(t testing.TB, dir string, log *slog.Logger) *testServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,7 +42,7 @@ func start(t testing.TB, dir string) *testServer {
 	}
 	u := "http://localhost:" + strings.Split(ln.Addr().String(), ":")[1]
 	t.Setenv("AGENTID_MASTER_KEY", "")
-	app, err := Open(context.Background(), Config{DataDir: dir, IssuerURL: u, AllowHTTPLocalhost: true})
+	app, err := Open(context.Background(), Config{DataDir: dir, IssuerURL: u, AllowHTTPLocalhost: true, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,29 +357,7 @@ func headerKid(t testing.TB, tok string) string {
 func TestLogsHoldNoSecrets(t *testing.T) {
 	dir := t.TempDir()
 	var logs bytes.Buffer
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://localhost:" + strings.Split(ln.Addr().String(), ":")[1]
-	t.Setenv("AGENTID_MASTER_KEY", "")
-	app, err := Open(context.Background(), Config{DataDir: dir, IssuerURL: u, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewServer(app, ServerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: s.Handler()}
-	go hs.Serve(ln)
-	ts := &testServer{app: app, url: u, srv: hs}
-	t.Cleanup(ts.close)
-	key, err := client.LoadKey(filepath.Join(dir, AdminKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.admin = client.New(u, key)
+	ts := startWith(t, dir, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	agent := newKey(t)
 	out, err := ts.issue(t, ts.admin, agent, []string{"calendar:read"})
 	if err != nil {
