@@ -44,12 +44,9 @@ type Server struct {
 	engine   *gin.Engine
 }
 
-// ServerOptions tune the HTTP layer.
-type ServerOptions struct {
-	// NoVerifyAudit turns off audit events for verifier service decisions
-	// (for benchmarks that compare with and without auditing).
-	NoVerifyAudit bool
-}
+// ServerOptions tune the HTTP layer. There are none yet: auditing of the
+// verifier service's decisions is deliberately not among them.
+type ServerOptions struct{}
 
 // NewServer builds the gin engine.
 func NewServer(app *App, opts ServerOptions) (*Server, error) {
@@ -77,9 +74,7 @@ func NewServer(app *App, opts ServerOptions) (*Server, error) {
 			s.m.verifyTime.Observe(d.Seconds())
 		}),
 	}
-	if !opts.NoVerifyAudit {
-		vopts = append(vopts, verifier.WithAudit(app.Audit))
-	}
+	vopts = append(vopts, verifier.WithAudit(app.Audit))
 	if s.verifier, err = verifier.New(vopts...); err != nil {
 		return nil, err
 	}
