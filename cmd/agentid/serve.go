@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -105,12 +104,8 @@ func serveCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewJSONHandler(c.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-			if os.Getenv("GOGC") == "" {
-				// The live heap is small (caches, buffers): collecting less
-				// often costs little memory and measurably raises the
-				// verifier service's throughput. GOGC overrides it.
-				debug.SetGCPercent(400)
-			}
+			_, restore := server.TuneRuntime()
+			defer restore()
 			cfg, err := f.config(log)
 			if err != nil {
 				return err
