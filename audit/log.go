@@ -113,6 +113,11 @@ func writeHead(b *bbolt.Bucket, seq uint64, hash string) error {
 	return b.Put(headKey, append(v, raw...))
 }
 
+// appendFill is the bucket fill percent for appends. Keys only ever grow,
+// so pages are filled rather than split in half, which halves the pages a
+// commit writes and the file's size.
+const appendFill = 0.95
+
 // AppendTx appends ev inside the caller's writable transaction, so that the
 // event commits or rolls back with the caller's operation. It sets ev.Seq,
 // ev.Prev and ev.Hash (and ev.Time when zero); those values are meaningful
@@ -134,6 +139,8 @@ func (l *Log) AppendTx(tx *bbolt.Tx, ev *Event) error {
 	if err != nil {
 		return errorf("append: %w", err)
 	}
+	// Keys only ever grow: fill pages instead of splitting them in half.
+	b.FillPercent = appendFill
 	h, err := readHead(b)
 	if err != nil {
 		return err
@@ -169,8 +176,7 @@ func (l *Log) appendLot(tx *bbolt.Tx, evs []Event) error {
 	if err != nil {
 		return err
 	}
-	// Keys only ever grow: fill pages instead of splitting them in half.
-	b.FillPercent = 0.95
+	b.FillPercent = appendFill
 	// Record keys sort before the head key: any key between the head's
 	// next seq and the head key means the head lags behind the events.
 	if k, _ := b.Cursor().Seek(seqKey(h.seq + 1)); k != nil && !bytes.Equal(k, headKey) {
