@@ -161,19 +161,10 @@ var hashSuffix = []byte(`,"hash":""}`)
 
 // canonical returns the canonical encoding of ev: encoding/json's output for
 // a copy of ev with Hash set to "". Field order is the struct's, which is
-// fixed; the output has no insignificant whitespace.
+// fixed; the output has no insignificant whitespace. appendCanonical
+// writes it without reflection.
 func canonical(ev *Event) ([]byte, error) {
-	c := *ev
-	c.Hash = ""
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.HasSuffix(b, hashSuffix) {
-		// Only a change to the Event struct can cause this.
-		return nil, errorf("canonical encoding does not end with the hash field")
-	}
-	return b, nil
+	return appendCanonical(make([]byte, 0, 512), ev)
 }
 
 // record builds the stored form of an event from its canonical encoding and
