@@ -26,7 +26,7 @@ for mode in verify issue; do
 	"$bin/agentid" serve --data "$data" --addr 127.0.0.1:18080 --issuer-url http://localhost:18080 2>/dev/null &
 	pid=$!
 	for _ in $(seq 50); do curl -fs http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done
-	"$bin/loadgen" -mode "$mode" -server http://localhost:18080 -key "$data/admin.jwk" -duration 10s -concurrency 64 | tee "$out/load-$mode.txt"
+	"$bin/loadgen" -mode "$mode" -server http://localhost:18080 -key "$data/admin.jwk" -duration 10s -concurrency 128 | tee "$out/load-$mode.txt"
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 	rm -rf "$data"
 done

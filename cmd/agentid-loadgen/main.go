@@ -6,7 +6,7 @@
 // ed25519.Verify per second on all cores measured in the same run.
 //
 //	go run ./cmd/agentid serve &
-//	go run ./cmd/agentid-loadgen -duration 10s -concurrency 64
+//	go run ./cmd/agentid-loadgen -duration 10s -concurrency 128
 //
 // It only ever sends traffic to the --server URL; point it at loopback.
 package main
@@ -36,8 +36,8 @@ func main() {
 	srv := flag.String("server", "http://localhost:8080", "agentid server (loopback only)")
 	keyFile := flag.String("key", "data/admin.jwk", "admin or orchestrator key")
 	duration := flag.Duration("duration", 10*time.Second, "load duration")
-	conc := flag.Int("concurrency", 64, "concurrent connections")
-	pool := flag.Int("presentations", 0, "presentations to pre-sign (default: enough for 12,000/s)")
+	conc := flag.Int("concurrency", 128, "concurrent connections")
+	pool := flag.Int("presentations", 0, "requests to prepare (default: enough for 25,000 verifications/s or 5,000 issuances/s)")
 	baseline := flag.Duration("baseline", 3*time.Second, "how long to measure the raw ed25519 baseline")
 	mode := flag.String("mode", "verify", "verify: POST /v1/verify; issue: POST /v1/agents")
 	flag.Parse()
@@ -92,7 +92,7 @@ func run(srv, keyFile string, duration time.Duration, conc, pool int, baseline t
 		return fmt.Errorf("issue: %w", err)
 	}
 	if pool == 0 {
-		pool = int(duration.Seconds()*12000) + 1000
+		pool = int(duration.Seconds()*25000) + 1000
 	}
 	fmt.Printf("signing %d presentations...\n", pool)
 	bodies := make([][]byte, pool)
@@ -155,7 +155,7 @@ func runIssue(srv, keyFile string, duration time.Duration, conc, pool int, basel
 	}
 	cl := client.New(srv, admin)
 	if pool == 0 {
-		pool = int(duration.Seconds()*3000) + 500
+		pool = int(duration.Seconds()*5000) + 500
 	}
 	fmt.Printf("preparing %d issuance requests (nonces, proofs, request presentations)...\n", pool)
 	type prepared struct {
