@@ -10,9 +10,10 @@
 //
 //   - [Open] a [Log] over a bbolt database. [Log.AppendTx] appends inside
 //     the caller's write transaction, so the event commits or rolls back
-//     with the operation it records. [Log.Append] appends on its own,
-//     coalescing concurrent callers with bbolt's Batch, and returns once
-//     the event is durable.
+//     with the operation it records. [Log.Append] appends on its own:
+//     one writer goroutine commits the events of concurrent callers
+//     together (group commit, one fsync pair a lot), and Append returns
+//     once the event is durable.
 //   - [Log.Query] and [Log.Export] read events by [Filter]; Export writes
 //     JSON lines.
 //   - [Log.Verify] walks the chain in the database and [VerifyLines] walks
@@ -60,7 +61,9 @@
 // The stored record (and each exported line) is exactly the canonical
 // encoding with the hash filled in; verification re-encodes every record
 // and compares bytes, so even changes invisible to a JSON parser (added
-// members, whitespace, duplicate keys) count as edits.
+// members, whitespace, duplicate keys) count as edits. The package writes
+// those bytes without reflection; a differential fuzz test holds that
+// encoder to encoding/json, which remains the definition.
 //
 // The first event's Prev is [GenesisPrev], 64 zeros.
 //
@@ -74,6 +77,12 @@
 //
 // Append's durability is bbolt's: a database opened with NoSync does not
 // fsync, and Append then cannot promise durability.
+//
+// Each group commit blocks the writer in fdatasync twice, and the Go
+// runtime hands the blocked processor to other goroutines only when its
+// monitor thread notices, up to milliseconds later. A busy program that
+// appends from many goroutines keeps its cores busier with GOMAXPROCS one
+// above the core count, as `agentid serve` runs (docs/performance.md).
 //
 // Query and Summary scan the log in seq order; they have no time index and
 // read every event after Filter.AfterSeq.
