@@ -104,8 +104,9 @@ func serveCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewJSONHandler(c.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-			_, restore := server.TuneRuntime()
+			tuning, restore := server.TuneRuntime()
 			defer restore()
+			log.Info("runtime", "cores", tuning.Cores, "gomaxprocs", tuning.Procs, "gcPercent", tuning.GCPercent)
 			cfg, err := f.config(log)
 			if err != nil {
 				return err
