@@ -44,7 +44,7 @@ func appendCanonical(dst []byte, ev *Event) ([]byte, error) {
 	dst = appendField(dst, `,"detail":`, ev.Detail, true)
 	dst = appendField(dst, `,"sourceIp":`, ev.SourceIP, true)
 	dst = appendField(dst, `,"prev":`, ev.Prev, false)
-	return append(dst, `,"hash":""}`...), nil
+	return append(dst, hashSuffix...), nil
 }
 
 func appendField(dst []byte, name, v string, omitEmpty bool) []byte {
@@ -63,46 +63,39 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		var esc []byte
+		size := 1
 		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
+			switch {
+			case b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&':
+			case b == '\\', b == '"':
+				esc = []byte{'\\', b}
+			case b == '\b':
+				esc = []byte(`\b`)
+			case b == '\f':
+				esc = []byte(`\f`)
+			case b == '\n':
+				esc = []byte(`\n`)
+			case b == '\r':
+				esc = []byte(`\r`)
+			case b == '\t':
+				esc = []byte(`\t`)
 			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+				esc = []byte{'\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF]}
 			}
-			i++
-			start = i
-			continue
+		} else {
+			var c rune
+			c, size = utf8.DecodeRuneInString(s[i:])
+			switch {
+			case c == utf8.RuneError && size == 1:
+				esc = []byte(`\ufffd`)
+			case c == '\u2028', c == '\u2029':
+				esc = []byte{'\\', 'u', '2', '0', '2', hexDigits[c&0xF]}
+			}
 		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		if c == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
-			i += size
-			start = i
-			continue
+		if esc != nil {
+			dst = append(append(dst, s[start:i]...), esc...)
+			start = i + size
 		}
 		i += size
 	}

@@ -139,7 +139,6 @@ func (l *Log) AppendTx(tx *bbolt.Tx, ev *Event) error {
 	if err != nil {
 		return errorf("append: %w", err)
 	}
-	// Keys only ever grow: fill pages instead of splitting them in half.
 	b.FillPercent = appendFill
 	h, err := readHead(b)
 	if err != nil {
