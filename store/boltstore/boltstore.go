@@ -1,0 +1,200 @@
+// Package boltstore is the embedded implementation of the store seam: one
+// bbolt file, every read-write transaction fsynced before it returns, and
+// concurrent Batch callers sharing a commit.
+//
+//	st, err := boltstore.Open("data/agentid.db", nil)
+//	if err != nil { … }
+//	defer st.Close()
+//
+// A second process opening the same file fails after Options.Timeout
+// rather than waiting: bbolt locks its file, so one `agentid serve` owns a
+// data directory at a time.
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/agentid/agentid/store"
+)
+
+// Options configure Open. The zero value (or nil) is usable.
+type Options struct {
+	// Timeout bounds the wait for the file lock (1 s by default).
+	Timeout time.Duration
+	// MaxBatchDelay is how long Batch waits to gather concurrent callers
+	// into one commit (2 ms by default). A lone caller waits at most this.
+	MaxBatchDelay time.Duration
+	// ReadOnly opens the file read-only (no writer lock is taken).
+	ReadOnly bool
+}
+
+// ErrLocked is returned by Open when another process holds the file.
+var ErrLocked = errors.New("boltstore: the database is in use by another process")
+
+// Store is a store.Store over one bbolt file.
+type Store struct {
+	db *bbolt.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed, mode 0600) the bbolt file at path.
+//
+// Commits are fsynced. The freelist is not written on every commit
+// (bbolt rebuilds it by scanning the file at open, as etcd does): at
+// thousands of small commits a second writing it was a large share of
+// each commit, and the price is a slower open of a large file.
+func Open(path string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Timeout == 0 {
+		o.Timeout = time.Second
+	}
+	if o.MaxBatchDelay == 0 {
+		o.MaxBatchDelay = 2 * time.Millisecond
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout:        o.Timeout,
+		NoFreelistSync: true,
+		FreelistType:   bbolt.FreelistMapType,
+		ReadOnly:       o.ReadOnly,
+	})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+		}
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	db.MaxBatchDelay = o.MaxBatchDelay
+	return &Store{db: db}, nil
+}
+
+// Path returns the file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// View implements store.Store.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return mapErr(s.db.View(func(tx *bbolt.Tx) error { return fn(&txn{tx: tx}) }))
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return mapErr(s.db.Update(func(tx *bbolt.Tx) error { return fn(&txn{tx: tx}) }))
+}
+
+// Batch implements store.Store with bbolt's db.Batch.
+func (s *Store) Batch(ctx context.Context, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return mapErr(s.db.Batch(func(tx *bbolt.Tx) error { return fn(&txn{tx: tx}) }))
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error { return s.db.Close() }
+
+func mapErr(err error) error {
+	if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+		return fmt.Errorf("%w: %w", store.ErrClosed, err)
+	}
+	return err
+}
+
+type txn struct {
+	tx *bbolt.Tx
+}
+
+func (t *txn) Writable() bool     { return t.tx.Writable() }
+func (t *txn) OnCommit(fn func()) { t.tx.OnCommit(fn) }
+
+func (t *txn) Bucket(name string) store.Bucket {
+	if b := t.tx.Bucket([]byte(name)); b != nil {
+		return &bucket{b: b}
+	}
+	if !t.tx.Writable() {
+		return empty{}
+	}
+	b, err := t.tx.CreateBucket([]byte(name))
+	if err != nil {
+		return failed{err: fmt.Errorf("boltstore: create bucket %q: %w", name, err)}
+	}
+	return &bucket{b: b}
+}
+
+type bucket struct {
+	b *bbolt.Bucket
+}
+
+func (b *bucket) Get(key []byte) []byte { return b.b.Get(key) }
+
+func (b *bucket) Put(key, value []byte) error {
+	if !b.b.Tx().Writable() {
+		return store.ErrReadOnly
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	return b.b.Put(key, value)
+}
+
+func (b *bucket) Delete(key []byte) error {
+	if !b.b.Tx().Writable() {
+		return store.ErrReadOnly
+	}
+	return b.b.Delete(key)
+}
+
+func (b *bucket) Range(from []byte, fn func(k, v []byte) error) error {
+	c := b.b.Cursor()
+	var k, v []byte
+	if from == nil {
+		k, v = c.First()
+	} else {
+		k, v = c.Seek(from)
+	}
+	for ; k != nil; k, v = c.Next() {
+		if v == nil {
+			continue // a nested bucket; the seam has none
+		}
+		if err := fn(k, v); err != nil {
+			if errors.Is(err, store.Stop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Sequential packs pages for ascending appends: pages are filled rather
+// than split in half, which halves the pages a commit writes.
+func (b *bucket) Sequential() { b.b.FillPercent = 0.95 }
+
+// empty is an absent bucket in a read-only transaction.
+type empty struct{}
+
+func (empty) Get([]byte) []byte                           { return nil }
+func (empty) Put(_, _ []byte) error                       { return store.ErrReadOnly }
+func (empty) Delete([]byte) error                         { return store.ErrReadOnly }
+func (empty) Range([]byte, func(k, v []byte) error) error { return nil }
+
+// failed is a bucket that could not be created; every write fails.
+type failed struct{ err error }
+
+func (f failed) Get([]byte) []byte                           { return nil }
+func (f failed) Put(_, _ []byte) error                       { return f.err }
+func (f failed) Delete([]byte) error                         { return f.err }
+func (f failed) Range([]byte, func(k, v []byte) error) error { return f.err }
