@@ -24,6 +24,9 @@ const (
 	ActionPrincipalAdd        = "principal.add"
 	ActionPrincipalRemove     = "principal.remove"
 	ActionKeyRotate           = "key.rotate"
+	ActionPrincipalList       = "principal.list"
+	ActionAuditRead           = "audit.read"
+	ActionAuditIngest         = "audit.ingest"
 	ActionVerify              = "verify"
 )
 

@@ -10,12 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/agentid/agentid/store"
 )
 
-// bucketName is the bbolt bucket holding the log: events under their
+// bucketName is the bucket holding the log: events under their
 // big-endian sequence number, and the chain head under headKey.
-var bucketName = []byte("audit")
+const bucketName = "audit"
 
 // headKey holds the chain head: 8 bytes big-endian seq of the last event,
 // then its 32-byte SHA-256. It is not 8 bytes long, so it never collides
@@ -31,12 +31,12 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Log is the hash-chained audit log stored in a bbolt database. It is safe
+// Log is the hash-chained audit log kept in a store.Store. It is safe
 // for concurrent use. A Log holds no chain state in memory: every append
 // reads the head inside its transaction, so a rolled-back transaction can
 // never leave the log and its bookkeeping out of step.
 type Log struct {
-	db  *bbolt.DB
+	db  store.Store
 	now func() time.Time
 
 	// Group commit for Append: callers queue their events and wait; one
@@ -55,22 +55,15 @@ type pending struct {
 	done chan error
 }
 
-// Open returns a Log over db, creating its bucket if needed. db must be
-// writable. Durability of Append rests on db's settings: with db.NoSync set,
-// commits are not fsynced and the guarantee is lost.
-func Open(db *bbolt.DB, opts *Options) (*Log, error) {
+// Open returns a Log over db. Durability of Append rests on db's: it
+// returns once the store says the commit is durable.
+func Open(db store.Store, opts *Options) (*Log, error) {
 	if db == nil {
 		return nil, errorf("open: nil database")
 	}
 	l := &Log{db: db, now: time.Now}
 	if opts != nil && opts.Now != nil {
 		l.now = opts.Now
-	}
-	if err := db.Update(func(tx *bbolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketName)
-		return err
-	}); err != nil {
-		return nil, errorf("open: %w", err)
 	}
 	return l, nil
 }
@@ -89,10 +82,14 @@ type head struct {
 
 // readHead decodes the chain head of bucket b. An absent head means an
 // empty log, and is checked against the bucket having no events.
-func readHead(b *bbolt.Bucket) (head, error) {
+func readHead(b store.Bucket) (head, error) {
 	v := b.Get(headKey)
 	if v == nil {
-		if k, _ := b.Cursor().First(); k != nil {
+		found := false
+		if err := b.Range(nil, func(_, _ []byte) error { found = true; return store.Stop }); err != nil {
+			return head{}, err
+		}
+		if found {
 			return head{}, &ChainError{Kind: KindCorrupt, Detail: "events present but chain head missing"}
 		}
 		return head{hash: GenesisPrev}, nil
@@ -103,7 +100,7 @@ func readHead(b *bbolt.Bucket) (head, error) {
 	return head{seq: binary.BigEndian.Uint64(v[:8]), hash: hex.EncodeToString(v[8:])}, nil
 }
 
-func writeHead(b *bbolt.Bucket, seq uint64, hash string) error {
+func writeHead(b store.Bucket, seq uint64, hash string) error {
 	v := make([]byte, 8, headLen)
 	binary.BigEndian.PutUint64(v, seq)
 	raw, err := hex.DecodeString(hash)
@@ -113,10 +110,15 @@ func writeHead(b *bbolt.Bucket, seq uint64, hash string) error {
 	return b.Put(headKey, append(v, raw...))
 }
 
-// appendFill is the bucket fill percent for appends. Keys only ever grow,
-// so pages are filled rather than split in half, which halves the pages a
-// commit writes and the file's size.
-const appendFill = 0.95
+// sequential tells the store that keys only ever grow, so that it may
+// pack them (bbolt fills pages rather than splitting them in half, which
+// halves the pages a commit writes and the file's size).
+func sequential(b store.Bucket) store.Bucket {
+	if s, ok := b.(store.Sequential); ok {
+		s.Sequential()
+	}
+	return b
+}
 
 // AppendTx appends ev inside the caller's writable transaction, so that the
 // event commits or rolls back with the caller's operation. It sets ev.Seq,
@@ -124,8 +126,8 @@ const appendFill = 0.95
 // only once tx commits.
 //
 // An error from AppendTx must fail the caller's transaction: returning it
-// from the db.Update function is enough.
-func (l *Log) AppendTx(tx *bbolt.Tx, ev *Event) error {
+// from the Update function is enough.
+func (l *Log) AppendTx(tx store.Tx, ev *Event) error {
 	if tx == nil || !tx.Writable() {
 		return errorf("append: transaction is not writable")
 	}
@@ -135,11 +137,7 @@ func (l *Log) AppendTx(tx *bbolt.Tx, ev *Event) error {
 	if err := prepare(ev, l.now); err != nil {
 		return err
 	}
-	b, err := tx.CreateBucketIfNotExists(bucketName)
-	if err != nil {
-		return errorf("append: %w", err)
-	}
-	b.FillPercent = appendFill
+	b := sequential(tx.Bucket(bucketName))
 	h, err := readHead(b)
 	if err != nil {
 		return err
@@ -166,19 +164,22 @@ func (l *Log) AppendTx(tx *bbolt.Tx, ev *Event) error {
 
 // appendLot is AppendTx for several events: the chain head is read once,
 // checked once for records past it, and written once.
-func (l *Log) appendLot(tx *bbolt.Tx, evs []Event) error {
-	b, err := tx.CreateBucketIfNotExists(bucketName)
-	if err != nil {
-		return errorf("append: %w", err)
-	}
+func (l *Log) appendLot(tx store.Tx, evs []Event) error {
+	b := sequential(tx.Bucket(bucketName))
 	h, err := readHead(b)
 	if err != nil {
 		return err
 	}
-	b.FillPercent = appendFill
 	// Record keys sort before the head key: any key between the head's
 	// next seq and the head key means the head lags behind the events.
-	if k, _ := b.Cursor().Seek(seqKey(h.seq + 1)); k != nil && !bytes.Equal(k, headKey) {
+	beyond := false
+	if err := b.Range(seqKey(h.seq+1), func(k, _ []byte) error {
+		beyond = !bytes.Equal(k, headKey)
+		return store.Stop
+	}); err != nil {
+		return errorf("append: %w", err)
+	}
+	if beyond {
 		return &ChainError{Seq: h.seq + 1, Kind: KindCorrupt, Detail: "an event already exists beyond the chain head"}
 	}
 	for i := range evs {
@@ -286,7 +287,7 @@ func (l *Log) commit(lot []*pending) {
 	for i, p := range lot {
 		done[i] = p.ev
 	}
-	err := l.db.Update(func(tx *bbolt.Tx) error { return l.appendLot(tx, done) })
+	err := l.db.Update(context.Background(), func(tx store.Tx) error { return l.appendLot(tx, done) })
 	if err == nil {
 		for i, p := range lot {
 			p.ev = done[i]
@@ -318,12 +319,8 @@ func (l *Log) Head(ctx context.Context) (seq uint64, hash string, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, "", errorf("head: %w", err)
 	}
-	err = l.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketName)
-		if b == nil {
-			return &ChainError{Kind: KindCorrupt, Detail: "audit bucket missing"}
-		}
-		h, err := readHead(b)
+	err = l.db.View(ctx, func(tx store.Tx) error {
+		h, err := readHead(tx.Bucket(bucketName))
 		seq, hash = h.seq, h.hash
 		return err
 	})

@@ -9,7 +9,7 @@ import (
 	"io"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/agentid/agentid/store"
 )
 
 // Filter selects events. Empty fields match everything; set fields must all
@@ -84,20 +84,15 @@ func (l *Log) scan(ctx context.Context, after uint64, match func(*Event) bool, f
 		}
 		var batch []item
 		more := false
-		err := l.db.View(func(tx *bbolt.Tx) error {
-			b := tx.Bucket(bucketName)
-			if b == nil {
-				return &ChainError{Kind: KindCorrupt, Detail: "audit bucket missing"}
-			}
-			c := b.Cursor()
+		err := l.db.View(ctx, func(tx store.Tx) error {
 			n := 0
-			for k, v := c.Seek(seqKey(next)); k != nil; k, v = c.Next() {
+			return tx.Bucket(bucketName).Range(seqKey(next), func(k, v []byte) error {
 				if len(k) != 8 {
-					continue // the chain head, or damage that Verify reports
+					return nil // the chain head, or damage that Verify reports
 				}
 				if n == scanChunk {
 					more = true
-					return nil
+					return store.Stop
 				}
 				n++
 				seq := binary.BigEndian.Uint64(k)
@@ -107,14 +102,14 @@ func (l *Log) scan(ctx context.Context, after uint64, match func(*Event) bool, f
 					return &ChainError{Seq: seq, Kind: kind, Detail: detail}
 				}
 				if match != nil && !match(ev) {
-					continue
+					return nil
 				}
 				batch = append(batch, item{ev: ev, raw: append([]byte(nil), v...)})
 				if seq == ^uint64(0) {
-					return nil
+					return store.Stop
 				}
-			}
-			return nil
+				return nil
+			})
 		})
 		if err != nil {
 			return err

@@ -9,7 +9,7 @@ import (
 	"io"
 	"slices"
 
-	"go.etcd.io/bbolt"
+	"github.com/agentid/agentid/store"
 )
 
 // MaxChainErrors bounds VerifyReport.Errors; past it, Truncated is set.
@@ -116,32 +116,28 @@ func (l *Log) Verify(ctx context.Context) (*VerifyReport, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, errorf("verify: %w", err)
 		}
-		err := l.db.View(func(tx *bbolt.Tx) error {
+		err := l.db.View(ctx, func(tx store.Tx) error {
 			b := tx.Bucket(bucketName)
-			if b == nil {
-				w.rep.add(0, KindCorrupt, "audit bucket missing")
-				done = true
-				return nil
-			}
-			c := b.Cursor()
 			n := 0
-			k, v := c.First()
-			if resume != nil {
-				k, v = c.Seek(resume)
-			}
-			for ; k != nil; k, v = c.Next() {
+			more := false
+			err := b.Range(resume, func(k, v []byte) error {
 				if n == scanChunk {
 					resume = append(resume[:0], k...) // continue in a new transaction
-					return nil
+					more = true
+					return store.Stop
 				}
 				n++
 				if len(k) != 8 {
 					if string(k) != string(headKey) {
 						w.rep.add(0, KindCorrupt, fmt.Sprintf("unexpected key %.32x in audit bucket", k))
 					}
-					continue
+					return nil
 				}
 				w.key(binary.BigEndian.Uint64(k), v)
+				return nil
+			})
+			if err != nil || more {
+				return err
 			}
 			done = true
 			// Same transaction as the last events: the head must match.

@@ -3,41 +3,84 @@ package issuer
 import (
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/agentid/agentid/reason"
 )
 
-// Error codes of the issuer API, beside the verification reason codes
-// (package reason) that authentication and refresh failures carry.
+// Code is a stable error code of the issuer API. Beside the codes below,
+// authentication, proof-of-control and refresh failures carry the
+// verification reason codes of package reason (Code(reason.Revoked), …).
+// Codes go on the wire: never rename one.
+type Code string
+
+// Error codes of the issuer API.
 const (
-	CodeInvalidRequest      = "invalid_request"
-	CodeUnknownPrincipal    = "unknown_principal"
-	CodeForbidden           = "forbidden"
-	CodeScopeExceedsCeiling = "scope_exceeds_ceiling"
-	CodeAudienceNotAllowed  = "audience_not_allowed"
-	CodeLifetimeExceeds     = "lifetime_exceeds_bound"
-	CodeAgentExists         = "agent_exists"
-	CodeUnknownAgent        = "unknown_agent"
-	CodeUnknownCredential   = "unknown_credential"
-	CodeAgentRetired        = "agent_retired"
-	CodeRegistrationEnded   = "registration_ended"
-	CodePrincipalExists     = "principal_exists"
-	CodeIrreversible        = "irreversible"
-	CodeLastAdmin           = "last_admin"
+	CodeInvalidRequest      Code = "invalid_request"
+	CodeTooLarge            Code = "too_large"
+	CodeUnknownPrincipal    Code = "unknown_principal"
+	CodeForbidden           Code = "forbidden"
+	CodeScopeExceedsCeiling Code = "scope_exceeds_ceiling"
+	CodeAudienceNotAllowed  Code = "audience_not_allowed"
+	CodeLifetimeExceeds     Code = "lifetime_exceeds_bound"
+	CodeAgentExists         Code = "agent_exists"
+	CodeUnknownAgent        Code = "unknown_agent"
+	CodeUnknownCredential   Code = "unknown_credential"
+	CodeAgentRetired        Code = "agent_retired"
+	CodeRegistrationEnded   Code = "registration_ended"
+	CodePrincipalExists     Code = "principal_exists"
+	CodeIrreversible        Code = "irreversible"
+	CodeLastAdmin           Code = "last_admin"
 )
 
-// Error is a refused issuer operation: an HTTP status, a stable code and a
-// detail safe to show the caller.
+// Kind classifies a refusal the way a protocol status would, without the
+// domain knowing the protocol: the HTTP server maps each Kind to one status
+// in one table. The same Code can come with different kinds (a malformed
+// presentation is Unauthenticated when it authenticates a principal and
+// Invalid when it is a proof of control), which is why the kind travels
+// with the error.
+type Kind uint8
+
+// Kinds of refusal.
+const (
+	// KindInvalid: the request is malformed or out of bounds.
+	KindInvalid Kind = iota + 1
+	// KindUnauthenticated: the caller could not be authenticated.
+	KindUnauthenticated
+	// KindForbidden: the caller may not do this, or the credential it
+	// presents no longer allows it.
+	KindForbidden
+	// KindNotFound: no such principal, agent or credential (or none the
+	// caller may see).
+	KindNotFound
+	// KindConflict: the current state forbids it (already exists, retired,
+	// revoked, last admin).
+	KindConflict
+	// KindTooLarge: the request body is over its bound.
+	KindTooLarge
+)
+
+var kindNames = [...]string{KindInvalid: "invalid", KindUnauthenticated: "unauthenticated", KindForbidden: "forbidden",
+	KindNotFound: "not_found", KindConflict: "conflict", KindTooLarge: "too_large"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Error is a refused issuer operation: its kind, a stable code and a detail
+// safe to show the caller. Every Error an operation returns has been
+// written to the audit trail as a denial.
 type Error struct {
-	Status int
-	Code   string
+	Kind   Kind
+	Code   Code
 	Detail string
 	Err    error
 }
 
 func (e *Error) Error() string {
-	s := "issuer: " + e.Code
+	s := "issuer: " + string(e.Code)
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}
@@ -49,40 +92,42 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-func fail(status int, code, format string, args ...any) *Error {
-	return &Error{Status: status, Code: code, Detail: fmt.Sprintf(format, args...)}
+// Refusal returns err's *Error, if it is a refusal.
+func Refusal(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+func fail(kind Kind, code Code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Detail: fmt.Sprintf(format, args...)}
 }
 
 func badRequest(format string, args ...any) *Error {
-	return fail(http.StatusBadRequest, CodeInvalidRequest, format, args...)
+	return fail(KindInvalid, CodeInvalidRequest, format, args...)
 }
 
-// fromReason turns a verification failure into an issuer error: 401 for
-// authentication failures, 403 for a credential that may not be refreshed.
-func fromReason(err error, status int) *Error {
+// InvalidRequest is the refusal of a request that is not well formed, for
+// adapters that decode requests before the issuer sees them.
+func InvalidRequest(detail string) *Error {
+	return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Detail: detail}
+}
+
+// TooLarge is the refusal of a request body over limit bytes.
+func TooLarge(limit int64) *Error {
+	return &Error{Kind: KindTooLarge, Code: CodeTooLarge, Detail: fmt.Sprintf("body over %d bytes", limit)}
+}
+
+// fromReason turns a verification failure into a refusal of the given
+// kind. An error without a reason code is not a refusal: it is returned as
+// it is (an internal failure).
+func fromReason(err error, kind Kind) error {
 	var re *reason.Error
 	if errors.As(err, &re) {
-		return &Error{Status: status, Code: string(re.Code), Detail: re.Detail}
+		return &Error{Kind: kind, Code: Code(re.Code), Detail: re.Detail}
 	}
 	if c, ok := reason.CodeOf(err); ok {
-		return &Error{Status: status, Code: string(c)}
+		return &Error{Kind: kind, Code: Code(c)}
 	}
-	return &Error{Status: http.StatusInternalServerError, Code: "internal", Err: err}
-}
-
-// Status returns the HTTP status and code for any error from this package.
-func Status(err error) (int, string, string) {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Status, e.Code, e.Detail
-	}
-	if c, ok := reason.CodeOf(err); ok {
-		var re *reason.Error
-		d := ""
-		if errors.As(err, &re) {
-			d = re.Detail
-		}
-		return http.StatusUnauthorized, string(c), d
-	}
-	return http.StatusInternalServerError, "internal", ""
+	return err
 }

@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
-
-	"go.etcd.io/bbolt"
 
 	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/did"
@@ -20,6 +17,8 @@ import (
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/schemas"
 	"github.com/agentid/agentid/statuslist"
+	"github.com/agentid/agentid/statuslist/publish"
+	"github.com/agentid/agentid/store"
 	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/vc/jws"
 	"github.com/agentid/agentid/verifier"
@@ -27,12 +26,6 @@ import (
 
 // KeyName is the keystore name of the issuer's signing keyset.
 const KeyName = "issuer"
-
-var (
-	bucketPrincipals  = []byte("issuer.principals")
-	bucketAgents      = []byte("issuer.agents")
-	bucketCredentials = []byte("issuer.credentials")
-)
 
 // Config configures an Issuer.
 type Config struct {
@@ -56,17 +49,18 @@ type Config struct {
 
 // Issuer registers principals and agents, issues, refreshes, revokes and
 // suspends AgentCredentials, and keeps the inventory. Every state change is
-// one durable bbolt transaction that includes its audit event.
+// one durable store transaction that includes its audit event.
 type Issuer struct {
 	cfg       Config
 	did       string
-	db        *bbolt.DB
+	db        store.Store
 	keys      *keystore.Store
-	status    *statuslist.Store
+	status    *publish.Store
 	audit     AuditLog
 	schema    *schemas.Validator
 	resolver  *localResolver
 	principal *verifier.Verifier // authenticates principals: aud = URL, htm/htu
+	refresher *verifier.Verifier // checks refresh presentations: as principal, plus the credential
 	proof     *verifier.Verifier // checks proofs of control: aud = URL, issuer nonce
 	nonces    *verifier.MemoryNonces
 	log       *slog.Logger
@@ -75,18 +69,23 @@ type Issuer struct {
 	seen   map[string]time.Time
 }
 
-// AuditLog is where the issuer writes its audit events: AppendTx inside
-// the operation's own transaction (so an operation and its event commit or
-// fail together), Append for refusals, which change nothing else.
-// *audit.Log implements it.
+// AuditLog is where the issuer writes its audit events and reads them back
+// for admins: AppendTx inside the operation's own transaction (so an
+// operation and its event commit or fail together), Append for refusals,
+// which change nothing else. *audit.Log implements it.
 type AuditLog interface {
-	AppendTx(tx *bbolt.Tx, ev *audit.Event) error
+	AppendTx(tx store.Tx, ev *audit.Event) error
 	Append(ctx context.Context, ev *audit.Event) error
+	Query(ctx context.Context, f audit.Filter, fn func(*audit.Event) error) error
+	Export(ctx context.Context, f audit.Filter, w io.Writer) error
+	Summary(ctx context.Context, since time.Time, opts audit.SummaryOptions) (*audit.Summary, error)
+	Verify(ctx context.Context) (*audit.VerifyReport, error)
+	Head(ctx context.Context) (uint64, string, error)
 }
 
-// New returns an Issuer over an open database whose keystore already holds
-// the issuer keyset (see Init).
-func New(db *bbolt.DB, keys *keystore.Store, status *statuslist.Store, auditLog AuditLog, cfg Config) (*Issuer, error) {
+// New returns an Issuer over a store whose keystore already holds the
+// issuer keyset named KeyName.
+func New(db store.Store, keys *keystore.Store, status *publish.Store, auditLog AuditLog, cfg Config) (*Issuer, error) {
 	if cfg.DefaultTTL == 0 {
 		cfg.DefaultTTL = 15 * time.Minute
 	}
@@ -117,26 +116,21 @@ func New(db *bbolt.DB, keys *keystore.Store, status *statuslist.Store, auditLog 
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketPrincipals, bucketAgents, bucketCredentials} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("issuer: open buckets: %w", err)
-	}
 	is := &Issuer{cfg: cfg, did: id, db: db, keys: keys, status: status, audit: auditLog, schema: schema,
 		nonces: verifier.NewMemoryNonces(5*time.Minute, 100_000), log: cfg.Logger, seen: map[string]time.Time{}}
 	is.resolver = &localResolver{is: is, other: did.NewMultiResolver(nil)}
 	if _, err := is.resolver.refresh(context.Background()); err != nil {
 		return nil, err
 	}
-	local := &localStatus{is: is}
+	// One replay cache for every presentation addressed to the issuer.
+	replay := verifier.NewMemoryReplayCache(0)
 	common := []verifier.Option{verifier.WithKeyResolver(is.resolver), verifier.WithTrustedIssuers(id),
-		verifier.WithStatusChecker(local), verifier.WithClock(cfg.Now), verifier.WithAudience(cfg.URL)}
+		verifier.WithStatusChecker(is.StatusChecker()), verifier.WithClock(cfg.Now), verifier.WithAudience(cfg.URL),
+		verifier.WithReplayCache(replay)}
 	if is.principal, err = verifier.New(append(common, verifier.WithRequiredRequestBinding())...); err != nil {
+		return nil, err
+	}
+	if is.refresher, err = verifier.New(append(common, verifier.WithRequiredRequestBinding(), verifier.WithIssuerAudience())...); err != nil {
 		return nil, err
 	}
 	if is.proof, err = verifier.New(append(common, verifier.WithRequiredNonce(is.nonces))...); err != nil {
@@ -150,6 +144,9 @@ func (is *Issuer) DID() string { return is.did }
 
 // URL returns the issuer's base URL.
 func (is *Issuer) URL() string { return is.cfg.URL }
+
+// Now returns the issuer's clock reading.
+func (is *Issuer) Now() time.Time { return is.cfg.Now() }
 
 // KeyResolver resolves the issuer's own keys from its keystore and did:key
 // and did:jwk locally; the verifier service in the same process uses it.
@@ -196,24 +193,31 @@ func (is *Issuer) Keys(ctx context.Context) ([]keystore.PublicKey, error) {
 	return is.keys.PublicKeys(ctx, KeyName)
 }
 
-// RotateKey makes a new primary signing key. Credentials signed by earlier
+// RotateKey makes a new primary signing key (admins only). The new key and
+// its audit event commit in one transaction. Credentials signed by earlier
 // keys keep verifying until those keys are retired.
 func (is *Issuer) RotateKey(ctx context.Context, actor *Principal) (keystore.PublicKey, error) {
-	if actor.Role != RoleAdmin {
-		return keystore.PublicKey{}, is.deny(ctx, actor, audit.ActionKeyRotate, "", "", fail(http.StatusForbidden, CodeForbidden, "only admins rotate keys"))
-	}
-	pk, err := is.keys.Rotate(ctx, KeyName)
-	if err != nil {
-		return keystore.PublicKey{}, fmt.Errorf("issuer: rotate: %w", err)
-	}
-	if _, err := is.resolver.refresh(ctx); err != nil {
-		return keystore.PublicKey{}, err
-	}
-	if err := is.audit.Append(ctx, &audit.Event{Time: is.cfg.Now().UTC(), Actor: actor.DID, Action: audit.ActionKeyRotate,
-		Resource: is.did + "#" + pk.KID, Decision: audit.DecisionAllow}); err != nil {
-		return keystore.PublicKey{}, fmt.Errorf("issuer: audit: %w", err)
-	}
-	return pk, nil
+	var pk keystore.PublicKey
+	err := is.guard(ctx, is.event(actor, audit.ActionKeyRotate), func(ev *audit.Event) error {
+		if actor.Role != RoleAdmin {
+			return fail(KindForbidden, CodeForbidden, "only admins rotate keys")
+		}
+		err := is.db.Update(ctx, func(tx store.Tx) error {
+			var err error
+			if pk, err = is.keys.RotateTx(tx, KeyName); err != nil {
+				return err
+			}
+			done := *ev
+			done.Resource, done.Decision = is.did+"#"+pk.KID, audit.DecisionAllow
+			return is.audit.AppendTx(tx, &done)
+		})
+		if err != nil {
+			return fmt.Errorf("issuer: rotate: %w", err)
+		}
+		_, err = is.resolver.refresh(ctx)
+		return err
+	})
+	return pk, err
 }
 
 // localResolver resolves the issuer's own DID from the keystore (no HTTP
@@ -311,94 +315,112 @@ func (l *localStatus) Check(ctx context.Context, iss string, entries []vc.Status
 // aud = issuer URL, htm/htu bound to this request, fresh jti) and returns
 // the registered principal.
 func (is *Issuer) Authenticate(ctx context.Context, presentation, method, url string) (*Principal, error) {
-	p, err := is.principal.VerifyHolder(ctx, presentation, verifier.Request{Method: method, URL: url})
-	if err != nil {
-		e := fromReason(err, http.StatusUnauthorized)
-		is.auditDeny(ctx, "", "authenticate", "", "", e)
-		return nil, e
-	}
-	if len(p.VerifiableCredential) != 0 {
-		e := fail(http.StatusUnauthorized, string(reason.Malformed), "a principal's request presentation carries no credential")
-		is.auditDeny(ctx, p.HolderDID(), "authenticate", "", "", e)
-		return nil, e
-	}
-	pr, err := is.Principal(ctx, p.HolderDID())
-	if err != nil {
-		e := fail(http.StatusUnauthorized, CodeUnknownPrincipal, "%s is not a registered principal", p.HolderDID())
-		is.auditDeny(ctx, p.HolderDID(), "authenticate", "", "", e)
-		return nil, e
-	}
-	return pr, nil
+	var pr *Principal
+	err := is.guard(ctx, &audit.Event{Action: "authenticate"}, func(ev *audit.Event) error {
+		p, err := is.principal.VerifyHolder(ctx, presentation, verifier.Request{Method: method, URL: url})
+		if err != nil {
+			return fromReason(err, KindUnauthenticated)
+		}
+		ev.Actor = p.HolderDID()
+		if len(p.VerifiableCredential) != 0 {
+			return fail(KindUnauthenticated, Code(reason.Malformed), "a principal's request presentation carries no credential")
+		}
+		if pr, err = is.Principal(ctx, p.HolderDID()); err != nil {
+			if e, ok := Refusal(err); ok && e.Code == CodeUnknownPrincipal {
+				return fail(KindUnauthenticated, CodeUnknownPrincipal, "%s is not a registered principal", p.HolderDID())
+			}
+			return err
+		}
+		return nil
+	})
+	return pr, err
 }
 
 // Principal returns a registered principal.
 func (is *Issuer) Principal(ctx context.Context, id string) (*Principal, error) {
 	var p *Principal
-	err := is.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketPrincipals).Get([]byte(id))
-		if b == nil {
-			return fail(http.StatusNotFound, CodeUnknownPrincipal, "no principal %s", id)
+	err := is.db.View(ctx, func(tx store.Tx) error {
+		var r principalRecord
+		ok, err := getJSON(tx, bucketPrincipals, id, &r)
+		if err != nil {
+			return err
 		}
-		p = new(Principal)
-		return json.Unmarshal(b, p)
+		if !ok {
+			return fail(KindNotFound, CodeUnknownPrincipal, "no principal %s", id)
+		}
+		p = r.principal()
+		return nil
 	})
 	return p, err
 }
 
-// Principals lists registered principals.
-func (is *Issuer) Principals(ctx context.Context) ([]Principal, error) {
+// Principals lists registered principals (admins only).
+func (is *Issuer) Principals(ctx context.Context, actor *Principal) ([]Principal, error) {
 	var out []Principal
-	err := is.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketPrincipals).ForEach(func(_, v []byte) error {
-			var p Principal
-			if err := json.Unmarshal(v, &p); err != nil {
+	err := is.guard(ctx, is.event(actor, audit.ActionPrincipalList), func(*audit.Event) error {
+		if actor.Role != RoleAdmin {
+			return fail(KindForbidden, CodeForbidden, "admins only")
+		}
+		var err error
+		out, err = is.principals(ctx)
+		return err
+	})
+	return out, err
+}
+
+func (is *Issuer) principals(ctx context.Context) ([]Principal, error) {
+	var out []Principal
+	err := is.db.View(ctx, func(tx store.Tx) error {
+		return tx.Bucket(bucketPrincipals).Range(nil, func(_, v []byte) error {
+			var r principalRecord
+			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("issuer: corrupt principal record: %w", err)
 			}
-			out = append(out, p)
+			out = append(out, *r.principal())
 			return nil
 		})
 	})
 	return out, err
 }
 
-// AddPrincipal registers an admin or orchestrator. actor nil means the
-// system itself (first start).
-func (is *Issuer) AddPrincipal(ctx context.Context, actor *Principal, p Principal) error {
-	actorDID := "system"
-	if actor != nil {
-		actorDID = actor.DID
-		if actor.Role != RoleAdmin {
-			return is.deny(ctx, actor, audit.ActionPrincipalAdd, p.DID, "", fail(http.StatusForbidden, CodeForbidden, "only admins register principals"))
+// HasPrincipals reports whether any principal is registered (a fresh data
+// directory has none until its first admin).
+func (is *Issuer) HasPrincipals(ctx context.Context) (bool, error) {
+	ps, err := is.principals(ctx)
+	return len(ps) > 0, err
+}
+
+// AddPrincipal registers an admin or orchestrator and returns it as
+// stored. actor nil means the system itself (first start).
+func (is *Issuer) AddPrincipal(ctx context.Context, actor *Principal, p Principal) (*Principal, error) {
+	ev := is.event(actor, audit.ActionPrincipalAdd)
+	ev.Subject = p.DID
+	err := is.guard(ctx, ev, func(ev *audit.Event) error {
+		if actor != nil && actor.Role != RoleAdmin {
+			return fail(KindForbidden, CodeForbidden, "only admins register principals")
 		}
-	}
-	if err := is.checkPrincipal(&p); err != nil {
-		return is.deny(ctx, actor, audit.ActionPrincipalAdd, p.DID, "", err)
-	}
-	p.CreatedAt = is.cfg.Now().UTC().Truncate(time.Second)
-	p.CreatedBy = actorDID
-	err := is.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketPrincipals)
-		if b.Get([]byte(p.DID)) != nil {
-			return fail(http.StatusConflict, CodePrincipalExists, "%s is already registered", p.DID)
-		}
-		v, err := json.Marshal(p)
-		if err != nil {
+		if err := is.checkPrincipal(&p); err != nil {
 			return err
 		}
-		if err := b.Put([]byte(p.DID), v); err != nil {
-			return err
-		}
-		return is.audit.AppendTx(tx, &audit.Event{Time: p.CreatedAt, Actor: actorDID, Action: audit.ActionPrincipalAdd,
-			Subject: p.DID, Scopes: p.Ceiling, Decision: audit.DecisionAllow, Detail: "role " + string(p.Role)})
+		p.CreatedAt = is.cfg.Now().UTC().Truncate(time.Second)
+		p.CreatedBy = ev.Actor
+		return is.db.Update(ctx, func(tx store.Tx) error {
+			b := tx.Bucket(bucketPrincipals)
+			if b.Get([]byte(p.DID)) != nil {
+				return fail(KindConflict, CodePrincipalExists, "%s is already registered", p.DID)
+			}
+			if err := putJSON(tx, bucketPrincipals, p.DID, principalRecordOf(&p)); err != nil {
+				return err
+			}
+			done := *ev
+			done.Time, done.Scopes, done.Decision, done.Detail = p.CreatedAt, p.Ceiling, audit.DecisionAllow, "role "+string(p.Role)
+			return is.audit.AppendTx(tx, &done)
+		})
 	})
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			return is.deny(ctx, actor, audit.ActionPrincipalAdd, p.DID, "", e)
-		}
-		return fmt.Errorf("issuer: add principal: %w", err)
+		return nil, err
 	}
-	return nil
+	return &p, nil
 }
 
 func (is *Issuer) checkPrincipal(p *Principal) *Error {
@@ -418,8 +440,8 @@ func (is *Issuer) checkPrincipal(p *Principal) *Error {
 			return badRequest("ceiling entry %q is not resource:action or resource:*", c)
 		}
 	}
-	if p.MaxTTL < 0 || time.Duration(p.MaxTTL) > is.cfg.MaxTTL {
-		return fail(http.StatusBadRequest, CodeLifetimeExceeds, "maxTtl must be within (0, %v]", is.cfg.MaxTTL)
+	if p.MaxTTL < 0 || p.MaxTTL > is.cfg.MaxTTL {
+		return fail(KindInvalid, CodeLifetimeExceeds, "maxTtl must be within (0, %v]", is.cfg.MaxTTL)
 	}
 	if len(p.Name) > 256 {
 		return badRequest("name is too long")
@@ -430,67 +452,77 @@ func (is *Issuer) checkPrincipal(p *Principal) *Error {
 // RemovePrincipal unregisters a principal. The last admin cannot be
 // removed.
 func (is *Issuer) RemovePrincipal(ctx context.Context, actor *Principal, id string) error {
-	if actor.Role != RoleAdmin {
-		return is.deny(ctx, actor, audit.ActionPrincipalRemove, id, "", fail(http.StatusForbidden, CodeForbidden, "only admins remove principals"))
-	}
-	err := is.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketPrincipals)
-		v := b.Get([]byte(id))
-		if v == nil {
-			return fail(http.StatusNotFound, CodeUnknownPrincipal, "no principal %s", id)
+	ev := is.event(actor, audit.ActionPrincipalRemove)
+	ev.Subject = id
+	return is.guard(ctx, ev, func(ev *audit.Event) error {
+		if actor.Role != RoleAdmin {
+			return fail(KindForbidden, CodeForbidden, "only admins remove principals")
 		}
-		var p Principal
-		if err := json.Unmarshal(v, &p); err != nil {
-			return err
-		}
-		if p.Role == RoleAdmin {
-			admins := 0
-			_ = b.ForEach(func(_, v []byte) error {
-				var q Principal
-				if json.Unmarshal(v, &q) == nil && q.Role == RoleAdmin {
-					admins++
-				}
-				return nil
-			})
-			if admins <= 1 {
-				return fail(http.StatusConflict, CodeLastAdmin, "the last admin cannot be removed")
+		return is.db.Update(ctx, func(tx store.Tx) error {
+			b := tx.Bucket(bucketPrincipals)
+			var p principalRecord
+			ok, err := getJSON(tx, bucketPrincipals, id, &p)
+			if err != nil {
+				return err
 			}
-		}
-		if err := b.Delete([]byte(id)); err != nil {
-			return err
-		}
-		return is.audit.AppendTx(tx, &audit.Event{Time: is.cfg.Now().UTC(), Actor: actor.DID, Action: audit.ActionPrincipalRemove,
-			Subject: id, Decision: audit.DecisionAllow})
+			if !ok {
+				return fail(KindNotFound, CodeUnknownPrincipal, "no principal %s", id)
+			}
+			if p.Role == RoleAdmin {
+				admins := 0
+				_ = b.Range(nil, func(_, v []byte) error {
+					var q principalRecord
+					if json.Unmarshal(v, &q) == nil && q.Role == RoleAdmin {
+						admins++
+					}
+					return nil
+				})
+				if admins <= 1 {
+					return fail(KindConflict, CodeLastAdmin, "the last admin cannot be removed")
+				}
+			}
+			if err := b.Delete([]byte(id)); err != nil {
+				return err
+			}
+			done := *ev
+			done.Time, done.Decision = is.cfg.Now().UTC(), audit.DecisionAllow
+			return is.audit.AppendTx(tx, &done)
+		})
 	})
-	var e *Error
-	if errors.As(err, &e) {
-		return is.deny(ctx, actor, audit.ActionPrincipalRemove, id, "", e)
-	}
-	if err != nil {
-		return fmt.Errorf("issuer: remove principal: %w", err)
-	}
-	return nil
 }
 
-// deny records a refused operation in the audit trail and returns err. If
-// the audit event cannot be written, that failure is returned instead.
-func (is *Issuer) deny(ctx context.Context, actor *Principal, action, subject, credential string, err *Error) error {
-	a := ""
+// event starts the audit event of an operation by actor (nil: the system).
+func (is *Issuer) event(actor *Principal, action string) *audit.Event {
+	ev := &audit.Event{Action: action, Actor: "system"}
 	if actor != nil {
-		a = actor.DID
+		ev.Actor = actor.DID
 	}
-	if aerr := is.auditDeny(ctx, a, action, subject, credential, err); aerr != nil {
-		return aerr
-	}
-	return err
+	return ev
 }
 
-func (is *Issuer) auditDeny(ctx context.Context, actor, action, subject, credential string, e *Error) error {
-	err := is.audit.Append(ctx, &audit.Event{Time: is.cfg.Now().UTC(), Actor: actor, Action: action,
-		Subject: subject, Credential: credential, Decision: audit.DecisionDeny, Reason: e.Code, Detail: e.Detail})
-	if err != nil {
-		is.log.Error("audit write failed", "action", action, "err", err)
-		return fmt.Errorf("issuer: audit: %w", err)
+// guard runs one operation and is the one place refusals are audited:
+// when op returns a *Error (anywhere in its chain), the event op was
+// given, with whatever op filled in, is appended as a denial carrying the
+// code and detail, and the *Error is returned. If that append fails, the
+// caller gets the audit failure instead, so that no refusal goes
+// unrecorded. Other errors (internal failures) are wrapped and returned;
+// success is op's to record, inside its own transaction.
+func (is *Issuer) guard(ctx context.Context, ev *audit.Event, op func(ev *audit.Event) error) error {
+	err := op(ev)
+	if err == nil {
+		return nil
 	}
-	return nil
+	e, ok := Refusal(err)
+	if !ok {
+		return err
+	}
+	if ev.Actor == "system" {
+		ev.Actor = ""
+	}
+	ev.Time, ev.Decision, ev.Reason, ev.Detail = is.cfg.Now().UTC(), audit.DecisionDeny, string(e.Code), e.Detail
+	if aerr := is.audit.Append(ctx, ev); aerr != nil {
+		is.log.Error("audit write failed", "action", ev.Action, "err", aerr)
+		return fmt.Errorf("issuer: audit: %w", aerr)
+	}
+	return e
 }

@@ -13,7 +13,8 @@ import (
 
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/tink"
-	bolt "go.etcd.io/bbolt"
+
+	"github.com/agentid/agentid/store"
 )
 
 // Errors returned by the keystore. Callers test for them with errors.Is;
@@ -43,8 +44,8 @@ var (
 // Bucket names. Everything the keystore writes lives in buckets whose names
 // start with "keystore".
 var (
-	bucketKeysets = []byte("keystore.keysets") // name -> Tink EncryptedKeyset (binary)
-	bucketMeta    = []byte("keystore.meta")    // name -> metadata record (JSON)
+	bucketKeysets = "keystore.keysets" // name -> Tink EncryptedKeyset (binary)
+	bucketMeta    = "keystore.meta"    // name -> metadata record (JSON)
 )
 
 // maxNameLen bounds keyset names.
@@ -85,10 +86,10 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store keeps named signing keysets in a bbolt database. It is safe for
+// Store keeps named signing keysets in a store.Store. It is safe for
 // concurrent use. Use one Store per database.
 type Store struct {
-	db     *bolt.DB
+	db     store.Store
 	master tink.AEAD
 	now    func() time.Time
 
@@ -104,10 +105,9 @@ type loaded struct {
 	keys   []PublicKey // primary first, then newest first
 }
 
-// Open returns a Store that keeps keysets in db, encrypted with master. It
-// creates the keystore buckets if needed. db stays owned by the caller; the
-// Store has no Close.
-func Open(db *bolt.DB, master tink.AEAD, opts *Options) (*Store, error) {
+// Open returns a Store that keeps keysets in db, encrypted with master. db
+// stays owned by the caller; the Store has no Close.
+func Open(db store.Store, master tink.AEAD, opts *Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("keystore: nil database")
 	}
@@ -117,17 +117,6 @@ func Open(db *bolt.DB, master tink.AEAD, opts *Options) (*Store, error) {
 	s := &Store{db: db, master: master, now: time.Now, cache: make(map[string]*loaded)}
 	if opts != nil && opts.Now != nil {
 		s.now = opts.Now
-	}
-	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketKeysets, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("keystore: create buckets: %w", err)
 	}
 	return s, nil
 }
@@ -144,7 +133,7 @@ func (s *Store) Create(ctx context.Context, name string, alg Algorithm) error {
 	if _, err := tinkParameters(alg); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(ctx, func(tx store.Tx) error {
 		if tx.Bucket(bucketMeta).Get([]byte(name)) != nil {
 			return fmt.Errorf("keystore: keyset %q: %w", name, ErrExists)
 		}
@@ -171,7 +160,7 @@ func (s *Store) Exists(ctx context.Context, name string) (bool, error) {
 		return false, err
 	}
 	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(ctx, func(tx store.Tx) error {
 		ok = tx.Bucket(bucketMeta).Get([]byte(name)) != nil
 		return nil
 	})
@@ -208,51 +197,68 @@ func (s *Store) PublicKeys(ctx context.Context, name string) ([]PublicKey, error
 }
 
 // Rotate adds a new key with the keyset's algorithm to keyset name and makes
-// it primary. Older keys stay and keep verifying until retired. It returns
-// the new key.
+// it primary, in its own transaction. Older keys stay and keep verifying
+// until retired. It returns the new key.
 func (s *Store) Rotate(ctx context.Context, name string) (PublicKey, error) {
 	if err := checkArgs(ctx, name); err != nil {
 		return PublicKey{}, err
 	}
 	var out PublicKey
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		h, alg, _, rec, err := s.get(tx, name)
-		if err != nil {
-			return err
-		}
-		nh, id, err := rotateKeysetHandle(h, alg)
-		if err != nil {
-			return err
-		}
-		_, nkeys, err := describeKeyset(nh)
-		if err != nil {
-			return err
-		}
-		i := slices.IndexFunc(nkeys, func(k tinkKey) bool { return k.id == id })
-		if i < 0 || !nkeys[i].primary {
-			return fmt.Errorf("keystore: keyset %q: rotated key is not primary", name)
-		}
-		if slices.ContainsFunc(rec.Keys, func(r keyRecord) bool { return r.KID == nkeys[i].kid }) {
-			// A fresh key colliding with an old thumbprint means a broken
-			// random source; refuse rather than confuse verifiers.
-			return fmt.Errorf("keystore: keyset %q: new key repeats an old kid", name)
-		}
-		for j := range rec.Keys {
-			if rec.Keys[j].Status == statusPrimary {
-				rec.Keys[j].Status = statusActive
-			}
-		}
-		created := s.now().UTC()
-		rec.Keys = append(rec.Keys, keyRecord{KID: nkeys[i].kid, TinkID: id, Status: statusPrimary, Created: created})
-		rec.Gen++
-		out = PublicKey{KID: nkeys[i].kid, Alg: string(alg), Public: clonePublic(nkeys[i].pub), Primary: true, Created: created}
-		return s.put(tx, name, nh, rec)
+	err := s.db.Update(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = s.RotateTx(tx, name)
+		return err
 	})
-	s.invalidate(name)
 	if err != nil {
 		return PublicKey{}, err
 	}
 	return out, nil
+}
+
+// RotateTx is Rotate inside the caller's read-write transaction, so that
+// the new key and whatever the caller records about it (an audit event)
+// commit together. The cached keyset is dropped when tx commits.
+func (s *Store) RotateTx(tx store.Tx, name string) (PublicKey, error) {
+	if err := checkArgs(context.Background(), name); err != nil {
+		return PublicKey{}, err
+	}
+	if !tx.Writable() {
+		return PublicKey{}, fmt.Errorf("keystore: rotate: %w", store.ErrReadOnly)
+	}
+	tx.OnCommit(func() { s.invalidate(name) })
+	h, alg, _, rec, err := s.get(tx, name)
+	if err != nil {
+		return PublicKey{}, err
+	}
+	nh, id, err := rotateKeysetHandle(h, alg)
+	if err != nil {
+		return PublicKey{}, err
+	}
+	_, nkeys, err := describeKeyset(nh)
+	if err != nil {
+		return PublicKey{}, err
+	}
+	i := slices.IndexFunc(nkeys, func(k tinkKey) bool { return k.id == id })
+	if i < 0 || !nkeys[i].primary {
+		return PublicKey{}, fmt.Errorf("keystore: keyset %q: rotated key is not primary", name)
+	}
+	if slices.ContainsFunc(rec.Keys, func(r keyRecord) bool { return r.KID == nkeys[i].kid }) {
+		// A fresh key colliding with an old thumbprint means a broken
+		// random source; refuse rather than confuse verifiers.
+		return PublicKey{}, fmt.Errorf("keystore: keyset %q: new key repeats an old kid", name)
+	}
+	for j := range rec.Keys {
+		if rec.Keys[j].Status == statusPrimary {
+			rec.Keys[j].Status = statusActive
+		}
+	}
+	created := s.now().UTC()
+	rec.Keys = append(rec.Keys, keyRecord{KID: nkeys[i].kid, TinkID: id, Status: statusPrimary, Created: created})
+	rec.Gen++
+	if err := s.put(tx, name, nh, rec); err != nil {
+		return PublicKey{}, err
+	}
+	return PublicKey{KID: nkeys[i].kid, Alg: string(alg), Public: clonePublic(nkeys[i].pub), Primary: true, Created: created}, nil
 }
 
 // Retire removes the key kid from keyset name, so that it no longer
@@ -263,7 +269,7 @@ func (s *Store) Retire(ctx context.Context, name, kid string) error {
 	if err := checkArgs(ctx, name); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(ctx, func(tx store.Tx) error {
 		h, _, keys, rec, err := s.get(tx, name)
 		if err != nil {
 			return err
@@ -307,7 +313,7 @@ func (s *Store) load(ctx context.Context, name string) (*loaded, error) {
 		l   *loaded
 		err error
 	)
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(ctx, func(tx store.Tx) error {
 		rec, err := getRecord(tx, name)
 		if err != nil {
 			return err
@@ -372,10 +378,10 @@ func (s *Store) invalidate(name string) {
 
 // associatedData binds a ciphertext to its bucket and keyset name.
 func associatedData(name string) []byte {
-	return []byte("agentid/keystore/v1\x00" + string(bucketKeysets) + "\x00" + name)
+	return []byte("agentid/keystore/v1\x00" + bucketKeysets + "\x00" + name)
 }
 
-func getRecord(tx *bolt.Tx, name string) (*record, error) {
+func getRecord(tx store.Tx, name string) (*record, error) {
 	v := tx.Bucket(bucketMeta).Get([]byte(name))
 	if v == nil {
 		return nil, fmt.Errorf("keystore: keyset %q: %w", name, ErrNotFound)
@@ -393,7 +399,7 @@ func getRecord(tx *bolt.Tx, name string) (*record, error) {
 // get reads, decrypts and checks keyset name inside tx. It returns the
 // handle, its algorithm, its enabled keys and the metadata record, after
 // checking that the record agrees with the keyset.
-func (s *Store) get(tx *bolt.Tx, name string) (*keyset.Handle, Algorithm, []tinkKey, *record, error) {
+func (s *Store) get(tx store.Tx, name string) (*keyset.Handle, Algorithm, []tinkKey, *record, error) {
 	rec, err := getRecord(tx, name)
 	if err != nil {
 		return nil, "", nil, nil, err
@@ -428,7 +434,7 @@ func (s *Store) get(tx *bolt.Tx, name string) (*keyset.Handle, Algorithm, []tink
 }
 
 // put encrypts h and writes it with rec inside tx.
-func (s *Store) put(tx *bolt.Tx, name string, h *keyset.Handle, rec *record) error {
+func (s *Store) put(tx store.Tx, name string, h *keyset.Handle, rec *record) error {
 	var buf bytes.Buffer
 	if err := h.WriteWithAssociatedData(keyset.NewBinaryWriter(&buf), s.master, associatedData(name)); err != nil {
 		return fmt.Errorf("keystore: keyset %q: encrypt: %v", name, err)

@@ -260,7 +260,7 @@ func (c *Checker) checkEntry(ctx context.Context, issuer string, e *vc.StatusEnt
 	if e.Type != EntryType {
 		return false, reason.New(reason.Malformed, "statuslist: credentialStatus type is not "+EntryType)
 	}
-	idx, ok := parseIndex(e.StatusListIndex)
+	idx, ok := ParseIndex(e.StatusListIndex)
 	if !ok {
 		return false, reason.New(reason.Malformed, "statuslist: statusListIndex is not a decimal integer")
 	}

@@ -69,13 +69,15 @@ type Verifier struct {
 	nonces      NonceStore
 	audience    string
 	requireHTTP bool
-	skew        time.Duration
-	maxLifetime time.Duration
-	sigCache    *sigCache
-	cons        constraintChecker
-	audit       audit.Sink
-	observe     func(code reason.Code, d time.Duration)
-	slots       chan struct{}
+	// issuerAudience: see WithIssuerAudience.
+	issuerAudience bool
+	skew           time.Duration
+	maxLifetime    time.Duration
+	sigCache       *sigCache
+	cons           constraintChecker
+	audit          audit.Sink
+	observe        func(code reason.Code, d time.Duration)
+	slots          chan struct{}
 }
 
 // Option configures a Verifier.
@@ -131,6 +133,15 @@ func WithRequiredNonce(s NonceStore) Option {
 // WithRequiredRequestBinding makes htm and htu mandatory.
 func WithRequiredRequestBinding() Option {
 	return func(v *Verifier) error { v.requireHTTP = true; return nil }
+}
+
+// WithIssuerAudience makes a verifier for the issuer itself: presentations
+// are addressed to the issuer (the verifier's audience), while the
+// credential they carry names the resource APIs it is for, so the
+// credential's audiences are not checked against the presentation's. The
+// issuer uses it to verify refresh requests; a resource API must never.
+func WithIssuerAudience() Option {
+	return func(v *Verifier) error { v.issuerAudience = true; return nil }
 }
 
 // WithSkew sets the allowed clock skew (default 60 s, at most 5 minutes).
@@ -336,7 +347,7 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 		}
 	}
 	aud := v.aud(req)
-	if !contains(c.CredentialSubject.Audiences, aud) {
+	if !v.issuerAudience && !contains(c.CredentialSubject.Audiences, aud) {
 		return nil, reason.New(reason.WrongAudience, "verifier: credential is not valid for "+aud)
 	}
 	if err := v.cons.check(c.CredentialSubject.Constraints, c.CredentialSubject.ID, req.SourceIP, now); err != nil {

@@ -31,6 +31,9 @@ type Options struct {
 	MaxBatchDelay time.Duration
 	// ReadOnly opens the file read-only (no writer lock is taken).
 	ReadOnly bool
+	// NoSync skips fsync on commit. It is for tests only: a crash then
+	// loses acknowledged commits.
+	NoSync bool
 }
 
 // ErrLocked is returned by Open when another process holds the file.
@@ -73,6 +76,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 	db.MaxBatchDelay = o.MaxBatchDelay
+	db.NoSync = o.NoSync
 	return &Store{db: db}, nil
 }
 

@@ -1,7 +1,8 @@
-package statuslist
+package publish
 
 import (
 	"encoding/json"
+	"github.com/agentid/agentid/statuslist"
 	"net/http"
 	"sync"
 	"time"
@@ -9,16 +10,10 @@ import (
 
 // Feed defaults.
 const (
-	DefaultKeepalive      = 15 * time.Second
+	DefaultKeepalive      = statuslist.DefaultKeepalive
 	DefaultSubscriberBuf  = 64
 	DefaultMaxSubscribers = 1024
 )
-
-// Event announces that a status list changed and has been re-signed.
-type Event struct {
-	List    string  `json:"list"`
-	Purpose Purpose `json:"purpose"`
-}
 
 // FeedOptions configure a Feed. The zero value is usable.
 type FeedOptions struct {
@@ -50,7 +45,7 @@ type Feed struct {
 }
 
 type subscriber struct {
-	ch   chan Event
+	ch   chan statuslist.Event
 	gone chan struct{} // closed when the feed drops the subscriber
 	once sync.Once
 }
@@ -74,7 +69,7 @@ func NewFeed(opts FeedOptions) *Feed {
 
 // Publish sends ev to every subscriber without blocking; slow subscribers
 // are disconnected.
-func (f *Feed) Publish(ev Event) {
+func (f *Feed) Publish(ev statuslist.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for s := range f.subs {
@@ -111,7 +106,7 @@ func (f *Feed) subscribe() *subscriber {
 	if f.closed || len(f.subs) >= f.maxSubs {
 		return nil
 	}
-	s := &subscriber{ch: make(chan Event, f.buf), gone: make(chan struct{})}
+	s := &subscriber{ch: make(chan statuslist.Event, f.buf), gone: make(chan struct{})}
 	f.subs[s] = struct{}{}
 	return s
 }

@@ -1,4 +1,4 @@
-package statuslist
+package publish
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package statuslist
+package publish
 
 import (
 	"context"
@@ -12,39 +12,29 @@ import (
 	"sync"
 	"time"
 
-	"go.etcd.io/bbolt"
-
+	"github.com/agentid/agentid/statuslist"
+	"github.com/agentid/agentid/store"
 	"github.com/agentid/agentid/vc"
 )
 
-// Purpose is a statusPurpose. agentid issues two: Revocation, which is
-// final, and Suspension, which can be lifted.
-type Purpose string
+// Purpose is statuslist.Purpose.
+type Purpose = statuslist.Purpose
 
 // The status purposes agentid uses.
 const (
-	Revocation Purpose = "revocation"
-	Suspension Purpose = "suspension"
+	Revocation = statuslist.Revocation
+	Suspension = statuslist.Suspension
 )
-
-// purposes lists the purposes agentid issues lists for.
-var purposes = [...]Purpose{Revocation, Suspension}
-
-// Valid reports whether p is Revocation or Suspension.
-func (p Purpose) Valid() bool { return p == Revocation || p == Suspension }
-
-// EntryType is the credentialStatus type of every entry this package issues.
-const EntryType = "BitstringStatusListEntry"
 
 // DefaultTTL is the ttl written into list credentials when Options.TTL is 0.
 const DefaultTTL = 5 * time.Minute
 
 // Bucket names. Everything this package stores lives under these, so that
-// it can share the issuer's bbolt file.
-var (
-	bucketLists   = []byte("statuslist/lists")   // listKey -> listMeta
-	bucketBits    = []byte("statuslist/bits")    // listKey -> bitstring bytes (absent: all zero)
-	bucketCurrent = []byte("statuslist/current") // purpose -> uint32 n of the list being filled
+// it can share the issuer's store.
+const (
+	bucketLists   = "statuslist/lists"   // listKey -> listMeta
+	bucketBits    = "statuslist/bits"    // listKey -> bitstring bytes (absent: all zero)
+	bucketCurrent = "statuslist/current" // purpose -> uint32 n of the list being filled
 )
 
 // Options configure a Store. The zero value of every field but BaseURL is a
@@ -55,7 +45,7 @@ type Options struct {
 	// <BaseURL>/status/<purpose>/<n>. It must not change while credentials
 	// that name it are live: the URL is part of every status entry.
 	BaseURL string
-	// Size is the number of entries in each new list: MinSize by default;
+	// Size is the number of entries in each new list: statuslist.MinSize by default;
 	// smaller values are refused. It is rounded up to a multiple of 8.
 	// Existing lists keep the size they were created with.
 	Size int
@@ -67,17 +57,17 @@ type Options struct {
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 
-	// minSize overrides MinSize so that tests can fill a list; it is not
+	// minSize overrides statuslist.MinSize so that tests can fill a list; it is not
 	// settable outside the package.
 	minSize int
 }
 
 // Store allocates status list indexes and keeps the status bits, in the
-// issuer's bbolt database. All its state is in bbolt; a Store may be
-// reopened at any time, and two Stores on one database are safe (bbolt
-// serialises writers), though only one should publish.
+// issuer's store. All its state is there; a Store may be reopened at any
+// time, and two Stores on one database are safe (writers are serialised),
+// though only one should publish.
 type Store struct {
-	db      *bbolt.DB
+	db      store.Store
 	base    string // BaseURL without a trailing slash
 	prefix  string // base + "/status/"
 	size    int
@@ -87,8 +77,8 @@ type Store struct {
 	watches []func(listURL string, purpose Purpose)
 }
 
-// Open prepares the store's buckets in db and returns a Store.
-func Open(db *bbolt.DB, opts Options) (*Store, error) {
+// Open returns a Store keeping its state in db.
+func Open(db store.Store, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("statuslist: nil database")
 	}
@@ -96,13 +86,13 @@ func Open(db *bbolt.DB, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	min := MinSize
+	min := statuslist.MinSize
 	if opts.minSize > 0 {
 		min = opts.minSize
 	}
 	size := opts.Size
 	if size == 0 {
-		size = MinSize
+		size = statuslist.MinSize
 	}
 	if size < min {
 		return nil, fmt.Errorf("statuslist: list size %d is below the minimum of %d", size, min)
@@ -121,17 +111,6 @@ func Open(db *bbolt.DB, opts Options) (*Store, error) {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
-	}
-	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketLists, bucketBits, bucketCurrent} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("statuslist: create buckets: %w", err)
 	}
 	return &Store{db: db, base: base, prefix: base + "/status/", size: size, ttl: ttl, now: now}, nil
 }
@@ -164,28 +143,11 @@ func (s *Store) parseListURL(u string) (Purpose, uint32, error) {
 	if !ok || !Purpose(p).Valid() {
 		return "", 0, ErrUnknownList
 	}
-	n, ok := parseIndex(ns)
+	n, ok := statuslist.ParseIndex(ns)
 	if !ok || n > 1<<32-1 {
 		return "", 0, ErrUnknownList
 	}
 	return Purpose(p), uint32(n), nil
-}
-
-// parseIndex parses a canonical non-negative decimal: digits only, no sign,
-// no leading zero (but "0"), at most 10 digits.
-func parseIndex(s string) (int, bool) {
-	if len(s) == 0 || len(s) > 10 || (len(s) > 1 && s[0] == '0') {
-		return 0, false
-	}
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
 }
 
 func listKey(p Purpose, n uint32) []byte {
@@ -225,12 +187,8 @@ func unmarshalMeta(b []byte) (*listMeta, error) {
 	return m, nil
 }
 
-func getMeta(tx *bbolt.Tx, p Purpose, n uint32) (*listMeta, error) {
-	b := tx.Bucket(bucketLists)
-	if b == nil {
-		return nil, errors.New("statuslist: store is not initialised in this database")
-	}
-	v := b.Get(listKey(p, n))
+func getMeta(tx store.Tx, p Purpose, n uint32) (*listMeta, error) {
+	v := tx.Bucket(bucketLists).Get(listKey(p, n))
 	if v == nil {
 		return nil, ErrUnknownList
 	}
@@ -246,7 +204,7 @@ func getMeta(tx *bbolt.Tx, p Purpose, n uint32) (*listMeta, error) {
 //
 // Indexes are the images of a per-list counter under a keyed pseudorandom
 // permutation, so they are distinct and spread uniformly over the list.
-func (s *Store) AllocateTx(tx *bbolt.Tx, p Purpose) (vc.StatusEntry, error) {
+func (s *Store) AllocateTx(tx store.Tx, p Purpose) (vc.StatusEntry, error) {
 	if !p.Valid() {
 		return vc.StatusEntry{}, ErrUnknownPurpose
 	}
@@ -255,9 +213,6 @@ func (s *Store) AllocateTx(tx *bbolt.Tx, p Purpose) (vc.StatusEntry, error) {
 	}
 	cur := tx.Bucket(bucketCurrent)
 	lists := tx.Bucket(bucketLists)
-	if cur == nil || lists == nil {
-		return vc.StatusEntry{}, errors.New("statuslist: store is not initialised in this database")
-	}
 	var n uint32
 	var m *listMeta
 	if v := cur.Get([]byte(p)); v != nil {
@@ -298,7 +253,7 @@ func (s *Store) AllocateTx(tx *bbolt.Tx, p Purpose) (vc.StatusEntry, error) {
 	is := strconv.FormatUint(idx, 10)
 	return vc.StatusEntry{
 		ID:                   u + "#" + is,
-		Type:                 EntryType,
+		Type:                 statuslist.EntryType,
 		StatusPurpose:        string(p),
 		StatusListIndex:      is,
 		StatusListCredential: u,
@@ -318,7 +273,7 @@ type ref struct {
 // set it also proves the index was handed out (inverting the index
 // permutation), which a write needs; a read of a signed credential's entry
 // can skip that work, since only this issuer could have signed it.
-func (s *Store) resolveTx(tx *bbolt.Tx, e vc.StatusEntry, allocated bool) (ref, *listMeta, error) {
+func (s *Store) resolveTx(tx store.Tx, e vc.StatusEntry, allocated bool) (ref, *listMeta, error) {
 	p, n, err := s.parseListURL(e.StatusListCredential)
 	if err != nil {
 		return ref{}, nil, fmt.Errorf("%w: list URL %q", ErrUnknownEntry, e.StatusListCredential)
@@ -326,10 +281,10 @@ func (s *Store) resolveTx(tx *bbolt.Tx, e vc.StatusEntry, allocated bool) (ref, 
 	if string(p) != e.StatusPurpose {
 		return ref{}, nil, fmt.Errorf("%w: statusPurpose %q disagrees with the list URL", ErrUnknownEntry, e.StatusPurpose)
 	}
-	if e.Type != "" && e.Type != EntryType {
+	if e.Type != "" && e.Type != statuslist.EntryType {
 		return ref{}, nil, fmt.Errorf("%w: type %q", ErrUnknownEntry, e.Type)
 	}
-	idx, ok := parseIndex(e.StatusListIndex)
+	idx, ok := statuslist.ParseIndex(e.StatusListIndex)
 	if !ok {
 		return ref{}, nil, fmt.Errorf("%w: statusListIndex %q", ErrUnknownEntry, e.StatusListIndex)
 	}
@@ -356,7 +311,7 @@ func (s *Store) resolveTx(tx *bbolt.Tx, e vc.StatusEntry, allocated bool) (ref, 
 // ErrUnknownEntry. When tx commits and the bit changed, the list is marked
 // for re-signing (through tx.OnCommit), so a Publisher serves the new list
 // and announces it on its Feed.
-func (s *Store) SetTx(tx *bbolt.Tx, e vc.StatusEntry, set bool) error {
+func (s *Store) SetTx(tx store.Tx, e vc.StatusEntry, set bool) error {
 	if !tx.Writable() {
 		return ErrReadOnlyTx
 	}
@@ -374,7 +329,7 @@ func (s *Store) SetTx(tx *bbolt.Tx, e vc.StatusEntry, set bool) error {
 		if len(v) != int(m.size)/8 {
 			return errors.New("statuslist: corrupt bitstring record")
 		}
-		if getBit(v, r.index) == set {
+		if cur, _ := statuslist.FromBytes(v).Get(r.index); cur == set {
 			return nil // nothing changes; nothing to publish
 		}
 		b = make([]byte, len(v))
@@ -385,7 +340,7 @@ func (s *Store) SetTx(tx *bbolt.Tx, e vc.StatusEntry, set bool) error {
 		}
 		b = make([]byte, m.size/8)
 	}
-	l := &Bitstring{b: b}
+	l := statuslist.FromBytes(b)
 	if set {
 		_ = l.Set(r.index)
 	} else {
@@ -405,7 +360,7 @@ func (s *Store) Set(ctx context.Context, e vc.StatusEntry, set bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bbolt.Tx) error { return s.SetTx(tx, e, set) })
+	return s.db.Update(ctx, func(tx store.Tx) error { return s.SetTx(tx, e, set) })
 }
 
 // Status reports whether the status bit of entry e is set.
@@ -414,13 +369,13 @@ func (s *Store) Status(ctx context.Context, e vc.StatusEntry) (bool, error) {
 		return false, err
 	}
 	var set bool
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx store.Tx) error {
 		r, _, err := s.resolveTx(tx, e, false)
 		if err != nil {
 			return err
 		}
 		if v := tx.Bucket(bucketBits).Get(listKey(r.purpose, r.n)); v != nil {
-			set = getBit(v, r.index)
+			set, _ = statuslist.FromBytes(v).Get(r.index)
 		}
 		return nil
 	})
@@ -431,17 +386,17 @@ func (s *Store) Status(ctx context.Context, e vc.StatusEntry) (bool, error) {
 type snapshot struct {
 	purpose Purpose
 	n       uint32
-	bits    *Bitstring
+	bits    *statuslist.Bitstring
 }
 
 // load reads list u.
-func (s *Store) load(u string) (*snapshot, error) {
+func (s *Store) load(ctx context.Context, u string) (*snapshot, error) {
 	p, n, err := s.parseListURL(u)
 	if err != nil {
 		return nil, err
 	}
 	snap := &snapshot{purpose: p, n: n}
-	err = s.db.View(func(tx *bbolt.Tx) error {
+	err = s.db.View(ctx, func(tx store.Tx) error {
 		m, err := getMeta(tx, p, n)
 		if err != nil {
 			return err
@@ -453,7 +408,7 @@ func (s *Store) load(u string) (*snapshot, error) {
 			}
 			copy(b, v)
 		}
-		snap.bits = &Bitstring{b: b}
+		snap.bits = statuslist.FromBytes(b)
 		return nil
 	})
 	if err != nil {
@@ -463,12 +418,12 @@ func (s *Store) load(u string) (*snapshot, error) {
 }
 
 // exists reports ErrUnknownList unless list u exists.
-func (s *Store) exists(u string) error {
+func (s *Store) exists(ctx context.Context, u string) error {
 	p, n, err := s.parseListURL(u)
 	if err != nil {
 		return err
 	}
-	return s.db.View(func(tx *bbolt.Tx) error {
+	return s.db.View(ctx, func(tx store.Tx) error {
 		_, err := getMeta(tx, p, n)
 		return err
 	})

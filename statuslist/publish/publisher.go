@@ -1,9 +1,9 @@
-package statuslist
+package publish
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,18 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/agentid/agentid/vc"
+	"github.com/agentid/agentid/statuslist"
 	"github.com/agentid/agentid/vc/jws"
 )
-
-// Type names of a status list credential.
-const (
-	TypeListCredential = "BitstringStatusListCredential"
-	TypeList           = "BitstringStatusList"
-)
-
-// MediaType is the Content-Type of a served list.
-const MediaType = "application/vc+jwt"
 
 // Publisher defaults.
 const (
@@ -166,7 +157,7 @@ func (p *Publisher) flush() {
 			continue
 		}
 		if p.feed != nil {
-			p.feed.Publish(Event{List: u, Purpose: purpose})
+			p.feed.Publish(statuslist.Event{List: u, Purpose: purpose})
 		}
 	}
 }
@@ -193,106 +184,19 @@ func (p *Publisher) Close() {
 	p.mu.Unlock()
 }
 
-// listCredential is the payload of a status list vc+jwt.
-type listCredential struct {
-	Context           []string    `json:"@context"`
-	ID                string      `json:"id"`
-	Type              []string    `json:"type"`
-	Issuer            vc.Issuer   `json:"issuer"`
-	ValidFrom         *time.Time  `json:"validFrom,omitempty"`
-	ValidUntil        *time.Time  `json:"validUntil,omitempty"`
-	CredentialSubject listSubject `json:"credentialSubject"`
-	vc.Claims
-}
-
-type listSubject struct {
-	ID            string      `json:"id,omitempty"`
-	Type          stringOrSet `json:"type"`
-	StatusPurpose stringOrSet `json:"statusPurpose"`
-	EncodedList   string      `json:"encodedList"`
-	TTL           *int64      `json:"ttl,omitempty"`
-	StatusSize    *int64      `json:"statusSize,omitempty"`
-}
-
-// stringOrSet is a JSON string or array of strings; it is written as a
-// string when it has one member.
-type stringOrSet []string
-
-func (s stringOrSet) MarshalJSON() ([]byte, error) {
-	if len(s) == 1 {
-		return json.Marshal(s[0])
-	}
-	return json.Marshal([]string(s))
-}
-
-func (s *stringOrSet) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
-		*s = stringOrSet{v}
-		return nil
-	}
-	var v []string
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*s = v
-	return nil
-}
-
-func (s stringOrSet) has(v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // sign reads list u, signs it and stores the result. The caller holds
 // signMu.
 func (p *Publisher) sign(u string) (*signedList, error) {
-	snap, err := p.store.load(u)
-	if err != nil {
-		return nil, err
-	}
-	enc, err := snap.bits.Encode()
+	snap, err := p.store.load(context.Background(), u)
 	if err != nil {
 		return nil, err
 	}
 	now := p.store.now().UTC().Truncate(time.Second)
 	until := now.Add(p.validity)
-	ttl := p.store.ttl.Milliseconds()
-	c := listCredential{
-		Context:    []string{vc.ContextV2},
-		ID:         u,
-		Type:       []string{vc.TypeVerifiableCredential, TypeListCredential},
-		Issuer:     vc.Issuer{ID: p.issuer},
-		ValidFrom:  &now,
-		ValidUntil: &until,
-		CredentialSubject: listSubject{
-			ID:            u + "#list",
-			Type:          stringOrSet{TypeList},
-			StatusPurpose: stringOrSet{string(snap.purpose)},
-			EncodedList:   enc,
-			TTL:           &ttl,
-		},
-		Claims: vc.Claims{Iss: p.issuer, Jti: u, Iat: now.Unix(), Exp: until.Unix()},
-	}
-	s := p.signer()
-	if s == nil {
-		return nil, errors.New("statuslist: no current signer")
-	}
-	if d, err := jws.KidDID(s.KeyID()); err != nil || d != p.issuer {
-		return nil, fmt.Errorf("statuslist: signer kid %q is not a key of issuer %q", s.KeyID(), p.issuer)
-	}
-	payload, err := json.Marshal(&c)
-	if err != nil {
-		return nil, fmt.Errorf("statuslist: encode list credential: %w", err)
-	}
-	tok, err := jws.Sign(s, vc.TypCredential, payload)
+	tok, err := statuslist.SignListCredential(p.signer(), statuslist.ListCredential{
+		Issuer: p.issuer, URL: u, Purpose: snap.purpose, Bits: snap.bits,
+		TTL: p.store.ttl, ValidFrom: now, ValidUntil: until,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +225,7 @@ func (p *Publisher) current(u string) (*signedList, error) {
 	if sl == nil {
 		// Turn away requests for lists that do not exist before queueing
 		// behind signatures.
-		if err := p.store.exists(u); err != nil {
+		if err := p.store.exists(context.Background(), u); err != nil {
 			return nil, err
 		}
 	}
@@ -372,7 +276,7 @@ func (p *Publisher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	n, ok := parseIndex(ns)
+	n, ok := statuslist.ParseIndex(ns)
 	if !ok || n > 1<<32-1 {
 		http.Error(w, "bad list number", http.StatusBadRequest)
 		return
@@ -395,7 +299,7 @@ func (p *Publisher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Type", MediaType)
+	h.Set("Content-Type", statuslist.MediaType)
 	h.Set("Content-Length", strconv.Itoa(len(sl.jwt)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
