@@ -82,6 +82,10 @@ var (
 	// ErrInvalidEvent reports an event that cannot be appended: missing
 	// action, unknown decision, unencodable time, or too large.
 	ErrInvalidEvent = errors.New("audit: invalid event")
+	// ErrUnavailable reports that the log could not be written (the
+	// store failed: a full disk, a closed database). The decision whose
+	// event it was must not be acted on.
+	ErrUnavailable = errors.New("audit: log unavailable")
 )
 
 // Kinds of chain breakage reported in ChainError.Kind.

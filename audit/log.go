@@ -298,7 +298,7 @@ func (l *Log) commit(lot []*pending) {
 	if len(lot) == 1 {
 		var ce *ChainError
 		if !errors.As(err, &ce) && !errors.Is(err, ErrInvalidEvent) {
-			err = errorf("append: %w", err)
+			err = errorf("append: %w: %w", ErrUnavailable, err)
 		}
 		lot[0].done <- err
 		return

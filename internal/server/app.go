@@ -1,8 +1,9 @@
 // Package server wires agentid's packages into the `agentid serve`
-// process: it opens the data directory (bbolt file, master key, keystore,
+// process: it opens the data directory (the store, master key, keystore,
 // status lists, audit log), initialises an empty one, and serves the issuer
 // API, the status lists and their change feed, the verifier service and
-// the operational endpoints with gin.
+// the operational endpoints with gin. It holds no policy: every decision
+// is the issuer's.
 package server
 
 import (
@@ -20,13 +21,14 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/tink-crypto/tink-go/v2/tink"
-	"go.etcd.io/bbolt"
 
 	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/issuer"
 	"github.com/agentid/agentid/keystore"
-	"github.com/agentid/agentid/statuslist"
+	"github.com/agentid/agentid/statuslist/publish"
+	"github.com/agentid/agentid/store"
+	"github.com/agentid/agentid/store/boltstore"
 	"github.com/agentid/agentid/vc/jws"
 )
 
@@ -61,11 +63,11 @@ type Config struct {
 // App is an opened data directory.
 type App struct {
 	cfg       Config
-	DB        *bbolt.DB
+	DB        store.Store
 	Keys      *keystore.Store
-	Status    *statuslist.Store
-	Publisher *statuslist.Publisher
-	Feed      *statuslist.Feed
+	Status    *publish.Store
+	Publisher *publish.Publisher
+	Feed      *publish.Feed
 	Audit     *audit.Log
 	Issuer    *issuer.Issuer
 	// AdminDID is set when Open created the first admin; its private JWK
@@ -93,16 +95,16 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := bbolt.Open(filepath.Join(cfg.DataDir, DBFile), 0o600, dbOptions())
+	// Issuance commits through Batch: a short window (boltstore's 2 ms
+	// default) is enough to gather concurrent requests, and a lone request
+	// waits at most that.
+	db, err := boltstore.Open(filepath.Join(cfg.DataDir, DBFile), nil)
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, boltstore.ErrLocked) {
 			return nil, fmt.Errorf("server: %s is in use by another agentid process", filepath.Join(cfg.DataDir, DBFile))
 		}
 		return nil, fmt.Errorf("server: open database: %w", err)
 	}
-	// Issuance commits through db.Batch: a short window is enough to
-	// gather concurrent requests, and a lone request waits at most this.
-	db.MaxBatchDelay = 2 * time.Millisecond
 	a := &App{cfg: cfg, DB: db, log: cfg.Logger}
 	if err := a.open(ctx, master); err != nil {
 		db.Close()
@@ -126,7 +128,7 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		}
 		a.log.Info("created issuer signing key", "alg", string(a.cfg.KeyAlg))
 	}
-	if a.Status, err = statuslist.Open(a.DB, statuslist.Options{BaseURL: a.cfg.IssuerURL, TTL: a.cfg.StatusTTL, Now: a.cfg.Now}); err != nil {
+	if a.Status, err = publish.Open(a.DB, publish.Options{BaseURL: a.cfg.IssuerURL, TTL: a.cfg.StatusTTL, Now: a.cfg.Now}); err != nil {
 		return err
 	}
 	if a.Audit, err = audit.Open(a.DB, &audit.Options{Now: a.cfg.Now}); err != nil {
@@ -137,7 +139,7 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 	}); err != nil {
 		return err
 	}
-	a.Feed = statuslist.NewFeed(statuslist.FeedOptions{})
+	a.Feed = publish.NewFeed(publish.FeedOptions{})
 	signer := func() jws.Signer {
 		s, err := a.Issuer.Signer(context.Background())
 		if err != nil {
@@ -145,31 +147,19 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		}
 		return s
 	}
-	if a.Publisher, err = statuslist.NewPublisher(a.Status, statuslist.PublisherOptions{Issuer: a.Issuer.DID(), Signer: signer, Feed: a.Feed}); err != nil {
+	if a.Publisher, err = publish.NewPublisher(a.Status, publish.PublisherOptions{Issuer: a.Issuer.DID(), Signer: signer, Feed: a.Feed}); err != nil {
 		return err
 	}
-	ps, err := a.Issuer.Principals(ctx)
+	have, err := a.Issuer.HasPrincipals(ctx)
 	if err != nil {
 		return err
 	}
-	if len(ps) == 0 {
+	if !have {
 		if err := a.createAdmin(ctx); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// dbOptions are the bbolt settings: fail fast when another process holds
-// the file; do not write the freelist on every commit (bbolt rebuilds it
-// when the file is opened, as etcd does), which at thousands of small
-// commits a second is most of a commit's cost; keep commits fsynced.
-func dbOptions() *bbolt.Options {
-	return &bbolt.Options{
-		Timeout:        time.Second,
-		NoFreelistSync: true,
-		FreelistType:   bbolt.FreelistMapType,
-	}
 }
 
 type failingSigner struct{ err error }
@@ -193,7 +183,7 @@ func (a *App) createAdmin(ctx context.Context) error {
 	if err := WriteKeyFile(path, priv, id); err != nil {
 		return fmt.Errorf("server: first admin key: %w", err)
 	}
-	if err := a.Issuer.AddPrincipal(ctx, nil, issuer.Principal{DID: id, Role: issuer.RoleAdmin, Name: "first admin"}); err != nil {
+	if _, err := a.Issuer.AddPrincipal(ctx, nil, issuer.Principal{DID: id, Role: issuer.RoleAdmin, Name: "first admin"}); err != nil {
 		return err
 	}
 	a.AdminDID = id

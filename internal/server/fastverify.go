@@ -1,6 +1,10 @@
 package server
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/agentid/agentid/api"
+)
 
 // decodeVerifyFast decodes the body of POST /v1/verify when it has the
 // simple form clients send, and reports false for anything else, so that
@@ -11,11 +15,11 @@ import "encoding/binary"
 //
 // The contract, checked by FuzzVerifyFastDifferential: whenever this
 // accepts b, the encoding/json path accepts b too and yields an equal
-// VerifyRequest. It therefore gives up on escapes and bytes outside
+// api.VerifyRequest. It therefore gives up on escapes and bytes outside
 // printable ASCII in strings, on member names that are not exactly the
 // struct's JSON names, on repeated members, on null and on any value of
 // another type.
-func decodeVerifyFast(b []byte, r *VerifyRequest) bool {
+func decodeVerifyFast(b []byte, r *api.VerifyRequest) bool {
 	d := verifyDec{b: b}
 	d.ws()
 	if !d.byte('{') {

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/internal/problem"
@@ -33,10 +33,32 @@ import (
 	"github.com/agentid/agentid/verifier/middleware"
 )
 
-// MaxBodyBytes bounds every request body.
+// MaxBodyBytes bounds every request body but the audit ingest's.
 const MaxBodyBytes = 64 << 10
 
-// Server is the HTTP face of an App.
+// MaxIngestBytes bounds the body of POST /v1/audit/events, where embedded
+// verifiers forward their audit events in batches (audit.Forwarder keeps
+// its batches under the same bound).
+const MaxIngestBytes = audit.MaxForwardBatchBytes
+
+// ingestRoute is the gin route of the ingest endpoint.
+const ingestRoute = "/v1/audit/events"
+
+// bodyLimit returns the request body bound of a gin route: observe wraps
+// every body in an http.MaxBytesReader with it. The bound has to be chosen
+// there, before any handler runs: a second MaxBytesReader set in the
+// handler could only lower it, since the outer reader reads through the
+// inner one.
+func bodyLimit(route string) int64 {
+	if route == ingestRoute {
+		return MaxIngestBytes
+	}
+	return MaxBodyBytes
+}
+
+// Server is the HTTP face of an App. It translates HTTP into one call of
+// the issuer (or the verifier) and the answer back; who may do what, and
+// what is audited, is the issuer's to decide.
 type Server struct {
 	app      *App
 	m        *metrics
@@ -59,10 +81,11 @@ func NewServer(app *App, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	vopts := []verifier.Option{
-		verifier.WithKeyResolver(keys),
-		verifier.WithTrustedIssuers(append([]string{own}, app.cfg.TrustedIssuers...)...),
-		verifier.WithStatusChecker(&routeStatus{own: own, local: app.Issuer.StatusChecker(), other: checker}),
+	s.verifier, err = verifier.ForIssuers(context.Background(), verifier.TrustConfig{
+		Issuers: append([]string{own}, app.cfg.TrustedIssuers...),
+		Keys:    keys,
+		Status:  &routeStatus{own: own, local: app.Issuer.StatusChecker(), other: checker},
+	},
 		verifier.WithClock(app.cfg.Now),
 		verifier.WithConcurrency(runtime.GOMAXPROCS(0)),
 		verifier.WithObserver(func(code reason.Code, d time.Duration) {
@@ -73,9 +96,9 @@ func NewServer(app *App, opts ServerOptions) (*Server, error) {
 			}
 			s.m.verifyTime.Observe(d.Seconds())
 		}),
-	}
-	vopts = append(vopts, verifier.WithAudit(app.Audit))
-	if s.verifier, err = verifier.New(vopts...); err != nil {
+		verifier.WithAudit(app.Audit),
+	)
+	if err != nil {
 		return nil, err
 	}
 	s.engine = s.routes()
@@ -114,14 +137,10 @@ func (r *routeStatus) Check(ctx context.Context, iss string, e []vc.StatusEntry)
 	return r.other.Check(ctx, iss, e)
 }
 
-type ctxKey int
-
-const principalKey ctxKey = 1
-
 func (s *Server) routes() *gin.Engine {
 	r := gin.New()
 	r.Use(gin.CustomRecovery(func(c *gin.Context, _ any) {
-		problem.Write(c.Writer, http.StatusInternalServerError, "internal", "")
+		problem.Write(c.Writer, http.StatusInternalServerError, api.CodeInternal, "")
 		c.Abort()
 	}), s.observe)
 	r.HandleMethodNotAllowed = true
@@ -144,7 +163,7 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/schemas/:file", s.file(sub, schemas.AgentCredentialSchema, "application/schema+json"))
 	r.GET("/v1/nonce", func(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusOK, gin.H{"nonce": s.app.Issuer.Nonce()})
+		c.JSON(http.StatusOK, api.NonceResponse{Nonce: s.app.Issuer.Nonce()})
 	})
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.ready)
@@ -169,7 +188,7 @@ func (s *Server) routes() *gin.Engine {
 	p.GET("/audit", s.auditQuery)
 	p.GET("/audit/summary", s.auditSummary)
 	p.GET("/audit/verify", s.auditVerify)
-	p.POST("/audit/events", s.ingestAudit)
+	p.POST(ingestRoute[len("/v1"):], s.ingestAudit)
 	return r
 }
 
@@ -209,15 +228,31 @@ func (s *Server) observe(c *gin.Context) {
 
 func rid(c *gin.Context) string { return c.GetString("rid") }
 
-// fail writes err as problem details.
+// statusOf is the one table from the issuer's kinds of refusal to HTTP.
+var statusOf = map[issuer.Kind]int{
+	issuer.KindInvalid:         http.StatusBadRequest,
+	issuer.KindUnauthenticated: http.StatusUnauthorized,
+	issuer.KindForbidden:       http.StatusForbidden,
+	issuer.KindNotFound:        http.StatusNotFound,
+	issuer.KindConflict:        http.StatusConflict,
+	issuer.KindTooLarge:        http.StatusRequestEntityTooLarge,
+}
+
+// fail writes err as problem details: a refusal with its code and the
+// status of its kind, anything else as a 500 whose cause is logged, never
+// shown.
 func (s *Server) fail(c *gin.Context, err error) {
-	st, code, detail := issuer.Status(err)
-	if st >= 500 {
+	st, code, detail := http.StatusInternalServerError, api.CodeInternal, ""
+	if e, ok := issuer.Refusal(err); ok {
+		if v, ok := statusOf[e.Kind]; ok {
+			st, code, detail = v, string(e.Code), e.Detail
+		}
+	}
+	if st == http.StatusInternalServerError {
 		s.app.log.Error("request failed", "rid", rid(c), "route", c.FullPath(), "err", err)
-		if strings.Contains(err.Error(), "audit") {
+		if errors.Is(err, audit.ErrUnavailable) {
 			s.m.auditFailure.Inc()
 		}
-		detail = ""
 	}
 	if st == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `VP realm="`+s.app.cfg.IssuerURL+`", error="`+code+`"`)
@@ -229,7 +264,10 @@ func (s *Server) fail(c *gin.Context, err error) {
 func (s *Server) count(op string, err error) {
 	res := "allow"
 	if err != nil {
-		_, res, _ = issuer.Status(err)
+		res = api.CodeInternal
+		if e, ok := issuer.Refusal(err); ok {
+			res = string(e.Code)
+		}
 	}
 	s.m.issued.WithLabelValues(op, res).Inc()
 }
@@ -243,16 +281,12 @@ func decodeReader(r io.Reader, v any) error {
 	if err := d.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &issuer.Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Detail: fmt.Sprintf("body over %d bytes", MaxBodyBytes)}
+			return issuer.TooLarge(mbe.Limit)
 		}
-		var ie *issuer.Error
-		if errors.As(err, &ie) {
-			return ie
-		}
-		return &issuer.Error{Status: http.StatusBadRequest, Code: issuer.CodeInvalidRequest, Detail: "body is not the expected JSON: " + err.Error()}
+		return issuer.InvalidRequest("body is not the expected JSON: " + err.Error())
 	}
 	if _, err := d.Token(); err != io.EOF {
-		return &issuer.Error{Status: http.StatusBadRequest, Code: issuer.CodeInvalidRequest, Detail: "trailing data after the JSON body"}
+		return issuer.InvalidRequest("trailing data after the JSON body")
 	}
 	return nil
 }
@@ -261,10 +295,20 @@ func (s *Server) requestURL(c *gin.Context) string {
 	return s.app.cfg.IssuerURL + strings.TrimPrefix(c.Request.URL.EscapedPath(), issuerPath(s.app.cfg.IssuerURL))
 }
 
-func (s *Server) authenticate(c *gin.Context) {
+// presentation returns the request's VP token, or the refusal of a request
+// without one.
+func presentation(c *gin.Context) (string, error) {
 	tok, ok := middleware.Presentation(c.Request.Header)
 	if !ok {
-		s.fail(c, &issuer.Error{Status: http.StatusUnauthorized, Code: string(reason.Malformed), Detail: "missing Authorization: VP header"})
+		return "", &issuer.Error{Kind: issuer.KindUnauthenticated, Code: issuer.Code(reason.Malformed), Detail: "missing Authorization: VP header"}
+	}
+	return tok, nil
+}
+
+func (s *Server) authenticate(c *gin.Context) {
+	tok, err := presentation(c)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	p, err := s.app.Issuer.Authenticate(c.Request.Context(), tok, c.Request.Method, s.requestURL(c))
@@ -329,76 +373,43 @@ type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
-// VerifyRequest is the body of POST /v1/verify.
-type VerifyRequest struct {
-	Presentation string   `json:"presentation"`
-	Audience     string   `json:"audience"`
-	Nonce        string   `json:"nonce,omitempty"`
-	Method       string   `json:"method,omitempty"`
-	URL          string   `json:"url,omitempty"`
-	Scopes       []string `json:"scopes,omitempty"`
-	SourceIP     string   `json:"sourceIP,omitempty"`
-}
-
-// VerifyResponse is the answer of POST /v1/verify.
-type VerifyResponse struct {
-	Valid        bool         `json:"valid"`
-	Agent        string       `json:"agent,omitempty"`
-	Issuer       string       `json:"issuer,omitempty"`
-	Scopes       []string     `json:"scopes,omitempty"`
-	Owner        string       `json:"owner,omitempty"`
-	CredentialID string       `json:"credentialId,omitempty"`
-	ExpiresAt    *time.Time   `json:"expiresAt,omitempty"`
-	Error        *VerifyError `json:"error,omitempty"`
-}
-
-// VerifyError is the refusal of POST /v1/verify.
-type VerifyError struct {
-	Code   string `json:"code"`
-	Detail string `json:"detail,omitempty"`
-}
-
 func (s *Server) verify(c *gin.Context) {
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		s.fail(c, decodeReader(errReader{err}, nil))
 		return
 	}
-	var req VerifyRequest
+	var req api.VerifyRequest
 	if !decodeVerifyFast(body, &req) {
-		req = VerifyRequest{}
+		req = api.VerifyRequest{}
 		if err := decodeReader(bytes.NewReader(body), &req); err != nil {
 			s.fail(c, err)
 			return
 		}
 	}
 	if req.Presentation == "" || req.Audience == "" {
-		s.fail(c, &issuer.Error{Status: http.StatusBadRequest, Code: issuer.CodeInvalidRequest, Detail: "presentation and audience are required"})
+		s.fail(c, issuer.InvalidRequest("presentation and audience are required"))
 		return
 	}
 	res, err := s.verifier.Verify(c.Request.Context(), req.Presentation, verifier.Request{
 		Audience: req.Audience, Nonce: req.Nonce, Method: req.Method, URL: req.URL,
 		Scopes: req.Scopes, SourceIP: req.SourceIP, RequestID: rid(c),
 	})
+	out, err := api.NewVerifyResponse(res, err)
 	if err != nil {
-		code, detail := problem.FromError(err)
-		if code == "internal" {
-			s.fail(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, VerifyResponse{Error: &VerifyError{Code: code, Detail: detail}})
+		s.fail(c, err)
 		return
 	}
-	s.app.Issuer.Seen(res.Agent, s.app.cfg.Now())
-	exp := res.ExpiresAt
-	c.JSON(http.StatusOK, VerifyResponse{Valid: true, Agent: res.Agent, Issuer: res.Issuer, Scopes: res.Scopes,
-		Owner: res.Owner, CredentialID: res.CredentialID, ExpiresAt: &exp})
+	if out.Valid {
+		s.app.Issuer.Seen(out.Agent, s.app.cfg.Now())
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) refresh(c *gin.Context) {
-	tok, ok := middleware.Presentation(c.Request.Header)
-	if !ok {
-		s.fail(c, &issuer.Error{Status: http.StatusUnauthorized, Code: string(reason.Malformed), Detail: "missing Authorization: VP header"})
+	tok, err := presentation(c)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	out, err := s.app.Issuer.Refresh(c.Request.Context(), tok, c.Request.Method, s.requestURL(c))
@@ -407,22 +418,26 @@ func (s *Server) refresh(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, out)
+	c.JSON(http.StatusCreated, wireIssued(out))
 }
 
 func (s *Server) issue(c *gin.Context) {
-	var req issuer.IssueRequest
+	var req api.IssueRequest
 	if err := decode(c, &req); err != nil {
 		s.fail(c, err)
 		return
 	}
-	out, err := s.app.Issuer.Issue(c.Request.Context(), principal(c), req)
+	out, err := s.app.Issuer.Issue(c.Request.Context(), principal(c), issuer.IssueRequest{
+		Agent: req.Agent, Proof: req.Proof, Scopes: req.Scopes, Audiences: req.Audiences,
+		TTL: time.Duration(req.TTL), Lifetime: time.Duration(req.Lifetime), Owner: req.Owner, Purpose: req.Purpose,
+		OnBehalfOf: req.OnBehalfOf, Constraints: req.Constraints,
+	})
 	s.count("issue", err)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, out)
+	c.JSON(http.StatusCreated, wireIssued(out))
 }
 
 func (s *Server) listAgents(c *gin.Context) {
@@ -430,7 +445,7 @@ func (s *Server) listAgents(c *gin.Context) {
 	if d := c.Query("dormant"); d != "" && d != "true" {
 		v, err := time.ParseDuration(d)
 		if err != nil || v <= 0 {
-			s.fail(c, &issuer.Error{Status: http.StatusBadRequest, Code: issuer.CodeInvalidRequest, Detail: "dormant must be true or a duration such as 72h"})
+			s.fail(c, issuer.InvalidRequest("dormant must be true or a duration such as 72h"))
 			return
 		}
 		f.DormantFor = v
@@ -440,10 +455,11 @@ func (s *Server) listAgents(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if out == nil {
-		out = []issuer.Agent{}
+	list := api.AgentList{Agents: make([]api.Agent, len(out))}
+	for i := range out {
+		list.Agents[i] = *wireAgent(&out[i])
 	}
-	c.JSON(http.StatusOK, gin.H{"agents": out})
+	c.JSON(http.StatusOK, list)
 }
 
 func (s *Server) getAgent(c *gin.Context) {
@@ -452,7 +468,7 @@ func (s *Server) getAgent(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, a)
+	c.JSON(http.StatusOK, wireAgent(a))
 }
 
 func (s *Server) retire(c *gin.Context) {
@@ -462,7 +478,7 @@ func (s *Server) retire(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, a)
+	c.JSON(http.StatusOK, wireAgent(a))
 }
 
 func (s *Server) setStatus(c *gin.Context) {
@@ -479,38 +495,36 @@ func (s *Server) setStatus(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, cr)
+	c.JSON(http.StatusOK, api.Credential(*cr))
 }
 
 func (s *Server) listPrincipals(c *gin.Context) {
-	if principal(c).Role != issuer.RoleAdmin {
-		s.fail(c, &issuer.Error{Status: http.StatusForbidden, Code: issuer.CodeForbidden, Detail: "admins only"})
-		return
-	}
-	ps, err := s.app.Issuer.Principals(c.Request.Context())
+	ps, err := s.app.Issuer.Principals(c.Request.Context(), principal(c))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"principals": ps})
+	list := api.PrincipalList{Principals: make([]api.Principal, len(ps))}
+	for i := range ps {
+		list.Principals[i] = wirePrincipal(&ps[i])
+	}
+	c.JSON(http.StatusOK, list)
 }
 
 func (s *Server) addPrincipal(c *gin.Context) {
-	var p issuer.Principal
+	var p api.Principal
 	if err := decode(c, &p); err != nil {
 		s.fail(c, err)
 		return
 	}
-	if err := s.app.Issuer.AddPrincipal(c.Request.Context(), principal(c), p); err != nil {
-		s.fail(c, err)
-		return
-	}
-	got, err := s.app.Issuer.Principal(c.Request.Context(), p.DID)
+	got, err := s.app.Issuer.AddPrincipal(c.Request.Context(), principal(c), issuer.Principal{
+		DID: p.DID, Role: issuer.Role(p.Role), Name: p.Name, Ceiling: p.Ceiling, Audiences: p.Audiences, MaxTTL: time.Duration(p.MaxTTL),
+	})
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, got)
+	c.JSON(http.StatusCreated, wirePrincipal(got))
 }
 
 func (s *Server) removePrincipal(c *gin.Context) {
@@ -521,25 +535,17 @@ func (s *Server) removePrincipal(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// KeyInfo describes one issuer key.
-type KeyInfo struct {
-	KID     string    `json:"kid"`
-	Alg     string    `json:"alg"`
-	Primary bool      `json:"primary"`
-	Created time.Time `json:"created"`
-}
-
 func (s *Server) listKeys(c *gin.Context) {
 	ks, err := s.app.Issuer.Keys(c.Request.Context())
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	out := make([]KeyInfo, len(ks))
+	out := api.KeyList{Keys: make([]api.KeyInfo, len(ks))}
 	for i, k := range ks {
-		out[i] = KeyInfo{KID: s.app.Issuer.DID() + "#" + k.KID, Alg: k.Alg, Primary: k.Primary, Created: k.Created}
+		out.Keys[i] = api.KeyInfo{KID: s.app.Issuer.DID() + "#" + k.KID, Alg: k.Alg, Primary: k.Primary, Created: k.Created}
 	}
-	c.JSON(http.StatusOK, gin.H{"keys": out})
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) rotate(c *gin.Context) {
@@ -549,108 +555,117 @@ func (s *Server) rotate(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, KeyInfo{KID: s.app.Issuer.DID() + "#" + k.KID, Alg: k.Alg, Primary: true, Created: k.Created})
+	c.JSON(http.StatusOK, api.KeyInfo{KID: s.app.Issuer.DID() + "#" + k.KID, Alg: k.Alg, Primary: true, Created: k.Created})
 }
 
-func (s *Server) admin(c *gin.Context) bool {
-	if principal(c).Role != issuer.RoleAdmin {
-		s.fail(c, &issuer.Error{Status: http.StatusForbidden, Code: issuer.CodeForbidden, Detail: "admins only"})
-		return false
-	}
-	return true
-}
-
-func parseFilter(c *gin.Context) (audit.Filter, error) {
+// parseFilter reads an audit filter from the query; relative times
+// ("24h") count back from the issuer's clock.
+func (s *Server) parseFilter(c *gin.Context) (audit.Filter, error) {
 	f := audit.Filter{Agent: c.Query("agent"), Actor: c.Query("actor"), Action: c.Query("action"), Decision: c.Query("decision")}
-	var err error
+	var bad string
 	parse := func(k string) time.Time {
 		v := c.Query(k)
-		if v == "" || err != nil {
+		if v == "" || bad != "" {
 			return time.Time{}
 		}
 		t, e := time.Parse(time.RFC3339, v)
 		if e != nil {
 			if d, e2 := time.ParseDuration(v); e2 == nil && d > 0 {
-				return time.Now().Add(-d)
+				return s.app.Issuer.Now().Add(-d)
 			}
-			err = fmt.Errorf("%s must be an RFC 3339 time or a duration such as 24h", k)
+			bad = k + " must be an RFC 3339 time or a duration such as 24h"
 		}
 		return t
 	}
 	f.Since, f.Until = parse("since"), parse("until")
-	if v := c.Query("limit"); v != "" && err == nil {
+	if v := c.Query("limit"); v != "" && bad == "" {
 		n, e := strconv.Atoi(v)
 		if e != nil || n < 0 {
-			err = errors.New("limit must be a non-negative integer")
+			bad = "limit must be a non-negative integer"
 		}
 		f.Limit = n
 	}
-	if v := c.Query("after"); v != "" && err == nil {
+	if v := c.Query("after"); v != "" && bad == "" {
 		n, e := strconv.ParseUint(v, 10, 64)
 		if e != nil {
-			err = errors.New("after must be a sequence number")
+			bad = "after must be a sequence number"
 		}
 		f.AfterSeq = n
 	}
-	if err == nil {
-		err = f.Validate()
-	}
-	if err != nil {
-		return f, &issuer.Error{Status: http.StatusBadRequest, Code: issuer.CodeInvalidRequest, Detail: err.Error()}
+	if bad != "" {
+		return f, issuer.InvalidRequest(bad)
 	}
 	return f, nil
 }
 
 func (s *Server) auditQuery(c *gin.Context) {
-	if !s.admin(c) {
-		return
-	}
-	f, err := parseFilter(c)
+	f, err := s.parseFilter(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	ctx, p := c.Request.Context(), principal(c)
 	if c.Query("format") == "jsonl" {
-		c.Header("Content-Type", "application/jsonl")
-		c.Status(http.StatusOK)
-		if err := s.app.Audit.Export(c.Request.Context(), f, c.Writer); err != nil {
+		// The status line goes out with the first byte, after the issuer
+		// has accepted the request; a refusal is still a problem answer.
+		w := &lazyWriter{c: c}
+		if err := s.app.Issuer.AuditExport(ctx, p, f, w); err != nil {
+			if !w.started {
+				s.fail(c, err)
+				return
+			}
 			s.app.log.Error("audit export failed", "rid", rid(c), "err", err)
+		}
+		if !w.started {
+			w.start()
 		}
 		return
 	}
 	if f.Limit == 0 || f.Limit > 10_000 {
 		f.Limit = 1000
 	}
-	out := []*audit.Event{}
-	if err := s.app.Audit.Query(c.Request.Context(), f, func(e *audit.Event) error {
-		out = append(out, e)
+	out := api.EventList{Events: []audit.Event{}}
+	if err := s.app.Issuer.AuditQuery(ctx, p, f, func(e *audit.Event) error {
+		out.Events = append(out.Events, *e)
 		return nil
 	}); err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"events": out})
+	c.JSON(http.StatusOK, out)
+}
+
+// lazyWriter starts a JSON-lines answer on its first write.
+type lazyWriter struct {
+	c       *gin.Context
+	started bool
+}
+
+func (w *lazyWriter) start() {
+	w.started = true
+	w.c.Header("Content-Type", "application/jsonl")
+	w.c.Status(http.StatusOK)
+	w.c.Writer.WriteHeaderNow()
+}
+
+func (w *lazyWriter) Write(b []byte) (int, error) {
+	if !w.started {
+		w.start()
+	}
+	return w.c.Writer.Write(b)
 }
 
 func (s *Server) auditSummary(c *gin.Context) {
-	if !s.admin(c) {
-		return
-	}
 	since := 24 * time.Hour
 	if v := c.Query("since"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			s.fail(c, &issuer.Error{Status: http.StatusBadRequest, Code: issuer.CodeInvalidRequest, Detail: "since must be a duration such as 24h"})
+			s.fail(c, issuer.InvalidRequest("since must be a duration such as 24h"))
 			return
 		}
 		since = d
 	}
-	states, err := s.app.Issuer.AgentStates(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	sum, err := s.app.Audit.Summary(c.Request.Context(), s.app.cfg.Now().Add(-since), audit.SummaryOptions{Agents: states})
+	sum, err := s.app.Issuer.AuditSummary(c.Request.Context(), principal(c), since)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -659,14 +674,46 @@ func (s *Server) auditSummary(c *gin.Context) {
 }
 
 func (s *Server) auditVerify(c *gin.Context) {
-	if !s.admin(c) {
-		return
-	}
-	rep, err := s.app.Audit.Verify(c.Request.Context())
-	if err != nil && rep == nil {
+	rep, err := s.app.Issuer.AuditVerify(c.Request.Context(), principal(c))
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	// A broken chain is an answer, not a failure: the report says where.
 	c.JSON(http.StatusOK, rep)
+}
+
+// ingestAudit is POST /v1/audit/events: see issuer.IngestAudit.
+// 202 {"accepted": N} means every event is in the trail; any refusal (400
+// naming the first bad line, 413 over MaxIngestBytes) means none is.
+func (s *Server) ingestAudit(c *gin.Context) {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		s.fail(c, decodeReader(errReader{err}, nil))
+		return
+	}
+	n, err := s.app.Issuer.IngestAudit(c.Request.Context(), principal(c), body)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, api.Accepted{Accepted: n})
+}
+
+// The wire forms of the issuer's records.
+
+func wireAgent(a *issuer.Agent) *api.Agent {
+	return &api.Agent{DID: a.DID, Owner: a.Owner, Purpose: a.Purpose, Scopes: a.Scopes, Audiences: a.Audiences,
+		OnBehalfOf: a.OnBehalfOf, Constraints: a.Constraints, TTL: api.Duration(a.TTL), CreatedBy: a.CreatedBy,
+		CreatedAt: a.CreatedAt, RegistrationExpires: a.RegistrationExpires, CurrentCredential: a.CurrentCredential,
+		CredentialExpires: a.CredentialExpires, Credentials: a.Credentials, Retired: a.Retired, RetiredAt: a.RetiredAt,
+		LastSeen: a.LastSeen, Status: a.Status}
+}
+
+func wireIssued(i *issuer.Issued) *api.Issued {
+	return &api.Issued{Credential: i.Credential, ID: i.ID, ValidUntil: i.ValidUntil, Agent: wireAgent(i.Agent)}
+}
+
+func wirePrincipal(p *issuer.Principal) api.Principal {
+	return api.Principal{DID: p.DID, Role: api.Role(p.Role), Name: p.Name, Ceiling: p.Ceiling, Audiences: p.Audiences,
+		MaxTTL: api.Duration(p.MaxTTL), CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy}
 }
