@@ -3,6 +3,7 @@ package issuer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -264,16 +265,25 @@ func (is *Issuer) Refresh(ctx context.Context, presentation, method, url string)
 		now := is.cfg.Now().UTC().Truncate(time.Second)
 		res, err := is.refresher.Verify(ctx, presentation, verifier.Request{Method: method, URL: url})
 		if err != nil {
-			// Who failed is known once the presentation's signature
-			// verified; the verifier names it.
-			if holder := holderOf(presentation); holder != "" {
-				ev.Actor, ev.Subject = holder, holder
+			// The caller is known once the presentation's signature
+			// verified: a refusal of the presentation itself is a failed
+			// authentication (401); one of the credential it carries says
+			// the credential no longer allows a refresh (403), or that the
+			// request carries none or several (400).
+			var he *verifier.HolderError
+			if errors.As(err, &he) {
+				if holder := holderOf(presentation); holder != "" {
+					ev.Actor, ev.Subject = holder, holder
+				}
+				return fromReason(err, KindUnauthenticated)
 			}
-			kind := KindForbidden
-			if c, _ := reason.CodeOf(err); isHolderFailure(c) {
-				kind = KindUnauthenticated
+			pp, _ := vc.ParsePresentation(presentation)
+			holder := pp.Presentation.HolderDID()
+			ev.Actor, ev.Subject = holder, holder
+			if len(pp.Presentation.VerifiableCredential) != 1 {
+				return fail(KindInvalid, Code(reason.Malformed), "refresh needs exactly one enveloped credential")
 			}
-			return fromReason(err, kind)
+			return fromReason(err, KindForbidden)
 		}
 		holder := res.Agent
 		ev.Actor, ev.Subject = holder, holder
@@ -336,18 +346,6 @@ func (is *Issuer) Refresh(ctx context.Context, presentation, method, url string)
 		return nil
 	})
 	return out, err
-}
-
-// isHolderFailure reports whether a verification code says the caller
-// could not be authenticated (its presentation), rather than that its
-// credential no longer allows a refresh.
-func isHolderFailure(c reason.Code) bool {
-	switch c {
-	case reason.Malformed, reason.UnsupportedAlg, reason.BadSignature, reason.UnknownKey, reason.WrongAudience,
-		reason.Replayed, reason.RequestMismatch, reason.BadNonce:
-		return true
-	}
-	return false
 }
 
 // holderOf returns the holder a presentation claims, for the audit trail

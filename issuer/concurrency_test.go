@@ -3,10 +3,9 @@ package issuer
 import (
 	"context"
 	"encoding/json"
+	"github.com/agentid/agentid/store"
 	"sync"
 	"testing"
-
-	"go.etcd.io/bbolt"
 
 	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/vc"
@@ -121,7 +120,7 @@ func TestMixedConcurrent(t *testing.T) {
 	for err := range errc {
 		// A refresh may lose the race against the suspension of its
 		// credential; nothing else may fail.
-		if _, code, _ := Status(err); code != "suspended" {
+		if e, ok := Refusal(err); !ok || e.Code != "suspended" {
 			t.Errorf("unexpected error: %v", err)
 		}
 	}
@@ -155,11 +154,11 @@ func TestIssueSchemaRefusalInBatch(t *testing.T) {
 			t.Errorf("good issue %d: %v", i, err)
 		}
 		if i >= good {
-			st, code, _ := Status(err)
-			if st != 400 || (code != CodeInvalidRequest && code != "schema_invalid") {
-				t.Errorf("bad issue %d: %d %s (%v)", i, st, code, err)
+			e, _ := Refusal(err)
+			if e == nil || e.Kind != KindInvalid || (e.Code != CodeInvalidRequest && e.Code != "schema_invalid") {
+				t.Errorf("bad issue %d: %v", i, err)
 			} else if i == good {
-				t.Logf("refusal: %d %s", st, code)
+				t.Logf("refusal: %v %s", e.Kind, e.Code)
 			}
 		}
 	}
@@ -167,9 +166,9 @@ func TestIssueSchemaRefusalInBatch(t *testing.T) {
 		t.Fatalf("%d credential records, want %d", n, good)
 	}
 	seen := map[string]string{}
-	_ = e.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketCredentials).ForEach(func(k, v []byte) error {
-			var c Credential
+	_ = e.db.View(ctx, func(tx store.Tx) error {
+		return tx.Bucket(bucketCredentials).Range(nil, func(k, v []byte) error {
+			var c credentialRecord
 			if err := json.Unmarshal(v, &c); err != nil {
 				t.Fatal(err)
 			}

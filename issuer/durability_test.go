@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"testing"
 
@@ -97,7 +96,7 @@ func TestDurableAcrossReopen(t *testing.T) {
 	collect(t, seen, ref.Credential)
 	// The same DID is still taken.
 	_, err = e.is.Issue(ctx, e.orchP, e.request(t, agents[2]))
-	wantErr(t, err, http.StatusConflict, CodeAgentExists)
+	wantErr(t, err, KindConflict, CodeAgentExists)
 	e.verifyAudit(t)
 }
 

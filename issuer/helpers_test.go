@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/tink-crypto/tink-go/v2/tink"
-	"go.etcd.io/bbolt"
 
 	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/keystore"
 	"github.com/agentid/agentid/statuslist"
+	"github.com/agentid/agentid/statuslist/publish"
+	"github.com/agentid/agentid/store"
+	"github.com/agentid/agentid/store/boltstore"
 	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/verifier/verifiertest"
 )
@@ -38,9 +40,9 @@ type env struct {
 	clock  *verifiertest.Clock
 	keys   *verifiertest.Keys // unused by the issuer; verifiertest wants one
 
-	db     *bbolt.DB
+	db     *boltstore.Store
 	ks     *keystore.Store
-	status *statuslist.Store
+	status *publish.Store
 	audit  *audit.Log
 	is     *Issuer
 
@@ -48,7 +50,7 @@ type env struct {
 	adminP   *Principal
 	orch     *verifiertest.Agent // ceiling ["calendar:*"]
 	orchP    *Principal
-	dbOpts   *bbolt.Options
+	dbOpts   *boltstore.Options
 	isConfig Config
 }
 
@@ -65,7 +67,7 @@ func newEnv(tb testing.TB) *env {
 		tb.Fatal(err)
 	}
 	e := &env{dir: tb.TempDir(), master: master, clock: verifiertest.NewClock(t0), keys: new(verifiertest.Keys),
-		dbOpts: &bbolt.Options{Timeout: time.Second}}
+		dbOpts: &boltstore.Options{Timeout: time.Second}}
 	e.open(tb)
 	e.admin = e.newAgent(tb)
 	e.adminP = e.addPrincipal(tb, nil, Principal{DID: e.admin.DID, Role: RoleAdmin, Name: "first admin"})
@@ -78,7 +80,7 @@ func newEnv(tb testing.TB) *env {
 func (e *env) open(tb testing.TB) {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := bbolt.Open(filepath.Join(e.dir, "agentid.db"), 0o600, e.dbOpts)
+	db, err := boltstore.Open(filepath.Join(e.dir, "agentid.db"), e.dbOpts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -96,7 +98,7 @@ func (e *env) open(tb testing.TB) {
 			tb.Fatal(err)
 		}
 	}
-	if e.status, err = statuslist.Open(db, statuslist.Options{BaseURL: testURL, Now: e.clock.Now}); err != nil {
+	if e.status, err = publish.Open(db, publish.Options{BaseURL: testURL, Now: e.clock.Now}); err != nil {
 		tb.Fatal(err)
 	}
 	if e.audit, err = audit.Open(db, &audit.Options{Now: e.clock.Now}); err != nil {
@@ -135,7 +137,7 @@ func (e *env) newAgent(tb testing.TB) *verifiertest.Agent {
 func (e *env) addPrincipal(tb testing.TB, actor *Principal, p Principal) *Principal {
 	tb.Helper()
 	ctx := context.Background()
-	if err := e.is.AddPrincipal(ctx, actor, p); err != nil {
+	if _, err := e.is.AddPrincipal(ctx, actor, p); err != nil {
 		tb.Fatalf("AddPrincipal(%s): %v", p.Role, err)
 	}
 	got, err := e.is.Principal(ctx, p.DID)
@@ -204,20 +206,17 @@ func (e *env) requestVP(tb testing.TB, a *verifiertest.Agent, method, url string
 }
 
 // wantErr checks that err is an *Error with exactly status and code.
-func wantErr(tb testing.TB, err error, status int, code string) *Error {
+func wantErr(tb testing.TB, err error, status Kind, code Code) *Error {
 	tb.Helper()
 	if err == nil {
-		tb.Fatalf("err = nil, want %d %s", status, code)
+		tb.Fatalf("err = nil, want %v %s", status, code)
 	}
 	var ie *Error
 	if !errors.As(err, &ie) {
-		tb.Fatalf("err = %v (%T), want *issuer.Error %d %s", err, err, status, code)
+		tb.Fatalf("err = %v (%T), want *issuer.Error %v %s", err, err, status, code)
 	}
-	if ie.Code != code || ie.Status != status {
-		tb.Fatalf("err = %d %s (%v), want %d %s", ie.Status, ie.Code, err, status, code)
-	}
-	if st, c, _ := Status(err); st != status || c != code {
-		tb.Fatalf("Status(err) = %d %s, want %d %s", st, c, status, code)
+	if ie.Code != code || ie.Kind != status {
+		tb.Fatalf("err = %v %s (%v), want %v %s", ie.Kind, ie.Code, err, status, code)
 	}
 	return ie
 }
@@ -249,12 +248,11 @@ func (e *env) verifyAudit(tb testing.TB) *audit.VerifyReport {
 }
 
 // count returns the number of records in one of the issuer's buckets.
-func (e *env) count(tb testing.TB, bucket []byte) int {
+func (e *env) count(tb testing.TB, bucket string) int {
 	tb.Helper()
 	n := 0
-	if err := e.db.View(func(tx *bbolt.Tx) error {
-		n = tx.Bucket(bucket).Stats().KeyN
-		return nil
+	if err := e.db.View(context.Background(), func(tx store.Tx) error {
+		return tx.Bucket(bucket).Range(nil, func(_, _ []byte) error { n++; return nil })
 	}); err != nil {
 		tb.Fatal(err)
 	}
@@ -264,16 +262,16 @@ func (e *env) count(tb testing.TB, bucket []byte) int {
 // credential reads the issuer's record of credential id.
 func (e *env) credential(tb testing.TB, id string) (Credential, bool) {
 	tb.Helper()
-	var c Credential
+	var c credentialRecord
 	var ok bool
-	if err := e.db.View(func(tx *bbolt.Tx) error {
+	if err := e.db.View(context.Background(), func(tx store.Tx) error {
 		var err error
 		ok, err = getJSON(tx, bucketCredentials, id, &c)
 		return err
 	}); err != nil {
 		tb.Fatal(err)
 	}
-	return c, ok
+	return *c.credential(), ok
 }
 
 // parse decodes a credential without verifying it.
@@ -311,3 +309,11 @@ func entry(tb testing.TB, c *vc.Credential, purpose statuslist.Purpose) vc.Statu
 
 // purposes are the two status purposes every credential carries.
 var purposes = []statuslist.Purpose{statuslist.Revocation, statuslist.Suspension}
+
+// kindCode returns the kind and code of a refusal (0 and "" otherwise).
+func kindCode(err error) (Kind, Code, string) {
+	if e, ok := Refusal(err); ok {
+		return e.Kind, e.Code, e.Detail
+	}
+	return 0, "", ""
+}

@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -30,7 +29,7 @@ func TestAgents(t *testing.T) {
 	_, o2P := e.newOrchestrator(t, Principal{})
 
 	// Agents created one minute apart, so that the listing order is fixed.
-	long := func(r *IssueRequest) { r.TTL = Duration(time.Hour) }
+	long := func(r *IssueRequest) { r.TTL = time.Duration(time.Hour) }
 	adminAgent, _ := e.issue(t, e.adminP, long) // active, TTL 1h
 	e.clock.Advance(time.Minute)
 	active, _ := e.issue(t, e.orchP, long) // stays active
@@ -140,9 +139,9 @@ func TestAgents(t *testing.T) {
 
 	// Orchestrators do not see other principals' agents one by one either.
 	_, err = e.is.Agent(ctx, e.orchP, o2Active.DID)
-	wantErr(t, err, http.StatusNotFound, CodeUnknownAgent)
+	wantErr(t, err, KindNotFound, CodeUnknownAgent)
 	_, err = e.is.Agent(ctx, e.adminP, e.newAgent(t).DID)
-	wantErr(t, err, http.StatusNotFound, CodeUnknownAgent)
+	wantErr(t, err, KindNotFound, CodeUnknownAgent)
 
 	states, err := e.is.AgentStates(ctx)
 	if err != nil || len(states) != len(wantStatus) {

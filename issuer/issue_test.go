@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -39,19 +38,19 @@ func TestIssue(t *testing.T) {
 		{name: "orchestrator defaults", wantTTL: 15 * time.Minute, wantLife: 24 * time.Hour, wantScope: []string{"calendar:read"}},
 		{name: "orchestrator within wildcard ceiling", mod: func(r *IssueRequest) {
 			r.Scopes = []string{"calendar:read", "calendar:write"}
-			r.TTL = Duration(30 * time.Minute)
-			r.Lifetime = Duration(2 * time.Hour)
+			r.TTL = time.Duration(30 * time.Minute)
+			r.Lifetime = time.Duration(2 * time.Hour)
 		}, wantTTL: 30 * time.Minute, wantLife: 2 * time.Hour, wantScope: []string{"calendar:read", "calendar:write"}},
 		{name: "admin without ceiling grants any scope", actor: func(e *env) *Principal { return e.adminP }, mod: func(r *IssueRequest) {
 			r.Scopes = []string{"mail:read"}
-			r.TTL = Duration(time.Hour)
+			r.TTL = time.Duration(time.Hour)
 		}, wantTTL: time.Hour, wantLife: 24 * time.Hour, wantScope: []string{"mail:read"}},
 		{name: "ttl capped by registration", mod: func(r *IssueRequest) {
-			r.TTL = Duration(10 * time.Minute)
-			r.Lifetime = Duration(10 * time.Minute)
+			r.TTL = time.Duration(10 * time.Minute)
+			r.Lifetime = time.Duration(10 * time.Minute)
 		}, wantTTL: 10 * time.Minute, wantLife: 10 * time.Minute, wantScope: []string{"calendar:read"}},
 		{name: "minimum ttl", mod: func(r *IssueRequest) {
-			r.TTL = Duration(time.Minute)
+			r.TTL = time.Duration(time.Minute)
 			r.OnBehalfOf = "user:alice@example.com"
 			r.Constraints = &vc.Constraints{SourceNetworks: []string{"10.0.0.0/8"}, RateLimit: "600/m"}
 		}, wantTTL: time.Minute, wantLife: 24 * time.Hour, wantScope: []string{"calendar:read"}},
@@ -189,133 +188,133 @@ func TestIssueRefused(t *testing.T) {
 	tests := []struct {
 		name   string
 		build  func(t *testing.T, e *env, a *verifiertest.Agent) setup
-		status int
-		code   string
+		status Kind
+		code   Code
 	}{
 		{name: "role may not register", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			return setup{&Principal{DID: e.orch.DID, Role: "auditor"}, e.request(t, a)}
-		}, status: http.StatusForbidden, code: CodeForbidden},
+		}, status: KindForbidden, code: CodeForbidden},
 		{name: "unknown role in actor", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			return setup{&Principal{DID: a.DID}, e.request(t, a)}
-		}, status: http.StatusForbidden, code: CodeForbidden},
+		}, status: KindForbidden, code: CodeForbidden},
 		{name: "scope beyond ceiling", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Scopes = []string{"calendar:read", "mail:read"}
 			return setup{e.orchP, r}
-		}, status: http.StatusForbidden, code: CodeScopeExceedsCeiling},
+		}, status: KindForbidden, code: CodeScopeExceedsCeiling},
 		{name: "scope beyond exact ceiling", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			_, p := e.newOrchestrator(t, Principal{Ceiling: []string{"calendar:read"}})
 			r := e.request(t, a)
 			r.Scopes = []string{"calendar:write"}
 			return setup{p, r}
-		}, status: http.StatusForbidden, code: CodeScopeExceedsCeiling},
+		}, status: KindForbidden, code: CodeScopeExceedsCeiling},
 		{name: "admin with ceiling bound by it", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			b := e.newAgent(t)
 			p := e.addPrincipal(t, e.adminP, Principal{DID: b.DID, Role: RoleAdmin, Ceiling: []string{"calendar:read"}})
 			r := e.request(t, a)
 			r.Scopes = []string{"mail:read"}
 			return setup{p, r}
-		}, status: http.StatusForbidden, code: CodeScopeExceedsCeiling},
+		}, status: KindForbidden, code: CodeScopeExceedsCeiling},
 		{name: "upper-case scope", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Scopes = []string{"Mail:Read"}
 			return setup{e.adminP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "repeated scope", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Scopes = []string{"calendar:read", "calendar:read"}
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "purpose too long", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Purpose = strings.Repeat("p", 1025)
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "constraint the schema refuses", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Constraints = &vc.Constraints{RateLimit: "lots"}
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "proof carrying a credential", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			n := e.is.Nonce()
 			r.Proof = a.Present(t, "x.y.z", testURL, "", "", e.clock.Now(), func(p *vc.Presentation) { p.Nonce = n })
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: "malformed"},
+		}, status: KindInvalid, code: "malformed"},
 		{name: "wildcard scope asked", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Scopes = []string{"calendar:*"}
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "wildcard scope asked by admin", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Scopes = []string{"*"}
 			return setup{e.adminP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "no scopes", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Scopes = nil
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "scope without action", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Scopes = []string{"calendar"}
 			return setup{e.adminP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "ttl beyond principal maxTtl", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
-			_, p := e.newOrchestrator(t, Principal{MaxTTL: Duration(10 * time.Minute)})
+			_, p := e.newOrchestrator(t, Principal{MaxTTL: time.Duration(10 * time.Minute)})
 			r := e.request(t, a)
-			r.TTL = Duration(11 * time.Minute)
+			r.TTL = time.Duration(11 * time.Minute)
 			return setup{p, r}
-		}, status: http.StatusBadRequest, code: CodeLifetimeExceeds},
+		}, status: KindInvalid, code: CodeLifetimeExceeds},
 		{name: "ttl beyond issuer maxTtl", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
-			r.TTL = Duration(time.Hour + time.Second)
+			r.TTL = time.Duration(time.Hour + time.Second)
 			return setup{e.adminP, r}
-		}, status: http.StatusBadRequest, code: CodeLifetimeExceeds},
+		}, status: KindInvalid, code: CodeLifetimeExceeds},
 		{name: "ttl below one minute", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
-			r.TTL = Duration(59 * time.Second)
+			r.TTL = time.Duration(59 * time.Second)
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeLifetimeExceeds},
+		}, status: KindInvalid, code: CodeLifetimeExceeds},
 		{name: "negative ttl", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
-			r.TTL = Duration(-time.Minute)
+			r.TTL = time.Duration(-time.Minute)
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeLifetimeExceeds},
+		}, status: KindInvalid, code: CodeLifetimeExceeds},
 		{name: "registration beyond maximum", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
-			r.Lifetime = Duration(30*24*time.Hour + time.Second)
+			r.Lifetime = time.Duration(30*24*time.Hour + time.Second)
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeLifetimeExceeds},
+		}, status: KindInvalid, code: CodeLifetimeExceeds},
 		{name: "registration shorter than ttl", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
-			r.TTL = Duration(15 * time.Minute)
-			r.Lifetime = Duration(14 * time.Minute)
+			r.TTL = time.Duration(15 * time.Minute)
+			r.Lifetime = time.Duration(14 * time.Minute)
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeLifetimeExceeds},
+		}, status: KindInvalid, code: CodeLifetimeExceeds},
 		{name: "proof by the wrong key", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Proof = e.proof(t, e.newAgent(t))
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: string(reason.HolderMismatch)},
+		}, status: KindInvalid, code: Code(reason.HolderMismatch)},
 		{name: "proof with unknown nonce", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Proof = a.Present(t, "", testURL, "", "", e.clock.Now(), func(p *vc.Presentation) { p.Nonce = "not-a-nonce-of-this-issuer" })
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: string(reason.BadNonce)},
+		}, status: KindInvalid, code: Code(reason.BadNonce)},
 		{name: "proof without nonce", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Proof = a.Present(t, "", testURL, "", "", e.clock.Now(), nil)
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: string(reason.BadNonce)},
+		}, status: KindInvalid, code: Code(reason.BadNonce)},
 		{name: "proof with stale nonce", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			n := e.is.Nonce()
 			e.clock.Advance(5*time.Minute + time.Second)
 			r := e.request(t, a)
 			r.Proof = a.Present(t, "", testURL, "", "", e.clock.Now(), func(p *vc.Presentation) { p.Nonce = n })
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: string(reason.BadNonce)},
+		}, status: KindInvalid, code: Code(reason.BadNonce)},
 		{name: "proof with reused nonce", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			n := e.is.Nonce()
 			b := e.newAgent(t)
@@ -327,7 +326,7 @@ func TestIssueRefused(t *testing.T) {
 			r := e.request(t, a)
 			r.Proof = a.Present(t, "", testURL, "", "", e.clock.Now(), func(p *vc.Presentation) { p.Nonce = n })
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: string(reason.BadNonce)},
+		}, status: KindInvalid, code: Code(reason.BadNonce)},
 		{name: "proof replayed", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			// The proof was already checked once (as by a request that
 			// failed later): its jti is spent.
@@ -336,65 +335,65 @@ func TestIssueRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: string(reason.Replayed)},
+		}, status: KindInvalid, code: Code(reason.Replayed)},
 		{name: "proof for another audience", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Proof = a.Present(t, "", calendarAPI, "", "", e.clock.Now(), func(p *vc.Presentation) { p.Nonce = e.is.Nonce() })
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: string(reason.WrongAudience)},
+		}, status: KindInvalid, code: Code(reason.WrongAudience)},
 		{name: "proof not a token", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Proof = "not.a.jws"
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: string(reason.Malformed)},
+		}, status: KindInvalid, code: Code(reason.Malformed)},
 		{name: "duplicate agent", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			if _, err := e.is.Issue(context.Background(), e.orchP, e.request(t, a)); err != nil {
 				t.Fatal(err)
 			}
 			return setup{e.orchP, e.request(t, a)}
-		}, status: http.StatusConflict, code: CodeAgentExists},
+		}, status: KindConflict, code: CodeAgentExists},
 		{name: "duplicate agent by another principal", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			if _, err := e.is.Issue(context.Background(), e.orchP, e.request(t, a)); err != nil {
 				t.Fatal(err)
 			}
 			return setup{e.adminP, e.request(t, a)}
-		}, status: http.StatusConflict, code: CodeAgentExists},
+		}, status: KindConflict, code: CodeAgentExists},
 		{name: "invalid agent DID", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Agent = "did:example:123456789abcdefghi"
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "did:web agent", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Agent = "did:web:agent.example.com"
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "truncated did:key", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Agent = a.DID[:len(a.DID)-3]
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "missing owner", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Owner = ""
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "missing purpose", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Purpose = ""
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "no audience", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)
 			r.Audiences = nil
 			return setup{e.orchP, r}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "audience not allowed", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			_, p := e.newOrchestrator(t, Principal{Audiences: []string{"https://other.example.com"}})
 			r := e.request(t, a)
 			r.Audiences = []string{"https://other.example.com", calendarAPI}
 			return setup{p, r}
-		}, status: http.StatusForbidden, code: CodeAudienceNotAllowed},
+		}, status: KindForbidden, code: CodeAudienceNotAllowed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -428,7 +427,7 @@ func TestIssueRefused(t *testing.T) {
 			case before == nil && aerr == nil:
 				t.Errorf("a refused issue registered the agent: %+v", after)
 			case before == nil:
-				wantErr(t, aerr, http.StatusNotFound, CodeUnknownAgent)
+				wantErr(t, aerr, KindNotFound, CodeUnknownAgent)
 			case aerr != nil || after.CurrentCredential != before.CurrentCredential || len(after.Credentials) != len(before.Credentials):
 				t.Errorf("a refused issue changed the agent: %+v → %+v (%v)", before, after, aerr)
 			}
@@ -437,7 +436,7 @@ func TestIssueRefused(t *testing.T) {
 				t.Fatalf("deny events: %d → %d, want one more", deniesBefore, len(evs))
 			}
 			last := evs[len(evs)-1]
-			if last.Reason != tc.code || last.Actor != s.actor.DID || last.Credential != "" {
+			if last.Reason != string(tc.code) || last.Actor != s.actor.DID || last.Credential != "" {
 				t.Errorf("deny event = %+v", last)
 			}
 			e.verifyAudit(t)
@@ -459,7 +458,7 @@ func TestIssueProofSingleUse(t *testing.T) {
 	b := e.request(t, e.newAgent(t))
 	b.Agent, b.Proof = a.DID, r.Proof
 	_, err := e.is.Issue(ctx, e.orchP, b)
-	wantErr(t, err, http.StatusBadRequest, string(reason.Replayed))
+	wantErr(t, err, KindInvalid, Code(reason.Replayed))
 }
 
 // Two orchestrators racing to register the same agent DID: exactly one wins,
@@ -487,7 +486,7 @@ func TestIssueSameAgentConcurrently(t *testing.T) {
 			ok++
 			continue
 		}
-		wantErr(t, err, http.StatusConflict, CodeAgentExists)
+		wantErr(t, err, KindConflict, CodeAgentExists)
 	}
 	if ok != 1 {
 		t.Fatalf("%d issues succeeded, want 1", ok)

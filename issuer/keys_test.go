@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -41,7 +40,7 @@ func TestRotateKey(t *testing.T) {
 	}
 
 	_, err = e.is.RotateKey(ctx, e.orchP)
-	wantErr(t, err, http.StatusForbidden, CodeForbidden)
+	wantErr(t, err, KindForbidden, CodeForbidden)
 	if keys, _ := e.is.Keys(ctx); len(keys) != 1 {
 		t.Fatalf("an orchestrator rotated: %d keys", len(keys))
 	}

@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -18,8 +17,8 @@ func TestAddPrincipal(t *testing.T) {
 	o := e.newAgent(t)
 	e.clock.Advance(time.Minute)
 	p := Principal{DID: o.DID, Role: RoleOrchestrator, Name: "ci", Ceiling: []string{"calendar:*", "mail:read"},
-		Audiences: []string{calendarAPI}, MaxTTL: Duration(30 * time.Minute)}
-	if err := e.is.AddPrincipal(ctx, e.adminP, p); err != nil {
+		Audiences: []string{calendarAPI}, MaxTTL: time.Duration(30 * time.Minute)}
+	if _, err := e.is.AddPrincipal(ctx, e.adminP, p); err != nil {
 		t.Fatal(err)
 	}
 	got, err := e.is.Principal(ctx, o.DID)
@@ -30,7 +29,7 @@ func TestAddPrincipal(t *testing.T) {
 		got.MaxTTL != p.MaxTTL || got.CreatedBy != e.admin.DID || !got.CreatedAt.Equal(t0.Add(time.Minute)) {
 		t.Errorf("principal = %+v", got)
 	}
-	all, err := e.is.Principals(ctx)
+	all, err := e.is.Principals(ctx, e.adminP)
 	if err != nil || len(all) != 3 {
 		t.Fatalf("Principals = %d, %v; want 3", len(all), err)
 	}
@@ -48,51 +47,51 @@ func TestAddPrincipalRefused(t *testing.T) {
 		name   string
 		actor  func(e *env) *Principal
 		p      func(t *testing.T, e *env) Principal
-		status int
-		code   string
+		status Kind
+		code   Code
 	}{
 		{name: "orchestrator may not register", actor: func(e *env) *Principal { return e.orchP },
 			p: func(t *testing.T, e *env) Principal {
 				return Principal{DID: e.newAgent(t).DID, Role: RoleOrchestrator, Ceiling: []string{"calendar:read"}}
-			}, status: http.StatusForbidden, code: CodeForbidden},
+			}, status: KindForbidden, code: CodeForbidden},
 		{name: "orchestrator may not register an admin", actor: func(e *env) *Principal { return e.orchP },
 			p:      func(t *testing.T, e *env) Principal { return Principal{DID: e.newAgent(t).DID, Role: RoleAdmin} },
-			status: http.StatusForbidden, code: CodeForbidden},
+			status: KindForbidden, code: CodeForbidden},
 		{name: "duplicate", p: func(t *testing.T, e *env) Principal {
 			return Principal{DID: e.orch.DID, Role: RoleOrchestrator, Ceiling: []string{"mail:read"}}
-		}, status: http.StatusConflict, code: CodePrincipalExists},
+		}, status: KindConflict, code: CodePrincipalExists},
 		{name: "duplicate admin", p: func(t *testing.T, e *env) Principal { return Principal{DID: e.admin.DID, Role: RoleAdmin} },
-			status: http.StatusConflict, code: CodePrincipalExists},
+			status: KindConflict, code: CodePrincipalExists},
 		{name: "ceiling without colon", p: func(t *testing.T, e *env) Principal {
 			return Principal{DID: e.newAgent(t).DID, Role: RoleOrchestrator, Ceiling: []string{"calendar"}}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "ceiling bare wildcard", p: func(t *testing.T, e *env) Principal {
 			return Principal{DID: e.newAgent(t).DID, Role: RoleOrchestrator, Ceiling: []string{"*"}}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "ceiling resource wildcard", p: func(t *testing.T, e *env) Principal {
 			return Principal{DID: e.newAgent(t).DID, Role: RoleOrchestrator, Ceiling: []string{"*:read"}}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "ceiling inner wildcard", p: func(t *testing.T, e *env) Principal {
 			return Principal{DID: e.newAgent(t).DID, Role: RoleOrchestrator, Ceiling: []string{"calendar:re*"}}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "orchestrator without ceiling", p: func(t *testing.T, e *env) Principal {
 			return Principal{DID: e.newAgent(t).DID, Role: RoleOrchestrator}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "unknown role", p: func(t *testing.T, e *env) Principal {
 			return Principal{DID: e.newAgent(t).DID, Role: "root", Ceiling: []string{"calendar:read"}}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "empty role", p: func(t *testing.T, e *env) Principal { return Principal{DID: e.newAgent(t).DID} },
-			status: http.StatusBadRequest, code: CodeInvalidRequest},
+			status: KindInvalid, code: CodeInvalidRequest},
 		{name: "did:web", p: func(t *testing.T, e *env) Principal {
 			return Principal{DID: "did:web:orchestrator.example.com", Role: RoleOrchestrator, Ceiling: []string{"calendar:read"}}
-		}, status: http.StatusBadRequest, code: CodeInvalidRequest},
+		}, status: KindInvalid, code: CodeInvalidRequest},
 		{name: "not a DID", p: func(t *testing.T, e *env) Principal { return Principal{DID: "alice", Role: RoleAdmin} },
-			status: http.StatusBadRequest, code: CodeInvalidRequest},
+			status: KindInvalid, code: CodeInvalidRequest},
 		{name: "empty DID", p: func(t *testing.T, e *env) Principal { return Principal{Role: RoleAdmin} },
-			status: http.StatusBadRequest, code: CodeInvalidRequest},
+			status: KindInvalid, code: CodeInvalidRequest},
 		{name: "maxTtl beyond issuer", p: func(t *testing.T, e *env) Principal {
-			return Principal{DID: e.newAgent(t).DID, Role: RoleOrchestrator, Ceiling: []string{"calendar:read"}, MaxTTL: Duration(2 * time.Hour)}
-		}, status: http.StatusBadRequest, code: CodeLifetimeExceeds},
+			return Principal{DID: e.newAgent(t).DID, Role: RoleOrchestrator, Ceiling: []string{"calendar:read"}, MaxTTL: time.Duration(2 * time.Hour)}
+		}, status: KindInvalid, code: CodeLifetimeExceeds},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,14 +102,15 @@ func TestAddPrincipalRefused(t *testing.T) {
 				actor = tc.actor(e)
 			}
 			p := tc.p(t, e)
-			before, err := e.is.Principals(ctx)
+			before, err := e.is.Principals(ctx, e.adminP)
 			if err != nil {
 				t.Fatal(err)
 			}
 			deny := audit.Filter{Action: audit.ActionPrincipalAdd, Decision: audit.DecisionDeny, Agent: p.DID}
 			n := len(e.events(t, deny))
-			wantErr(t, e.is.AddPrincipal(ctx, actor, p), tc.status, tc.code)
-			after, err := e.is.Principals(ctx)
+			_, err = e.is.AddPrincipal(ctx, actor, p)
+			wantErr(t, err, tc.status, tc.code)
+			after, err := e.is.Principals(ctx, e.adminP)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +122,7 @@ func TestAddPrincipalRefused(t *testing.T) {
 					t.Errorf("stored %+v", q)
 				}
 			}
-			if evs := e.events(t, deny); len(evs) != n+1 || evs[len(evs)-1].Reason != tc.code {
+			if evs := e.events(t, deny); len(evs) != n+1 || evs[len(evs)-1].Reason != string(tc.code) {
 				t.Errorf("deny events = %+v", evs)
 			}
 		})
@@ -133,9 +133,9 @@ func TestRemovePrincipal(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 
-	wantErr(t, e.is.RemovePrincipal(ctx, e.adminP, e.admin.DID), http.StatusConflict, CodeLastAdmin)
-	wantErr(t, e.is.RemovePrincipal(ctx, e.orchP, e.orch.DID), http.StatusForbidden, CodeForbidden)
-	wantErr(t, e.is.RemovePrincipal(ctx, e.adminP, e.newAgent(t).DID), http.StatusNotFound, CodeUnknownPrincipal)
+	wantErr(t, e.is.RemovePrincipal(ctx, e.adminP, e.admin.DID), KindConflict, CodeLastAdmin)
+	wantErr(t, e.is.RemovePrincipal(ctx, e.orchP, e.orch.DID), KindForbidden, CodeForbidden)
+	wantErr(t, e.is.RemovePrincipal(ctx, e.adminP, e.newAgent(t).DID), KindNotFound, CodeUnknownPrincipal)
 	if _, err := e.is.Principal(ctx, e.admin.DID); err != nil {
 		t.Fatal("the last admin was removed")
 	}
@@ -146,7 +146,7 @@ func TestRemovePrincipal(t *testing.T) {
 	if err := e.is.RemovePrincipal(ctx, secondP, e.admin.DID); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, e.is.RemovePrincipal(ctx, secondP, second.DID), http.StatusConflict, CodeLastAdmin)
+	wantErr(t, e.is.RemovePrincipal(ctx, secondP, second.DID), KindConflict, CodeLastAdmin)
 
 	// Orchestrators are removed freely, and cannot authenticate afterwards.
 	if err := e.is.RemovePrincipal(ctx, secondP, e.orch.DID); err != nil {
@@ -155,9 +155,9 @@ func TestRemovePrincipal(t *testing.T) {
 	wantErr(t, func() error {
 		_, err := e.is.Principal(ctx, e.orch.DID)
 		return err
-	}(), http.StatusNotFound, CodeUnknownPrincipal)
+	}(), KindNotFound, CodeUnknownPrincipal)
 	_, err := e.is.Authenticate(ctx, e.requestVP(t, e.orch, "POST", testURL+"/v1/agents"), "POST", testURL+"/v1/agents")
-	wantErr(t, err, http.StatusUnauthorized, CodeUnknownPrincipal)
+	wantErr(t, err, KindUnauthenticated, CodeUnknownPrincipal)
 
 	if evs := e.events(t, audit.Filter{Action: audit.ActionPrincipalRemove, Decision: audit.DecisionAllow}); len(evs) != 2 {
 		t.Errorf("allow events = %+v", evs)
@@ -195,11 +195,11 @@ func TestAuthenticateRefused(t *testing.T) {
 		name   string
 		vp     func(t *testing.T, e *env) string
 		code   reason.Code
-		status int
+		status Kind
 	}{
 		{name: "unknown DID", vp: func(t *testing.T, e *env) string {
 			return e.requestVP(t, e.newAgent(t), method, url)
-		}, code: CodeUnknownPrincipal},
+		}, code: reason.Code(CodeUnknownPrincipal)},
 		{name: "replayed jti", vp: func(t *testing.T, e *env) string {
 			vp := e.requestVP(t, e.admin, method, url)
 			if _, err := e.is.Authenticate(context.Background(), vp, method, url); err != nil {
@@ -272,11 +272,11 @@ func TestAuthenticateRefused(t *testing.T) {
 				if err == nil {
 					t.Fatal("accepted")
 				}
-				if st, _, _ := Status(err); st != http.StatusUnauthorized {
+				if st, _, _ := kindCode(err); st != KindUnauthenticated {
 					t.Fatalf("status = %d (%v), want 401", st, err)
 				}
 			} else {
-				wantErr(t, err, http.StatusUnauthorized, string(tc.code))
+				wantErr(t, err, KindUnauthenticated, Code(tc.code))
 			}
 			if evs := e.events(t, audit.Filter{Action: "authenticate", Decision: audit.DecisionDeny}); len(evs) != n+1 {
 				t.Errorf("deny events: %d → %d", n, len(evs))

@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -19,7 +18,7 @@ func TestRefresh(t *testing.T) {
 	a, first := e.issue(t, e.orchP, func(r *IssueRequest) {
 		r.Scopes = []string{"calendar:read", "calendar:write"}
 		r.OnBehalfOf = "user:alice@example.com"
-		r.TTL = Duration(20 * time.Minute)
+		r.TTL = time.Duration(20 * time.Minute)
 	})
 	e.clock.Advance(10 * time.Minute)
 	now := e.clock.Now()
@@ -89,8 +88,8 @@ func TestRefreshCappedByRegistration(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	a, first := e.issue(t, e.orchP, func(r *IssueRequest) {
-		r.TTL = Duration(15 * time.Minute)
-		r.Lifetime = Duration(20 * time.Minute)
+		r.TTL = time.Duration(15 * time.Minute)
+		r.Lifetime = time.Duration(20 * time.Minute)
 	})
 	e.clock.Advance(10 * time.Minute)
 	got, err := e.is.Refresh(ctx, e.refreshVP(t, a, first.Credential), "POST", refreshURL)
@@ -109,8 +108,8 @@ func TestRefreshRefused(t *testing.T) {
 		// request is POST refreshURL unless method/url are set.
 		build       func(t *testing.T, e *env) (holder string, vp string)
 		method, url string
-		status      int
-		code        string
+		status      Kind
+		code        Code
 	}{
 		{name: "revoked", build: func(t *testing.T, e *env) (string, string) {
 			a, iss := e.issue(t, e.orchP, nil)
@@ -118,65 +117,65 @@ func TestRefreshRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			return a.DID, e.refreshVP(t, a, iss.Credential)
-		}, status: http.StatusForbidden, code: string(reason.Revoked)},
+		}, status: KindForbidden, code: Code(reason.Revoked)},
 		{name: "suspended", build: func(t *testing.T, e *env) (string, string) {
 			a, iss := e.issue(t, e.orchP, nil)
 			if _, err := e.is.SetStatus(context.Background(), e.orchP, iss.ID, Suspend); err != nil {
 				t.Fatal(err)
 			}
 			return a.DID, e.refreshVP(t, a, iss.Credential)
-		}, status: http.StatusForbidden, code: string(reason.Suspended)},
+		}, status: KindForbidden, code: Code(reason.Suspended)},
 		{name: "retired", build: func(t *testing.T, e *env) (string, string) {
 			a, iss := e.issue(t, e.orchP, nil)
 			if _, err := e.is.Retire(context.Background(), e.adminP, a.DID); err != nil {
 				t.Fatal(err)
 			}
 			return a.DID, e.refreshVP(t, a, iss.Credential)
-		}, status: http.StatusForbidden, code: string(reason.Revoked)},
+		}, status: KindForbidden, code: Code(reason.Revoked)},
 		{name: "registration ended", build: func(t *testing.T, e *env) (string, string) {
 			// The credential is valid up to and including its validUntil,
 			// which is the registration end: at that instant only the
 			// registration refuses.
 			a, iss := e.issue(t, e.orchP, func(r *IssueRequest) {
-				r.TTL = Duration(5 * time.Minute)
-				r.Lifetime = Duration(5 * time.Minute)
+				r.TTL = time.Duration(5 * time.Minute)
+				r.Lifetime = time.Duration(5 * time.Minute)
 			})
 			e.clock.Advance(5 * time.Minute)
 			return a.DID, e.refreshVP(t, a, iss.Credential)
-		}, status: http.StatusForbidden, code: CodeRegistrationEnded},
+		}, status: KindForbidden, code: CodeRegistrationEnded},
 		{name: "expired", build: func(t *testing.T, e *env) (string, string) {
 			a, iss := e.issue(t, e.orchP, nil)
 			e.clock.Advance(15*time.Minute + time.Second)
 			return a.DID, e.refreshVP(t, a, iss.Credential)
-		}, status: http.StatusForbidden, code: string(reason.Expired)},
+		}, status: KindForbidden, code: Code(reason.Expired)},
 		{name: "presented by another agent", build: func(t *testing.T, e *env) (string, string) {
 			_, iss := e.issue(t, e.orchP, nil)
 			b, _ := e.issue(t, e.orchP, nil)
 			return b.DID, e.refreshVP(t, b, iss.Credential)
-		}, status: http.StatusForbidden, code: string(reason.HolderMismatch)},
+		}, status: KindForbidden, code: Code(reason.HolderMismatch)},
 		{name: "presented by an unregistered key", build: func(t *testing.T, e *env) (string, string) {
 			_, iss := e.issue(t, e.orchP, nil)
 			b := e.newAgent(t)
 			return b.DID, e.refreshVP(t, b, iss.Credential)
-		}, status: http.StatusForbidden, code: string(reason.HolderMismatch)},
+		}, status: KindForbidden, code: Code(reason.HolderMismatch)},
 		{name: "credential of another issuer", build: func(t *testing.T, e *env) (string, string) {
 			keys := new(verifiertest.Keys)
 			other := verifiertest.NewIssuer(t, "did:web:other.example.com", keys)
 			a, _ := e.issue(t, e.orchP, nil)
 			cred := other.Credential(t, a.DID, calendarAPI, []string{"calendar:read"}, e.clock.Now(), nil)
 			return a.DID, e.refreshVP(t, a, cred)
-		}, status: http.StatusForbidden, code: string(reason.UntrustedIssuer)},
+		}, status: KindForbidden, code: Code(reason.UntrustedIssuer)},
 		{name: "forged with the issuer DID", build: func(t *testing.T, e *env) (string, string) {
 			keys := new(verifiertest.Keys)
 			forger := verifiertest.NewIssuer(t, testDID, keys)
 			a, _ := e.issue(t, e.orchP, nil)
 			cred := forger.Credential(t, a.DID, calendarAPI, []string{"mail:read"}, e.clock.Now(), nil)
 			return a.DID, e.refreshVP(t, a, cred)
-		}, status: http.StatusForbidden, code: string(reason.UnknownKey)},
+		}, status: KindForbidden, code: Code(reason.UnknownKey)},
 		{name: "no credential", build: func(t *testing.T, e *env) (string, string) {
 			a, _ := e.issue(t, e.orchP, nil)
 			return a.DID, e.refreshVP(t, a, "")
-		}, status: http.StatusBadRequest, code: string(reason.Malformed)},
+		}, status: KindInvalid, code: Code(reason.Malformed)},
 		{name: "replayed", build: func(t *testing.T, e *env) (string, string) {
 			a, iss := e.issue(t, e.orchP, nil)
 			vp := e.refreshVP(t, a, iss.Credential)
@@ -184,19 +183,19 @@ func TestRefreshRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			return a.DID, vp
-		}, status: http.StatusUnauthorized, code: string(reason.Replayed)},
+		}, status: KindUnauthenticated, code: Code(reason.Replayed)},
 		{name: "wrong htu", build: func(t *testing.T, e *env) (string, string) {
 			a, iss := e.issue(t, e.orchP, nil)
 			return a.DID, a.Present(t, iss.Credential, testURL, "POST", testURL+"/v1/agents", e.clock.Now(), nil)
-		}, status: http.StatusUnauthorized, code: string(reason.RequestMismatch)},
+		}, status: KindUnauthenticated, code: Code(reason.RequestMismatch)},
 		{name: "unbound", build: func(t *testing.T, e *env) (string, string) {
 			a, iss := e.issue(t, e.orchP, nil)
 			return a.DID, a.Present(t, iss.Credential, testURL, "", "", e.clock.Now(), nil)
-		}, status: http.StatusUnauthorized, code: string(reason.RequestMismatch)},
+		}, status: KindUnauthenticated, code: Code(reason.RequestMismatch)},
 		{name: "resource API audience", build: func(t *testing.T, e *env) (string, string) {
 			a, iss := e.issue(t, e.orchP, nil)
 			return a.DID, a.Present(t, iss.Credential, calendarAPI, "POST", refreshURL, e.clock.Now(), nil)
-		}, status: http.StatusUnauthorized, code: string(reason.WrongAudience)},
+		}, status: KindUnauthenticated, code: Code(reason.WrongAudience)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -228,7 +227,7 @@ func TestRefreshRefused(t *testing.T) {
 				}
 			}
 			evs := e.events(t, deny)
-			if len(evs) != n+1 || evs[len(evs)-1].Reason != tc.code {
+			if len(evs) != n+1 || evs[len(evs)-1].Reason != string(tc.code) {
 				t.Errorf("deny events: %+v", evs[n:])
 			}
 			e.verifyAudit(t)
@@ -241,15 +240,15 @@ func TestRefreshRefused(t *testing.T) {
 func TestRefreshAfterRegistrationEnded(t *testing.T) {
 	e := newEnv(t)
 	a, iss := e.issue(t, e.orchP, func(r *IssueRequest) {
-		r.TTL = Duration(5 * time.Minute)
-		r.Lifetime = Duration(5 * time.Minute)
+		r.TTL = time.Duration(5 * time.Minute)
+		r.Lifetime = time.Duration(5 * time.Minute)
 	})
 	e.clock.Advance(5*time.Minute + time.Second)
 	_, err := e.is.Refresh(context.Background(), e.refreshVP(t, a, iss.Credential), "POST", refreshURL)
 	if err == nil {
 		t.Fatal("refresh after the registration ended succeeded")
 	}
-	if _, code, _ := Status(err); code != CodeRegistrationEnded && code != string(reason.Expired) {
+	if _, code, _ := kindCode(err); code != CodeRegistrationEnded && code != Code(reason.Expired) {
 		t.Fatalf("code = %q, want registration_ended or expired", code)
 	}
 }
@@ -264,7 +263,7 @@ func TestRefreshWithSupersededCredentialAfterRevocationIsRefused(t *testing.T) {
 		t.Run(string(action), func(t *testing.T) {
 			ctx := context.Background()
 			e := newEnv(t)
-			a, first := e.issue(t, e.orchP, func(r *IssueRequest) { r.TTL = Duration(30 * time.Minute) })
+			a, first := e.issue(t, e.orchP, func(r *IssueRequest) { r.TTL = time.Duration(30 * time.Minute) })
 			e.clock.Advance(5 * time.Minute)
 			second, err := e.is.Refresh(ctx, e.refreshVP(t, a, first.Credential), "POST", refreshURL)
 			if err != nil {
@@ -280,8 +279,8 @@ func TestRefreshWithSupersededCredentialAfterRevocationIsRefused(t *testing.T) {
 				t.Fatalf("after %s of the current credential %s, refreshing the superseded %s issued a fresh credential %s valid until %v",
 					action, second.ID, first.ID, third.ID, third.ValidUntil)
 			}
-			st, code, _ := Status(err)
-			if st != http.StatusForbidden || (code != CodeUnknownCredential && code != string(reason.Revoked) && code != string(reason.Suspended)) {
+			st, code, _ := kindCode(err)
+			if st != KindForbidden || (code != CodeUnknownCredential && code != Code(reason.Revoked) && code != Code(reason.Suspended)) {
 				t.Fatalf("err = %d %s, want 403 unknown_credential (or revoked/suspended)", st, code)
 			}
 		})
@@ -300,7 +299,8 @@ func TestRefreshRacingRevocationIsRefused(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	a, iss := e.issue(t, e.orchP, nil)
-	e.db.MaxBatchDelay = 400 * time.Millisecond
+	e.dbOpts.MaxBatchDelay = 400 * time.Millisecond
+	e.reopen(t)
 	vp := e.refreshVP(t, a, iss.Credential)
 	type result struct {
 		iss *Issued
@@ -321,5 +321,5 @@ func TestRefreshRacingRevocationIsRefused(t *testing.T) {
 		t.Fatalf("refresh of %s (revoked: %v, before the refresh committed) returned a fresh credential %s valid until %v",
 			iss.ID, rec.Revoked, r.iss.ID, r.iss.ValidUntil)
 	}
-	wantErr(t, r.err, http.StatusForbidden, string(reason.Revoked))
+	wantErr(t, r.err, KindForbidden, Code(reason.Revoked))
 }

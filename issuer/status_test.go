@@ -3,7 +3,6 @@ package issuer
 import (
 	"context"
 	"errors"
-	"net/http"
 	"testing"
 	"time"
 
@@ -68,7 +67,7 @@ func TestSetStatus(t *testing.T) {
 	// Revocation is final.
 	for _, action := range []StatusAction{Reinstate, Suspend} {
 		_, err := e.is.SetStatus(ctx, e.adminP, iss.ID, action)
-		wantErr(t, err, http.StatusConflict, CodeIrreversible)
+		wantErr(t, err, KindConflict, CodeIrreversible)
 		if !e.bit(t, rev) {
 			t.Fatalf("%s cleared the revocation bit", action)
 		}
@@ -85,7 +84,7 @@ func TestSetStatus(t *testing.T) {
 			allow(audit.ActionCredentialReinstate), allow(audit.ActionCredentialRevoke))
 	}
 	denies := e.events(t, audit.Filter{Decision: audit.DecisionDeny})
-	if len(denies) != 2 || denies[0].Reason != CodeIrreversible || denies[0].Credential != iss.ID {
+	if len(denies) != 2 || denies[0].Reason != string(CodeIrreversible) || denies[0].Credential != iss.ID {
 		t.Errorf("deny events = %+v", denies)
 	}
 	e.verifyAudit(t)
@@ -104,16 +103,16 @@ func TestSetStatusRefused(t *testing.T) {
 		actor  *Principal
 		id     string
 		action StatusAction
-		status int
-		code   string
+		status Kind
+		code   Code
 	}{
-		{"orchestrator revokes an admin's agent", e.orchP, admins.ID, Revoke, http.StatusForbidden, CodeForbidden},
-		{"orchestrator suspends another's agent", e.orchP, others.ID, Suspend, http.StatusForbidden, CodeForbidden},
-		{"orchestrator reinstates another's agent", other, mine.ID, Reinstate, http.StatusForbidden, CodeForbidden},
-		{"unknown credential", e.adminP, "urn:uuid:00000000-0000-4000-8000-000000000000", Revoke, http.StatusNotFound, CodeUnknownCredential},
-		{"unknown credential for orchestrator", e.orchP, "urn:uuid:00000000-0000-4000-8000-000000000000", Suspend, http.StatusNotFound, CodeUnknownCredential},
-		{"empty id", e.adminP, "", Revoke, http.StatusNotFound, CodeUnknownCredential},
-		{"unknown action", e.adminP, mine.ID, "delete", http.StatusBadRequest, CodeInvalidRequest},
+		{"orchestrator revokes an admin's agent", e.orchP, admins.ID, Revoke, KindForbidden, CodeForbidden},
+		{"orchestrator suspends another's agent", e.orchP, others.ID, Suspend, KindForbidden, CodeForbidden},
+		{"orchestrator reinstates another's agent", other, mine.ID, Reinstate, KindForbidden, CodeForbidden},
+		{"unknown credential", e.adminP, "urn:uuid:00000000-0000-4000-8000-000000000000", Revoke, KindNotFound, CodeUnknownCredential},
+		{"unknown credential for orchestrator", e.orchP, "urn:uuid:00000000-0000-4000-8000-000000000000", Suspend, KindNotFound, CodeUnknownCredential},
+		{"empty id", e.adminP, "", Revoke, KindNotFound, CodeUnknownCredential},
+		{"unknown action", e.adminP, mine.ID, "delete", KindInvalid, CodeInvalidRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.is.SetStatus(ctx, tc.actor, tc.id, tc.action)
@@ -149,9 +148,9 @@ func TestRetire(t *testing.T) {
 	_, other := e.newOrchestrator(t, Principal{})
 	// Another orchestrator is told nothing about the agent's existence.
 	_, err = e.is.Retire(ctx, other, a.DID)
-	wantErr(t, err, http.StatusNotFound, CodeUnknownAgent)
+	wantErr(t, err, KindNotFound, CodeUnknownAgent)
 	_, err = e.is.Retire(ctx, e.orchP, e.newAgent(t).DID)
-	wantErr(t, err, http.StatusNotFound, CodeUnknownAgent)
+	wantErr(t, err, KindNotFound, CodeUnknownAgent)
 
 	e.clock.Advance(time.Minute)
 	ag, err := e.is.Retire(ctx, e.orchP, a.DID)
@@ -183,15 +182,15 @@ func TestRetire(t *testing.T) {
 
 	// Retired twice, then registered again: both refused.
 	_, err = e.is.Retire(ctx, e.adminP, a.DID)
-	wantErr(t, err, http.StatusConflict, CodeAgentRetired)
+	wantErr(t, err, KindConflict, CodeAgentRetired)
 	r := e.request(t, a)
 	_, err = e.is.Issue(ctx, e.adminP, r)
-	wantErr(t, err, http.StatusConflict, CodeAgentExists)
+	wantErr(t, err, KindConflict, CodeAgentExists)
 
 	// Suspending a credential of a retired agent changes nothing that
 	// matters; reinstating its revoked credentials is refused.
 	_, err = e.is.SetStatus(ctx, e.adminP, second.ID, Reinstate)
-	wantErr(t, err, http.StatusConflict, CodeIrreversible)
+	wantErr(t, err, KindConflict, CodeIrreversible)
 
 	if evs := e.events(t, audit.Filter{Action: audit.ActionAgentRetire, Decision: audit.DecisionAllow, Agent: a.DID}); len(evs) != 1 || evs[0].Actor != e.orch.DID {
 		t.Errorf("audit = %+v", evs)

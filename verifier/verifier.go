@@ -310,10 +310,20 @@ func (v *Verifier) record(ctx context.Context, req Request, now time.Time, who *
 	return v.audit.Record(ctx, ev)
 }
 
+// HolderError wraps a refusal of the presentation itself (its signature,
+// audience, lifetime, replay, nonce or request binding) rather than of the
+// credential it carries. The reason code is in its chain as always; an
+// issuer uses the distinction to answer an unauthenticated caller
+// differently from one whose credential no longer allows the request.
+type HolderError struct{ Err error }
+
+func (e *HolderError) Error() string { return e.Err.Error() }
+func (e *HolderError) Unwrap() error { return e.Err }
+
 func (v *Verifier) verify(ctx context.Context, presentation string, req Request, now time.Time, who *authenticated) (*Result, error) {
 	pp, err := v.verifyHolder(ctx, presentation, req, now, who)
 	if err != nil {
-		return nil, err
+		return nil, &HolderError{Err: err}
 	}
 	p := pp.Presentation
 	if len(p.VerifiableCredential) != 1 {
