@@ -7,10 +7,9 @@ import (
 	"log"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/agentid/agentid/keystore"
-	bolt "go.etcd.io/bbolt"
+	"github.com/agentid/agentid/store/boltstore"
 )
 
 func Example() {
@@ -26,7 +25,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	db, err := bolt.Open(filepath.Join(dir, "agentid.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := boltstore.Open(filepath.Join(dir, "agentid.db"), nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -3,16 +3,17 @@ package keystore
 import (
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/tink-crypto/tink-go/v2/tink"
-	bolt "go.etcd.io/bbolt"
+
+	"github.com/agentid/agentid/store/boltstore"
 )
 
-// openTestDB opens a bbolt file at path and closes it at cleanup.
-func openTestDB(tb testing.TB, path string) *bolt.DB {
+// openTestDB opens a boltstore file at path, without fsync (tests do not
+// survive crashes), and closes it at cleanup.
+func openTestDB(tb testing.TB, path string) *boltstore.Store {
 	tb.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := boltstore.Open(path, &boltstore.Options{NoSync: true})
 	if err != nil {
 		tb.Fatal(err)
 	}

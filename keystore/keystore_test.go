@@ -26,7 +26,9 @@ import (
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	tinkecdsa "github.com/tink-crypto/tink-go/v2/signature/ecdsa"
 	tinked25519 "github.com/tink-crypto/tink-go/v2/signature/ed25519"
-	bolt "go.etcd.io/bbolt"
+
+	"github.com/agentid/agentid/store"
+	"github.com/agentid/agentid/store/boltstore"
 )
 
 // verify checks a raw JWS signature with the standard library only, so the
@@ -347,7 +349,7 @@ func TestPersistence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := boltstore.Open(dbPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +428,7 @@ func TestPersistence(t *testing.T) {
 // and a ciphertext moved to another name all fail cleanly with ErrDecrypt,
 // and that tampered metadata is detected.
 func TestDecryptFailures(t *testing.T) {
-	setup := func(t *testing.T) (*bolt.DB, *Store) {
+	setup := func(t *testing.T) (*boltstore.Store, *Store) {
 		db := openTestDB(t, filepath.Join(t.TempDir(), "agentid.db"))
 		s, err := Open(db, testMaster(t), nil)
 		if err != nil {
@@ -439,9 +441,9 @@ func TestDecryptFailures(t *testing.T) {
 		}
 		return db, s
 	}
-	put := func(t *testing.T, db *bolt.DB, bucket []byte, name string, f func(v []byte) []byte) {
+	put := func(t *testing.T, db *boltstore.Store, bucket string, name string, f func(v []byte) []byte) {
 		t.Helper()
-		err := db.Update(func(tx *bolt.Tx) error {
+		err := db.Update(t.Context(), func(tx store.Tx) error {
 			v := slices.Clone(tx.Bucket(bucket).Get([]byte(name)))
 			return tx.Bucket(bucket).Put([]byte(name), f(v))
 		})
@@ -451,13 +453,13 @@ func TestDecryptFailures(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		mutate  func(t *testing.T, db *bolt.DB, s *Store) *Store
+		mutate  func(t *testing.T, db *boltstore.Store, s *Store) *Store
 		want    error
 		wantMsg string
 	}{
 		{
 			name: "wrong master key",
-			mutate: func(t *testing.T, db *bolt.DB, _ *Store) *Store {
+			mutate: func(t *testing.T, db *boltstore.Store, _ *Store) *Store {
 				s2, err := Open(db, testMaster(t), nil)
 				if err != nil {
 					t.Fatal(err)
@@ -468,7 +470,7 @@ func TestDecryptFailures(t *testing.T) {
 		},
 		{
 			name: "flipped ciphertext byte",
-			mutate: func(t *testing.T, db *bolt.DB, _ *Store) *Store {
+			mutate: func(t *testing.T, db *boltstore.Store, _ *Store) *Store {
 				put(t, db, bucketKeysets, "a", func(v []byte) []byte {
 					// The AEAD ciphertext comes first in the proto; flip a
 					// byte well inside it.
@@ -481,7 +483,7 @@ func TestDecryptFailures(t *testing.T) {
 		},
 		{
 			name: "truncated ciphertext",
-			mutate: func(t *testing.T, db *bolt.DB, _ *Store) *Store {
+			mutate: func(t *testing.T, db *boltstore.Store, _ *Store) *Store {
 				put(t, db, bucketKeysets, "a", func(v []byte) []byte { return v[:len(v)/2] })
 				return nil
 			},
@@ -489,9 +491,9 @@ func TestDecryptFailures(t *testing.T) {
 		},
 		{
 			name: "ciphertext moved to another name",
-			mutate: func(t *testing.T, db *bolt.DB, _ *Store) *Store {
+			mutate: func(t *testing.T, db *boltstore.Store, _ *Store) *Store {
 				var b []byte
-				if err := db.View(func(tx *bolt.Tx) error {
+				if err := db.View(t.Context(), func(tx store.Tx) error {
 					b = slices.Clone(tx.Bucket(bucketKeysets).Get([]byte("b")))
 					return nil
 				}); err != nil {
@@ -504,7 +506,7 @@ func TestDecryptFailures(t *testing.T) {
 		},
 		{
 			name: "metadata kid altered",
-			mutate: func(t *testing.T, db *bolt.DB, _ *Store) *Store {
+			mutate: func(t *testing.T, db *boltstore.Store, _ *Store) *Store {
 				put(t, db, bucketMeta, "a", func(v []byte) []byte {
 					var rec record
 					if err := json.Unmarshal(v, &rec); err != nil {
@@ -520,7 +522,7 @@ func TestDecryptFailures(t *testing.T) {
 		},
 		{
 			name: "metadata not JSON",
-			mutate: func(t *testing.T, db *bolt.DB, _ *Store) *Store {
+			mutate: func(t *testing.T, db *boltstore.Store, _ *Store) *Store {
 				put(t, db, bucketMeta, "a", func([]byte) []byte { return []byte("{") })
 				return nil
 			},
@@ -674,7 +676,7 @@ func TestPublicKeysAreCopies(t *testing.T) {
 // the 32-byte Ed25519 seed or the 32-byte P-256 scalar.
 func privateKeyBytes(t *testing.T, s *Store, name string) (secrets [][]byte, handle *keyset.Handle) {
 	t.Helper()
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(t.Context(), func(tx store.Tx) error {
 		h, _, _, _, err := s.get(tx, name)
 		handle = h
 		return err
@@ -709,7 +711,7 @@ func privateKeyBytes(t *testing.T, s *Store, name string) (secrets [][]byte, han
 // export, and finds the (public) kids in the file.
 func TestNoPrivateKeyOnDisk(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "agentid.db")
-	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := boltstore.Open(dbPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -753,10 +755,16 @@ func TestNoPrivateKeyOnDisk(t *testing.T) {
 		}
 		kidList = append(kidList, kids(keys)...)
 	}
+	// The raw file, as bbolt wrote it. Path is where the store keeps it;
+	// ask before Close, after which bbolt no longer reports it.
+	path := db.Path()
+	if path != dbPath {
+		t.Fatalf("Path() = %q, want %q", path, dbPath)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(dbPath)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
