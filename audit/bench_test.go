@@ -1,9 +1,12 @@
 package audit
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"testing"
+
+	"github.com/agentid/agentid/store"
 )
 
 func benchEvent() *Event {
@@ -69,17 +72,17 @@ func BenchmarkAppendTx(b *testing.B) {
 	l, db := newLog(b)
 	b.ReportAllocs()
 	const lot = 64
+	errRollback := errors.New("roll back")
 	for i := 0; i < b.N; i += lot {
-		tx, err := db.Begin(true)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for range min(lot, b.N-i) {
-			if err := l.AppendTx(tx, benchEvent()); err != nil {
-				b.Fatal(err)
+		err := db.Update(b.Context(), func(tx store.Tx) error {
+			for range min(lot, b.N-i) {
+				if err := l.AppendTx(tx, benchEvent()); err != nil {
+					return err
+				}
 			}
-		}
-		if err := tx.Rollback(); err != nil {
+			return errRollback
+		})
+		if !errors.Is(err, errRollback) {
 			b.Fatal(err)
 		}
 	}

@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/agentid/agentid/audit"
-	"go.etcd.io/bbolt"
+	"github.com/agentid/agentid/store"
+	"github.com/agentid/agentid/store/boltstore"
 )
 
 func Example() {
@@ -19,7 +20,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	db, err := bbolt.Open(filepath.Join(dir, "agentid.db"), 0o600, &bbolt.Options{Timeout: time.Second})
+	db, err := boltstore.Open(filepath.Join(dir, "agentid.db"), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func Example() {
 
 	// An admin revokes a credential, inside the transaction that flips the
 	// status bit, so the two commit together.
-	err = db.Update(func(tx *bbolt.Tx) error {
+	err = db.Update(ctx, func(tx store.Tx) error {
 		// ... flip the revocation bit here ...
 		return trail.AppendTx(tx, &audit.Event{
 			Actor: "did:web:issuer.example.com", Action: audit.ActionCredentialRevoke,

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/agentid/agentid/store"
+	"github.com/agentid/agentid/store/boltstore"
 )
 
 // t0 is the fixed epoch of the test clocks.
@@ -30,11 +31,16 @@ func (c *clock) Now() time.Time {
 	return c.t
 }
 
-// openDB opens a fresh bbolt database in a temporary directory.
-func openDB(tb testing.TB, noSync bool) *bbolt.DB {
+// openDB opens a fresh boltstore database in a temporary directory.
+func openDB(tb testing.TB, noSync bool) *boltstore.Store {
 	tb.Helper()
-	db, err := bbolt.Open(filepath.Join(tb.TempDir(), "audit.db"), 0o600,
-		&bbolt.Options{Timeout: time.Second, NoSync: noSync})
+	return openDBWith(tb, &boltstore.Options{NoSync: noSync})
+}
+
+// openDBWith is openDB with the given options.
+func openDBWith(tb testing.TB, opts *boltstore.Options) *boltstore.Store {
+	tb.Helper()
+	db, err := boltstore.Open(filepath.Join(tb.TempDir(), "audit.db"), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -43,7 +49,7 @@ func openDB(tb testing.TB, noSync bool) *bbolt.DB {
 }
 
 // newLog returns a Log over a fresh database with a deterministic clock.
-func newLog(tb testing.TB) (*Log, *bbolt.DB) {
+func newLog(tb testing.TB) (*Log, *boltstore.Store) {
 	tb.Helper()
 	db := openDB(tb, true)
 	l, err := Open(db, &Options{Now: newClock(t0).Now})
@@ -57,7 +63,7 @@ func newLog(tb testing.TB) (*Log, *bbolt.DB) {
 func mustAppend(tb testing.TB, l *Log, evs ...*Event) {
 	tb.Helper()
 	for _, ev := range evs {
-		if err := l.db.Update(func(tx *bbolt.Tx) error { return l.AppendTx(tx, ev) }); err != nil {
+		if err := l.db.Update(context.Background(), func(tx store.Tx) error { return l.AppendTx(tx, ev) }); err != nil {
 			tb.Fatalf("append %+v: %v", ev, err)
 		}
 	}
@@ -73,7 +79,7 @@ func verifyEvent(agent string, t time.Time, decision, reason string) *Event {
 // decisions.
 func seed(tb testing.TB, l *Log, n int) {
 	tb.Helper()
-	err := l.db.Update(func(tx *bbolt.Tx) error {
+	err := l.db.Update(context.Background(), func(tx store.Tx) error {
 		for i := range n {
 			ev := &Event{
 				Action:   ActionVerify,
@@ -97,10 +103,11 @@ func seed(tb testing.TB, l *Log, n int) {
 }
 
 // bucketDo runs fn on the audit bucket in a write transaction: the way a
-// tamperer with file access would edit the log.
-func bucketDo(tb testing.TB, db *bbolt.DB, fn func(b *bbolt.Bucket) error) {
+// tamperer with file access would edit the log. It goes through the store
+// seam, which writes the same records a raw bbolt edit would.
+func bucketDo(tb testing.TB, db store.Store, fn func(b store.Bucket) error) {
 	tb.Helper()
-	if err := db.Update(func(tx *bbolt.Tx) error { return fn(tx.Bucket(bucketName)) }); err != nil {
+	if err := db.Update(context.Background(), func(tx store.Tx) error { return fn(tx.Bucket(bucketName)) }); err != nil {
 		tb.Fatal(err)
 	}
 }

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/agentid/agentid/store"
+	"github.com/agentid/agentid/store/boltstore"
 )
 
 var hexHash = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -130,7 +131,7 @@ func TestAppendTxRollback(t *testing.T) {
 	// The caller's operation fails after the append: nothing may remain.
 	errOp := errors.New("operation failed")
 	var rolled Event
-	err := db.Update(func(tx *bbolt.Tx) error {
+	err := db.Update(ctx, func(tx store.Tx) error {
 		rolled = Event{Action: ActionCredentialRevoke, Decision: DecisionAllow, Subject: "did:key:a"}
 		if err := l.AppendTx(tx, &rolled); err != nil {
 			return err
@@ -160,7 +161,7 @@ func TestAppendTxRollback(t *testing.T) {
 	}
 
 	// AppendTx refuses a read-only transaction.
-	err = db.View(func(tx *bbolt.Tx) error {
+	err = db.View(ctx, func(tx store.Tx) error {
 		return l.AppendTx(tx, &Event{Action: ActionVerify, Decision: DecisionAllow})
 	})
 	if err == nil {
@@ -171,11 +172,11 @@ func TestAppendTxRollback(t *testing.T) {
 func TestAppendRefusesDamagedHead(t *testing.T) {
 	tests := []struct {
 		name   string
-		tamper func(b *bbolt.Bucket) error
+		tamper func(b store.Bucket) error
 	}{
-		{"head deleted", func(b *bbolt.Bucket) error { return b.Delete(headKey) }},
-		{"head truncated", func(b *bbolt.Bucket) error { return b.Put(headKey, []byte{1, 2, 3}) }},
-		{"head behind events", func(b *bbolt.Bucket) error {
+		{"head deleted", func(b store.Bucket) error { return b.Delete(headKey) }},
+		{"head truncated", func(b store.Bucket) error { return b.Put(headKey, []byte{1, 2, 3}) }},
+		{"head behind events", func(b store.Bucket) error {
 			v := append([]byte(nil), b.Get(headKey)...)
 			v[7]-- // seq 3 -> 2
 			return b.Put(headKey, v)
@@ -243,8 +244,7 @@ func TestConcurrentAppend(t *testing.T) {
 // in the same batch fails, so the batch's transaction is rolled back and
 // retried) and checks that no event is doubled or lost.
 func TestBatchRetry(t *testing.T) {
-	db := openDB(t, true)
-	db.MaxBatchDelay = 20 * time.Millisecond // let batches fill up
+	db := openDBWith(t, &boltstore.Options{NoSync: true, MaxBatchDelay: 20 * time.Millisecond}) // let batches fill up
 	l, err := Open(db, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +264,7 @@ func TestBatchRetry(t *testing.T) {
 	}
 	for range failers {
 		wg.Go(func() {
-			err := db.Batch(func(tx *bbolt.Tx) error {
+			err := db.Batch(t.Context(), func(tx store.Tx) error {
 				// A write that must vanish with the rollback.
 				if err := tx.Bucket(bucketName).Put([]byte("junk"), []byte("x")); err != nil {
 					return err
@@ -282,7 +282,7 @@ func TestBatchRetry(t *testing.T) {
 	for range failers {
 		wg.Go(func() {
 			probes.Add(1)
-			if err := db.Batch(func(*bbolt.Tx) error { probeRuns.Add(1); return nil }); err != nil {
+			if err := db.Batch(t.Context(), func(store.Tx) error { probeRuns.Add(1); return nil }); err != nil {
 				t.Error(err)
 			}
 		})
@@ -425,7 +425,7 @@ func TestQueryManyChunks(t *testing.T) {
 func TestQueryCorruptRecord(t *testing.T) {
 	l, db := newLog(t)
 	seed(t, l, 4)
-	bucketDo(t, db, func(b *bbolt.Bucket) error { return b.Put(seqKey(3), []byte("{not json")) })
+	bucketDo(t, db, func(b store.Bucket) error { return b.Put(seqKey(3), []byte("{not json")) })
 	err := l.Query(t.Context(), Filter{}, func(*Event) error { return nil })
 	mustBeCorrupt(t, err)
 	var ce *ChainError

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/agentid/agentid/store"
 )
 
 // summaryFixture builds a log with one agent per anomaly rule, read by a
@@ -67,7 +67,7 @@ func summaryFixture(t *testing.T) (l *Log, now, since time.Time) {
 		&Event{Time: now.Add(-48 * time.Hour), Action: ActionAgentRetire, Subject: "did:key:J", Decision: DecisionAllow},
 		&Event{Time: since.Add(time.Minute), Action: ActionPrincipalAdd, Actor: "did:web:admin", Decision: DecisionAllow},
 	)
-	err = db.Update(func(tx *bbolt.Tx) error {
+	err = db.Update(t.Context(), func(tx store.Tx) error {
 		for _, ev := range evs {
 			if err := l.AppendTx(tx, ev); err != nil {
 				return err

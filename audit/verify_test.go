@@ -11,13 +11,13 @@ import (
 	"strings"
 	"testing"
 
-	"go.etcd.io/bbolt"
+	"github.com/agentid/agentid/store"
 )
 
 // rehash rewrites the record under seq with edit applied and a recomputed
 // hash: a tamperer who knows the format.
-func rehash(seq uint64, edit func(*Event)) func(b *bbolt.Bucket) error {
-	return func(b *bbolt.Bucket) error {
+func rehash(seq uint64, edit func(*Event)) func(b store.Bucket) error {
+	return func(b store.Bucket) error {
 		var ev Event
 		if err := json.Unmarshal(b.Get(seqKey(seq)), &ev); err != nil {
 			return err
@@ -31,8 +31,8 @@ func rehash(seq uint64, edit func(*Event)) func(b *bbolt.Bucket) error {
 	}
 }
 
-func editValue(seq uint64, edit func([]byte) []byte) func(b *bbolt.Bucket) error {
-	return func(b *bbolt.Bucket) error {
+func editValue(seq uint64, edit func([]byte) []byte) func(b store.Bucket) error {
+	return func(b store.Bucket) error {
 		return b.Put(seqKey(seq), edit(append([]byte(nil), b.Get(seqKey(seq))...)))
 	}
 }
@@ -40,7 +40,7 @@ func editValue(seq uint64, edit func([]byte) []byte) func(b *bbolt.Bucket) error
 func TestVerifyDetectsTampering(t *testing.T) {
 	tests := []struct {
 		name   string
-		tamper func(b *bbolt.Bucket) error
+		tamper func(b store.Bucket) error
 		want   []string // "seq:kind"
 	}{
 		{"edit one byte of a value", editValue(3, func(v []byte) []byte {
@@ -59,20 +59,20 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		}), []string{"4:edited"}},
 		{"rewrite and rehash", rehash(3, func(ev *Event) { ev.Decision = DecisionAllow }), []string{"4:removed"}},
 		{"rewrite and rehash the last", rehash(6, func(ev *Event) { ev.Reason = "" }), []string{"6:edited"}},
-		{"delete a middle event", func(b *bbolt.Bucket) error { return b.Delete(seqKey(3)) }, []string{"3:removed"}},
-		{"delete two events", func(b *bbolt.Bucket) error {
+		{"delete a middle event", func(b store.Bucket) error { return b.Delete(seqKey(3)) }, []string{"3:removed"}},
+		{"delete two events", func(b store.Bucket) error {
 			b.Delete(seqKey(3))
 			return b.Delete(seqKey(4))
 		}, []string{"3:removed"}},
-		{"delete the first event", func(b *bbolt.Bucket) error { return b.Delete(seqKey(1)) }, []string{"1:removed"}},
-		{"delete the last event", func(b *bbolt.Bucket) error { return b.Delete(seqKey(6)) }, []string{"6:removed"}},
-		{"swap two values", func(b *bbolt.Bucket) error {
+		{"delete the first event", func(b store.Bucket) error { return b.Delete(seqKey(1)) }, []string{"1:removed"}},
+		{"delete the last event", func(b store.Bucket) error { return b.Delete(seqKey(6)) }, []string{"6:removed"}},
+		{"swap two values", func(b store.Bucket) error {
 			v2 := append([]byte(nil), b.Get(seqKey(2))...)
 			v4 := append([]byte(nil), b.Get(seqKey(4))...)
 			b.Put(seqKey(2), v4)
 			return b.Put(seqKey(4), v2)
 		}, []string{"2:reordered", "4:reordered"}},
-		{"move an event to a new key", func(b *bbolt.Bucket) error {
+		{"move an event to a new key", func(b store.Bucket) error {
 			v := append([]byte(nil), b.Get(seqKey(3))...)
 			b.Delete(seqKey(3))
 			return b.Put(seqKey(7), v)
@@ -82,11 +82,11 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{"null value", editValue(5, func([]byte) []byte { return []byte("null") }), []string{"5:corrupt"}},
 		{"empty value", editValue(5, func([]byte) []byte { return []byte{} }), []string{"5:corrupt"}},
 		{"wrong types", editValue(5, func([]byte) []byte { return []byte(`{"seq":"five","time":12}`) }), []string{"5:corrupt"}},
-		{"head deleted", func(b *bbolt.Bucket) error { return b.Delete(headKey) }, []string{"0:corrupt"}},
-		{"head garbled", func(b *bbolt.Bucket) error { return b.Put(headKey, []byte("short")) }, []string{"0:corrupt"}},
-		{"stray key", func(b *bbolt.Bucket) error { return b.Put([]byte("stray"), []byte("x")) }, []string{"0:corrupt"}},
-		{"key zero", func(b *bbolt.Bucket) error { return b.Put(seqKey(0), []byte("{}")) }, []string{"0:corrupt"}},
-		{"forged event beyond the head", func(b *bbolt.Bucket) error {
+		{"head deleted", func(b store.Bucket) error { return b.Delete(headKey) }, []string{"0:corrupt"}},
+		{"head garbled", func(b store.Bucket) error { return b.Put(headKey, []byte("short")) }, []string{"0:corrupt"}},
+		{"stray key", func(b store.Bucket) error { return b.Put([]byte("stray"), []byte("x")) }, []string{"0:corrupt"}},
+		{"key zero", func(b store.Bucket) error { return b.Put(seqKey(0), []byte("{}")) }, []string{"0:corrupt"}},
+		{"forged event beyond the head", func(b store.Bucket) error {
 			var last Event
 			json.Unmarshal(b.Get(seqKey(6)), &last)
 			ev := Event{Seq: 7, Time: last.Time, Action: ActionVerify, Decision: DecisionAllow, Prev: last.Hash}
@@ -167,7 +167,7 @@ func TestVerifyRandomDamage(t *testing.T) {
 func TestVerifyManyErrorsBounded(t *testing.T) {
 	l, db := newLog(t)
 	seed(t, l, MaxChainErrors+50)
-	bucketDo(t, db, func(b *bbolt.Bucket) error {
+	bucketDo(t, db, func(b store.Bucket) error {
 		for s := uint64(1); s <= MaxChainErrors+50; s++ {
 			if err := b.Put(seqKey(s), []byte("x")); err != nil {
 				return err
