@@ -1,4 +1,9 @@
-// Package audit is agentid's append-only, hash-chained audit trail.
+// Package audit is agentid's append-only, hash-chained audit trail: its
+// events, their canonical encoding and chain rules, and the sinks that
+// verifiers write to. It stores nothing durably itself and imports no
+// database, so a resource server that embeds the verifier links none; the
+// durable log over the store lives in package
+// [github.com/agentid/agentid/audit/auditlog].
 //
 // Every decision the issuer and the verifiers take — issuing, refreshing,
 // revoking, suspending, reinstating, retiring, principal and key changes,
@@ -8,47 +13,37 @@
 //
 // # Entry points
 //
-//   - [Open] a [Log] over a bbolt database. [Log.AppendTx] appends inside
-//     the caller's write transaction, so the event commits or rolls back
-//     with the operation it records. [Log.Append] appends on its own:
-//     one writer goroutine commits the events of concurrent callers
-//     together (group commit, one fsync pair a lot), and Append returns
-//     once the event is durable.
-//   - [Log.Query] and [Log.Export] read events by [Filter]; Export writes
-//     JSON lines.
-//   - [Log.Verify] walks the chain in the database and [VerifyLines] walks
-//     an exported file; both report each break as a [ChainError] with the
-//     sequence number and the kind: edited, removed, reordered or corrupt.
-//   - [Log.Summary] applies local anomaly rules (denials, use of revoked
-//     credentials, scope probing, new resources, rate spikes, dormant and
-//     expired agents) and ranks agents by a documented risk score.
-//   - [Sink] is what an embedded verifier writes to: a *Log, [JSONLines],
-//     [Discard], or a [Forwarder] (see [Forward]), which posts the events
-//     asynchronously to the issuer's POST /v1/audit/events so that they
-//     join the issuer's trail. A Forwarder's Record returning nil means
+//   - [Sink] is what an embedded verifier writes to: [JSONLines], which
+//     chains events into a file; [Discard]; a [Forwarder] (see [Forward]),
+//     which posts the events asynchronously to the issuer's
+//     POST /v1/audit/events so that they join the issuer's trail; or the
+//     durable auditlog.Log. A Forwarder's Record returning nil means
 //     queued, not yet durable at the issuer; it fails closed with
 //     [ErrQueueFull] when delivery keeps failing.
+//   - [VerifyLines] walks an exported file or a JSONLines output and
+//     reports each break as a [ChainError] with the sequence number and
+//     the kind: edited, removed, reordered or corrupt.
+//   - [Filter] selects events, [SummaryBuilder] applies local anomaly
+//     rules (denials, use of revoked credentials, scope probing, new
+//     resources, rate spikes, dormant and expired agents) and ranks agents
+//     by a documented risk score. auditlog.Log's Query, Export and Summary
+//     use them.
 //
-// A minimal use:
+// A log keeps its chain with the building blocks this package exports:
+// [Prepare] and [Seal] turn an event into its chained record,
+// [ParseRecord] reads one back, and a [ChainChecker] verifies stored
+// records with the same rules as VerifyLines.
 //
-//	log, err := audit.Open(db, nil)
+// A minimal use, recording a verifier's decisions to a file:
+//
+//	sink := audit.JSONLines(f)
 //	...
-//	err = log.Append(ctx, &audit.Event{
+//	err := sink.Record(ctx, &audit.Event{
 //		Action: audit.ActionVerify, Decision: audit.DecisionDeny,
 //		Subject: agentDID, Resource: aud, Reason: "revoked",
 //	})
 //	...
-//	if _, err := log.Verify(ctx); err != nil { // errors.Is(err, audit.ErrCorrupt)
-//		...
-//	}
-//
-// # Storage
-//
-// The log lives in the bbolt bucket "audit": each event under its seq as 8
-// bytes big-endian, and the chain head (last seq and hash) under a key that
-// is not 8 bytes long. The head is read and written inside every append's
-// transaction; a Log keeps no chain state in memory, so rolled-back or
-// retried transactions cannot desynchronise it.
+//	rep, err := audit.VerifyLines(f) // errors.Is(err, audit.ErrCorrupt) when broken
 //
 // # Canonical encoding
 //
@@ -70,20 +65,9 @@
 // # Caveats
 //
 // A hash chain shows that a log is consistent with itself. Anyone who can
-// write the database can rewrite every event after some point and the
-// head consistently. To detect that, publish [Log.Head] somewhere the
-// database's writers cannot reach (another system, a signed checkpoint)
-// and compare. Deleting the newest events is caught only through the head.
-//
-// Append's durability is bbolt's: a database opened with NoSync does not
-// fsync, and Append then cannot promise durability.
-//
-// Each group commit blocks the writer in fdatasync twice, and the Go
-// runtime hands the blocked processor to other goroutines only when its
-// monitor thread notices, up to milliseconds later. A busy program that
-// appends from many goroutines keeps its cores busier with GOMAXPROCS one
-// above the core count, as `agentid serve` runs (docs/performance.md).
-//
-// Query and Summary scan the log in seq order; they have no time index and
-// read every event after Filter.AfterSeq.
+// write the log can rewrite every event after some point consistently. To
+// detect that, keep the chain head (the last seq and hash) somewhere the
+// log's writers cannot reach (another system, a signed checkpoint) and
+// compare it with a report's LastSeq and Head. Deleting the newest events
+// is caught only through the head.
 package audit

@@ -2,7 +2,10 @@ package audit
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -74,4 +77,23 @@ func FuzzCanonicalDifferential(f *testing.F) {
 		}
 		sameAsJSON(t, ev)
 	})
+}
+
+// TestCanonicalEncoding pins the canonical encoding: a change to the Event
+// struct that alters it breaks every stored chain.
+func TestCanonicalEncoding(t *testing.T) {
+	ev := &Event{Seq: 1, Time: t0, Action: ActionVerify, Decision: DecisionAllow, Prev: GenesisPrev}
+	rec, err := Seal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"seq":1,"time":"2026-11-22T18:00:00Z","action":"verify","decision":"allow","prev":"` + GenesisPrev + `","hash":"`
+	if !strings.HasPrefix(string(rec), want) {
+		t.Fatalf("record %s\nwant prefix %s", rec, want)
+	}
+	canon := strings.Replace(string(rec), ev.Hash, "", 1)
+	sum := sha256.Sum256([]byte(canon))
+	if hex.EncodeToString(sum[:]) != ev.Hash {
+		t.Fatalf("hash is not SHA-256 of %s", canon)
+	}
 }

@@ -130,11 +130,16 @@ func errorf(format string, args ...any) error {
 	return fmt.Errorf("audit: "+format, args...)
 }
 
-// prepare validates ev and normalises it for encoding: Time to UTC, every
-// string to valid UTF-8 (encoding/json would otherwise substitute U+FFFD
-// escapes, and the record would not re-encode to the same bytes). Scopes is
-// copied so the caller's slice is never modified.
-func prepare(ev *Event, now func() time.Time) error {
+// Prepare validates ev and normalises it for sealing: a zero Time is set
+// from now, Time is converted to UTC and every string to valid UTF-8
+// (encoding/json would otherwise substitute U+FFFD escapes, and the record
+// would not re-encode to the same bytes). Scopes is copied so that the
+// caller's slice is never modified. An event without an action or with an
+// unknown decision fails with an error wrapping ErrInvalidEvent.
+//
+// Every Sink calls Prepare on its copy of an event before it assigns Seq
+// and Prev and calls Seal.
+func Prepare(ev *Event, now func() time.Time) error {
 	if ev.Time.IsZero() {
 		ev.Time = now()
 	}
@@ -183,9 +188,13 @@ func record(canon []byte, hash string) []byte {
 	return append(rec, `"}`...)
 }
 
-// seal sets ev.Hash from ev's canonical encoding and returns the stored
-// record bytes.
-func seal(ev *Event) ([]byte, error) {
+// Seal sets ev.Hash from the canonical encoding of ev and returns the
+// record: that encoding with the hash filled in, the bytes a log stores and
+// an export writes as one line. The caller sets ev.Seq and ev.Prev first,
+// to chain the event, and normally runs ev through Prepare. An event that
+// cannot be encoded or whose encoding exceeds MaxEventSize fails with an
+// error wrapping ErrInvalidEvent.
+func Seal(ev *Event) ([]byte, error) {
 	canon, err := canonical(ev)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
@@ -196,6 +205,19 @@ func seal(ev *Event) ([]byte, error) {
 	sum := sha256.Sum256(canon)
 	ev.Hash = hex.EncodeToString(sum[:])
 	return record(canon, ev.Hash), nil
+}
+
+// ParseRecord decodes a record without checking its hash or its place in
+// the chain (a ChainChecker does both). A record that is not an event
+// yields a *ChainError of KindCorrupt at seq, which is where the caller
+// found the record: ParseRecord does not compare it with the event's own
+// Seq.
+func ParseRecord(seq uint64, raw []byte) (*Event, error) {
+	ev, kind, detail := parse(raw)
+	if ev == nil {
+		return nil, &ChainError{Seq: seq, Kind: kind, Detail: detail}
+	}
+	return ev, nil
 }
 
 // parse decodes a stored record without checking its hash. It returns nil

@@ -314,7 +314,7 @@ func (f *Forwarder) Record(ctx context.Context, ev *Event) error {
 // encode checks a copy of ev and returns its wire line, newline included.
 func (f *Forwarder) encode(ev *Event) ([]byte, error) {
 	c := *ev
-	if err := prepare(&c, f.now); err != nil { // copies Scopes
+	if err := Prepare(&c, f.now); err != nil { // copies Scopes
 		return nil, err
 	}
 	if c.Action != ActionVerify {

@@ -44,7 +44,7 @@ func FuzzVerifyLines(f *testing.F) {
 			if next.Seq == 0 {
 				return
 			}
-			rec, err := seal(&next)
+			rec, err := Seal(&next)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,10 +65,10 @@ func FuzzSeal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, actor, action, resource, scope, detail string, unix int64) {
 		ev := &Event{Actor: actor, Action: action, Resource: resource, Scopes: []string{scope},
 			Detail: detail, Decision: DecisionDeny, Time: time.Unix(unix, 0), Seq: 1, Prev: GenesisPrev}
-		if err := prepare(ev, time.Now); err != nil {
+		if err := Prepare(ev, time.Now); err != nil {
 			return
 		}
-		rec, err := seal(ev)
+		rec, err := Seal(ev)
 		if err != nil {
 			return // unencodable time, too large
 		}

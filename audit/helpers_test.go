@@ -1,128 +1,54 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/agentid/agentid/store"
-	"github.com/agentid/agentid/store/boltstore"
 )
 
 // t0 is the fixed epoch of the test clocks.
 var t0 = time.Date(2026, 11, 22, 18, 0, 0, 0, time.UTC)
 
-// clock is a deterministic clock: each call returns one second later.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock(t time.Time) *clock { return &clock{t: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Second)
-	return c.t
-}
-
-// openDB opens a fresh boltstore database in a temporary directory.
-func openDB(tb testing.TB, noSync bool) *boltstore.Store {
+// chainLines seals evs into one chain with JSONLines and returns its lines,
+// each ending in "\n" (and a last, empty one), as an export of the durable
+// log would. Events with a zero Time are stamped t0+1s, t0+2s... in order,
+// the times the durable log's test clock gives them.
+func chainLines(tb testing.TB, evs ...*Event) [][]byte {
 	tb.Helper()
-	return openDBWith(tb, &boltstore.Options{NoSync: noSync})
-}
-
-// openDBWith is openDB with the given options.
-func openDBWith(tb testing.TB, opts *boltstore.Options) *boltstore.Store {
-	tb.Helper()
-	db, err := boltstore.Open(filepath.Join(tb.TempDir(), "audit.db"), opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
-
-// newLog returns a Log over a fresh database with a deterministic clock.
-func newLog(tb testing.TB) (*Log, *boltstore.Store) {
-	tb.Helper()
-	db := openDB(tb, true)
-	l, err := Open(db, &Options{Now: newClock(t0).Now})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return l, db
-}
-
-// mustAppend appends the events in one transaction each, through AppendTx.
-func mustAppend(tb testing.TB, l *Log, evs ...*Event) {
-	tb.Helper()
-	for _, ev := range evs {
-		if err := l.db.Update(context.Background(), func(tx store.Tx) error { return l.AppendTx(tx, ev) }); err != nil {
-			tb.Fatalf("append %+v: %v", ev, err)
+	var buf bytes.Buffer
+	sink := JSONLines(&buf)
+	for i, ev := range evs {
+		if ev.Time.IsZero() {
+			ev.Time = t0.Add(time.Duration(i+1) * time.Second)
+		}
+		if err := sink.Record(context.Background(), ev); err != nil {
+			tb.Fatalf("record %+v: %v", ev, err)
 		}
 	}
+	return bytes.SplitAfter(buf.Bytes(), []byte("\n"))
 }
 
-// verifyEvent returns a verify event for agent at time t.
-func verifyEvent(agent string, t time.Time, decision, reason string) *Event {
-	return &Event{Time: t, Action: ActionVerify, Subject: agent, Decision: decision, Reason: reason,
-		Resource: "https://calendar.example.com", Scopes: []string{"calendar:read"}}
-}
-
-// seed appends n verify events alternating between two agents, actors and
-// decisions.
-func seed(tb testing.TB, l *Log, n int) {
+// seedLines returns the lines of a chain of n verify events alternating
+// between two agents, actors and decisions.
+func seedLines(tb testing.TB, n int) [][]byte {
 	tb.Helper()
-	err := l.db.Update(context.Background(), func(tx store.Tx) error {
-		for i := range n {
-			ev := &Event{
-				Action:   ActionVerify,
-				Actor:    fmt.Sprintf("did:key:actor%d", i%2),
-				Subject:  fmt.Sprintf("did:key:agent%d", i%2),
-				Resource: "https://calendar.example.com",
-				Decision: DecisionAllow,
-			}
-			if i%3 == 2 {
-				ev.Decision, ev.Reason = DecisionDeny, "expired"
-			}
-			if err := l.AppendTx(tx, ev); err != nil {
-				return err
-			}
+	evs := make([]*Event, n)
+	for i := range n {
+		evs[i] = &Event{
+			Action:   ActionVerify,
+			Actor:    fmt.Sprintf("did:key:actor%d", i%2),
+			Subject:  fmt.Sprintf("did:key:agent%d", i%2),
+			Resource: "https://calendar.example.com",
+			Decision: DecisionAllow,
 		}
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
+		if i%3 == 2 {
+			evs[i].Decision, evs[i].Reason = DecisionDeny, "expired"
+		}
 	}
-}
-
-// bucketDo runs fn on the audit bucket in a write transaction: the way a
-// tamperer with file access would edit the log. It goes through the store
-// seam, which writes the same records a raw bbolt edit would.
-func bucketDo(tb testing.TB, db store.Store, fn func(b store.Bucket) error) {
-	tb.Helper()
-	if err := db.Update(context.Background(), func(tx store.Tx) error { return fn(tx.Bucket(bucketName)) }); err != nil {
-		tb.Fatal(err)
-	}
-}
-
-// collect returns the seqs Query yields for f.
-func collect(tb testing.TB, l *Log, f Filter) []uint64 {
-	tb.Helper()
-	var seqs []uint64
-	if err := l.Query(context.Background(), f, func(ev *Event) error {
-		seqs = append(seqs, ev.Seq)
-		return nil
-	}); err != nil {
-		tb.Fatalf("query %+v: %v", f, err)
-	}
-	return seqs
+	return chainLines(tb, evs...)
 }
 
 // chainErrors flattens a report to "seq:kind" strings.

@@ -8,8 +8,9 @@ import (
 )
 
 // Sink receives audit events. Verifiers embedded in other programs write
-// their decisions to a Sink; *Log, JSONLines, Discard and *Forwarder
-// implement it.
+// their decisions to a Sink; JSONLines, Discard, *Forwarder and the
+// durable log, *[github.com/agentid/agentid/audit/auditlog.Log], implement
+// it.
 type Sink interface {
 	// Record stores ev. Implementations may set ev's Seq, Time, Prev and
 	// Hash; callers must not use ev concurrently with Record.
@@ -27,8 +28,8 @@ func (discard) Record(context.Context, *Event) error { return nil }
 // with one Write call per line, serialised by a mutex.
 //
 // The sink chains events in memory: the first event it records gets Seq 1
-// and Prev GenesisPrev, and every line is sealed exactly as Log seals a
-// record, so the output verifies with VerifyLines. Each sink starts a new
+// and Prev GenesisPrev, and every line is sealed with Seal, exactly as the
+// durable log seals a record, so the output verifies with VerifyLines. Each sink starts a new
 // chain, so give each sink its own file (appending a second chain to an
 // existing file makes it fail verification). Events with a zero Time are
 // stamped with time.Now.
@@ -55,13 +56,13 @@ func (j *jsonLines) Record(ctx context.Context, ev *Event) error {
 		return errorf("record: %w", err)
 	}
 	c := *ev
-	if err := prepare(&c, time.Now); err != nil {
+	if err := Prepare(&c, time.Now); err != nil {
 		return err
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	c.Seq, c.Prev = j.seq+1, j.prev
-	rec, err := seal(&c)
+	rec, err := Seal(&c)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,6 @@ package audit
 
 import (
 	"cmp"
-	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -38,7 +36,8 @@ type AgentState struct {
 	Retired   bool      `json:"retired"`
 }
 
-// SummaryOptions configures Log.Summary. The zero value uses the defaults.
+// SummaryOptions configures a summary (see SummaryBuilder). The zero value
+// uses the defaults.
 type SummaryOptions struct {
 	// SpikeFactor: a minute with more than SpikeFactor times the agent's
 	// baseline rate is a spike. Zero means DefaultSpikeFactor.
@@ -91,10 +90,10 @@ type AgentSummary struct {
 	Risk int `json:"risk"`
 }
 
-// Summary is the output of Log.Summary.
+// Summary is the output of a SummaryBuilder.
 type Summary struct {
 	Since  time.Time      `json:"since"`            // window start (inclusive)
-	Until  time.Time      `json:"until"`            // the Log's clock when the summary was made
+	Until  time.Time      `json:"until"`            // the log's clock when the summary was made
 	Events int            `json:"events"`           // events in the window, of any subject
 	Agents []AgentSummary `json:"agents,omitempty"` // agents active in the window, by Risk descending then DID
 	// DormantAgents are inventory agents, neither retired nor expired,
@@ -118,11 +117,25 @@ type agentAcc struct {
 	retired     bool
 }
 
-// Summary scans the whole log and summarises, per agent, the events at or
-// after since (the window), using the events before since as each agent's
-// baseline. These are local anomaly rules over the audit trail, meant to
-// order an admin's attention, not to block anything.
-func (l *Log) Summary(ctx context.Context, since time.Time, opts SummaryOptions) (*Summary, error) {
+// SummaryBuilder computes a Summary from a log's events. Give it every
+// event of the log, in seq order, through Add, then call Summary: the
+// events at or after since form the window, and those before it each
+// agent's baseline. These are local anomaly rules over the audit trail,
+// meant to order an admin's attention, not to block anything.
+//
+// A SummaryBuilder is not safe for concurrent use.
+type SummaryBuilder struct {
+	since time.Time
+	now   time.Time
+	opts  SummaryOptions
+	s     *Summary
+	accs  map[string]*agentAcc
+}
+
+// NewSummaryBuilder returns a builder for the window from since to now,
+// the log's clock at the time of the summary. Zero fields of opts take
+// their defaults; a negative one fails with an error wrapping ErrBadFilter.
+func NewSummaryBuilder(since, now time.Time, opts SummaryOptions) (*SummaryBuilder, error) {
 	if opts.SpikeFactor < 0 || opts.SpikeMinCount < 0 || opts.DormantAfter < 0 {
 		return nil, fmt.Errorf("%w: negative summary option", ErrBadFilter)
 	}
@@ -135,55 +148,58 @@ func (l *Log) Summary(ctx context.Context, since time.Time, opts SummaryOptions)
 	if opts.DormantAfter == 0 {
 		opts.DormantAfter = DefaultDormantAfter
 	}
-	now := l.now().UTC()
-	s := &Summary{Since: since.UTC(), Until: now}
-	accs := map[string]*agentAcc{}
-	err := l.scan(ctx, 0, nil, func(it item) error {
-		ev := it.ev
-		inWindow := !ev.Time.Before(since)
-		if inWindow {
-			s.Events++
-		}
-		// Principal and key events name principals, not agents.
-		if ev.Subject == "" || strings.HasPrefix(ev.Action, "principal.") || strings.HasPrefix(ev.Action, "key.") {
-			return nil
-		}
-		a := accs[ev.Subject]
-		if a == nil {
-			a = &agentAcc{sum: AgentSummary{Agent: ev.Subject}, oldRes: map[string]bool{}}
-			accs[ev.Subject] = a
-		}
-		if ev.Time.After(a.lastEvent) {
-			a.lastEvent = ev.Time
-		}
-		if ev.Action == ActionAgentRetire && ev.Decision == DecisionAllow {
-			a.retired = true
-		}
-		verify := ev.Action == ActionVerify
-		if !inWindow {
-			if verify {
-				a.before++
-				if a.firstVerify.IsZero() || ev.Time.Before(a.firstVerify) {
-					a.firstVerify = ev.Time
-				}
-			}
-			if ev.Resource != "" {
-				a.oldRes[ev.Resource] = true
-			}
-			return nil
-		}
-		a.observe(ev)
-		return nil
-	})
-	if err != nil {
-		var ce *ChainError
-		if errors.As(err, &ce) {
-			return nil, err
-		}
-		return nil, errorf("summary: %w", err)
-	}
+	now = now.UTC()
+	return &SummaryBuilder{
+		since: since,
+		now:   now,
+		opts:  opts,
+		s:     &Summary{Since: since.UTC(), Until: now},
+		accs:  map[string]*agentAcc{},
+	}, nil
+}
 
-	for _, a := range accs {
+// Add counts ev, the next event of the log.
+func (b *SummaryBuilder) Add(ev *Event) {
+	inWindow := !ev.Time.Before(b.since)
+	if inWindow {
+		b.s.Events++
+	}
+	// Principal and key events name principals, not agents.
+	if ev.Subject == "" || strings.HasPrefix(ev.Action, "principal.") || strings.HasPrefix(ev.Action, "key.") {
+		return
+	}
+	a := b.accs[ev.Subject]
+	if a == nil {
+		a = &agentAcc{sum: AgentSummary{Agent: ev.Subject}, oldRes: map[string]bool{}}
+		b.accs[ev.Subject] = a
+	}
+	if ev.Time.After(a.lastEvent) {
+		a.lastEvent = ev.Time
+	}
+	if ev.Action == ActionAgentRetire && ev.Decision == DecisionAllow {
+		a.retired = true
+	}
+	verify := ev.Action == ActionVerify
+	if !inWindow {
+		if verify {
+			a.before++
+			if a.firstVerify.IsZero() || ev.Time.Before(a.firstVerify) {
+				a.firstVerify = ev.Time
+			}
+		}
+		if ev.Resource != "" {
+			a.oldRes[ev.Resource] = true
+		}
+		return
+	}
+	a.observe(ev)
+}
+
+// Summary returns the summary of the events added so far, checked against
+// the inventory in the options. Call it once, after the last Add.
+func (b *SummaryBuilder) Summary() *Summary {
+	s, since, opts, now := b.s, b.since, b.opts, b.now
+	for _, a := range b.accs {
 		if a.sum.Events == 0 {
 			continue // seen only before the window
 		}
@@ -198,7 +214,7 @@ func (l *Log) Summary(ctx context.Context, since time.Time, opts SummaryOptions)
 
 	for _, st := range opts.Agents {
 		retired := st.Retired
-		if a := accs[st.DID]; a != nil {
+		if a := b.accs[st.DID]; a != nil {
 			retired = retired || a.retired
 			if a.lastEvent.After(st.LastSeen) {
 				st.LastSeen = a.lastEvent
@@ -218,7 +234,7 @@ func (l *Log) Summary(ctx context.Context, since time.Time, opts SummaryOptions)
 	byDID := func(x, y AgentState) int { return cmp.Compare(x.DID, y.DID) }
 	slices.SortFunc(s.DormantAgents, byDID)
 	slices.SortFunc(s.ExpiredNotRetired, byDID)
-	return s, nil
+	return s
 }
 
 // observe counts an event of the window.

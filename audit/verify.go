@@ -2,14 +2,10 @@ package audit
 
 import (
 	"bufio"
-	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
-
-	"github.com/agentid/agentid/store"
 )
 
 // MaxChainErrors bounds VerifyReport.Errors; past it, Truncated is set.
@@ -97,74 +93,56 @@ func missing(from, to uint64) string {
 	return fmt.Sprintf("events %d to %d are missing", from, to)
 }
 
-// Verify walks every event of the log and checks the hash chain: each
-// record's hash, its canonical form, its key, the links between events and
-// the chain head. It never trusts the data it reads and never panics on it.
+// ChainChecker verifies a chain of stored records, given to it in key
+// order, as a durable log keeps them: each record under its seq, plus a
+// chain head. It checks every record's hash, its canonical form, its key,
+// the links between events and, through CheckHead, the head. It never
+// trusts the data it is given and never panics on it. The durable log's
+// Verify feeds it; VerifyLines walks files with the same chain rules.
 //
-// When the walk completes, Verify returns the report; if the chain is broken
-// it also returns an error wrapping the first *ChainError (and ErrCorrupt).
-// Other errors (context, I/O) come with a nil report.
-//
-// Verify shows that the log is consistent with itself. Someone who can
-// write the database can rewrite the chain and its head consistently; to
-// detect that, compare Head with a copy kept elsewhere (see Log.Head).
-func (l *Log) Verify(ctx context.Context) (*VerifyReport, error) {
-	w := newWalker()
-	var resume []byte // key to continue from; nil: the first key
-	done := false
-	for !done {
-		if err := ctx.Err(); err != nil {
-			return nil, errorf("verify: %w", err)
-		}
-		err := l.db.View(ctx, func(tx store.Tx) error {
-			b := tx.Bucket(bucketName)
-			n := 0
-			more := false
-			err := b.Range(resume, func(k, v []byte) error {
-				if n == scanChunk {
-					resume = append(resume[:0], k...) // continue in a new transaction
-					more = true
-					return store.Stop
-				}
-				n++
-				if len(k) != 8 {
-					if string(k) != string(headKey) {
-						w.rep.add(0, KindCorrupt, fmt.Sprintf("unexpected key %.32x in audit bucket", k))
-					}
-					return nil
-				}
-				w.key(binary.BigEndian.Uint64(k), v)
-				return nil
-			})
-			if err != nil || more {
-				return err
-			}
-			done = true
-			// Same transaction as the last events: the head must match.
-			h, err := readHead(b)
-			if err != nil {
-				var ce *ChainError
-				if !errors.As(err, &ce) {
-					return err
-				}
-				w.rep.add(ce.Seq, ce.Kind, ce.Detail)
-				return nil
-			}
-			last := w.expect - 1
-			switch {
-			case h.seq > last:
-				w.rep.add(last+1, KindRemoved, missing(last+1, h.seq)+" (the chain head is at "+fmt.Sprint(h.seq)+")")
-			case h.seq < last:
-				w.rep.add(h.seq+1, KindCorrupt, fmt.Sprintf("events after the chain head (%d) up to %d", h.seq, last))
-			case w.rep.Events > 0 && w.prevOK && h.hash != w.prev:
-				w.rep.add(last, KindEdited, "chain head records another hash for the last event: it was rewritten")
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, errorf("verify: %w", err)
-		}
+// A ChainChecker is not safe for concurrent use.
+type ChainChecker struct {
+	w *walker
+}
+
+// NewChainChecker returns a checker expecting the chain to start at seq 1
+// with Prev GenesisPrev.
+func NewChainChecker() *ChainChecker { return &ChainChecker{w: newWalker()} }
+
+// CheckRecord checks raw, the record stored under key seq. Records must be
+// given in increasing key order; a key at or below one already given is
+// reported as corrupt, and missing keys as removed events.
+func (c *ChainChecker) CheckRecord(seq uint64, raw []byte) { c.w.key(seq, raw) }
+
+// Fail records a break found outside the records themselves, such as an
+// unexpected key or an unreadable chain head. Seq 0 refers to the head.
+func (c *ChainChecker) Fail(e ChainError) { c.w.rep.add(e.Seq, e.Kind, e.Detail) }
+
+// CheckHead checks the chain head, the seq and hash of the last event as
+// the log recorded them, against the records given so far: call it after
+// the last CheckRecord, with the head read in the same transaction as the
+// last records. A head behind the records, ahead of them (the newest
+// events were removed) or recording another hash is a break.
+func (c *ChainChecker) CheckHead(seq uint64, hash string) {
+	w := c.w
+	last := w.expect - 1
+	switch {
+	case seq > last:
+		w.rep.add(last+1, KindRemoved, missing(last+1, seq)+" (the chain head is at "+fmt.Sprint(seq)+")")
+	case seq < last:
+		w.rep.add(seq+1, KindCorrupt, fmt.Sprintf("events after the chain head (%d) up to %d", seq, last))
+	case w.rep.Events > 0 && w.prevOK && hash != w.prev:
+		w.rep.add(last, KindEdited, "chain head records another hash for the last event: it was rewritten")
 	}
+}
+
+// Report returns the outcome of the walk so far: the report, and when the
+// chain is broken an error wrapping the first *ChainError (and so
+// ErrCorrupt), which the report's Errors list in seq order.
+func (c *ChainChecker) Report() (*VerifyReport, error) { return c.w.report() }
+
+// report sorts the breaks found and returns the report with its error.
+func (w *walker) report() (*VerifyReport, error) {
 	slices.SortStableFunc(w.rep.Errors, func(a, b ChainError) int { return cmpSeq(a.Seq, b.Seq) })
 	rep := w.rep
 	return &rep, rep.err()
@@ -210,8 +188,9 @@ func (w *walker) key(seq uint64, v []byte) {
 	w.link(ev)
 }
 
-// VerifyLines verifies a JSON-lines export (see Log.Export) the way Verify
-// verifies the database: every line is checked against its hash and
+// VerifyLines verifies a JSON-lines file, such as an export of the durable
+// log or the output of JSONLines, the way the durable log's Verify checks
+// the database: every line is checked against its hash and
 // canonical form, and consecutive events must have consecutive seqs and
 // link by hash. Blank lines are ignored; lines are limited to MaxLineSize.
 //
@@ -221,7 +200,7 @@ func (w *walker) key(seq uint64, v []byte) {
 // end. A filtered export (by agent, action, time...) has gaps by design
 // and does not verify.
 //
-// Errors are as for Verify: a non-nil report with an error wrapping
+// Errors are as for the durable log's Verify: a non-nil report with an error wrapping
 // ErrCorrupt when the chain is broken, a nil report on read errors.
 func VerifyLines(r io.Reader) (*VerifyReport, error) {
 	w := newWalker()
@@ -282,9 +261,7 @@ func VerifyLines(r io.Reader) (*VerifyReport, error) {
 	for _, g := range gaps {
 		w.rep.add(g.from, KindRemoved, missing(g.from, g.to))
 	}
-	slices.SortStableFunc(w.rep.Errors, func(a, b ChainError) int { return cmpSeq(a.Seq, b.Seq) })
-	rep := w.rep
-	return &rep, rep.err()
+	return w.report()
 }
 
 // gap is an inclusive range of missing seqs.

@@ -10,6 +10,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/agentid/agentid/audit"
+	"github.com/agentid/agentid/audit/auditlog"
 	"github.com/agentid/agentid/keystore"
 	"github.com/agentid/agentid/statuslist"
 	"github.com/agentid/agentid/statuslist/publish"
@@ -43,7 +44,7 @@ type env struct {
 	db     *boltstore.Store
 	ks     *keystore.Store
 	status *publish.Store
-	audit  *audit.Log
+	audit  *auditlog.Log
 	is     *Issuer
 
 	admin    *verifiertest.Agent
@@ -101,7 +102,7 @@ func (e *env) open(tb testing.TB) {
 	if e.status, err = publish.Open(db, publish.Options{BaseURL: testURL, Now: e.clock.Now}); err != nil {
 		tb.Fatal(err)
 	}
-	if e.audit, err = audit.Open(db, &audit.Options{Now: e.clock.Now}); err != nil {
+	if e.audit, err = auditlog.Open(db, &auditlog.Options{Now: e.clock.Now}); err != nil {
 		tb.Fatal(err)
 	}
 	cfg := e.isConfig

@@ -72,7 +72,7 @@ type Issuer struct {
 // AuditLog is where the issuer writes its audit events and reads them back
 // for admins: AppendTx inside the operation's own transaction (so an
 // operation and its event commit or fail together), Append for refusals,
-// which change nothing else. *audit.Log implements it.
+// which change nothing else. *auditlog.Log implements it.
 type AuditLog interface {
 	AppendTx(tx store.Tx, ev *audit.Event) error
 	Append(ctx context.Context, ev *audit.Event) error

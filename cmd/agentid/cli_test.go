@@ -76,7 +76,7 @@ func TestAuditVerifyServerTampered(t *testing.T) {
 		t.Fatalf("tampered log: exit %d, want 1", code)
 	}
 	if !strings.Contains(out, `"seq": 1`) && !strings.Contains(errOut, "event 1 ") {
-		// internal/server/http.go auditVerify sends audit.Log.Verify's
+		// internal/server/http.go auditVerify sends auditlog.Log.Verify's
 		// error (ErrCorrupt) to s.fail, a bare 500 "internal" without the
 		// report; until it answers with the report, only the exit status
 		// can be checked here.

@@ -22,7 +22,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
-	"github.com/agentid/agentid/audit"
+	"github.com/agentid/agentid/audit/auditlog"
 	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/issuer"
 	"github.com/agentid/agentid/keystore"
@@ -68,7 +68,7 @@ type App struct {
 	Status    *publish.Store
 	Publisher *publish.Publisher
 	Feed      *publish.Feed
-	Audit     *audit.Log
+	Audit     *auditlog.Log
 	Issuer    *issuer.Issuer
 	// AdminDID is set when Open created the first admin; its private JWK
 	// was written to DataDir/admin.jwk.
@@ -131,7 +131,7 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 	if a.Status, err = publish.Open(a.DB, publish.Options{BaseURL: a.cfg.IssuerURL, TTL: a.cfg.StatusTTL, Now: a.cfg.Now}); err != nil {
 		return err
 	}
-	if a.Audit, err = audit.Open(a.DB, &audit.Options{Now: a.cfg.Now}); err != nil {
+	if a.Audit, err = auditlog.Open(a.DB, &auditlog.Options{Now: a.cfg.Now}); err != nil {
 		return err
 	}
 	if a.Issuer, err = issuer.New(a.DB, a.Keys, a.Status, a.Audit, issuer.Config{

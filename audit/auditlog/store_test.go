@@ -1,4 +1,4 @@
-package audit
+package auditlog
 
 import (
 	"context"
@@ -12,10 +12,12 @@ import (
 
 	"github.com/agentid/agentid/store"
 	"github.com/agentid/agentid/store/boltstore"
+
+	"github.com/agentid/agentid/audit"
 )
 
 // TestAppendUnavailable: when the store cannot commit (here it is closed),
-// Append fails with an error wrapping ErrUnavailable and the store's own
+// Append fails with an error wrapping audit.ErrUnavailable and the store's own
 // error, for a lone caller and for callers committed as one lot.
 func TestAppendUnavailable(t *testing.T) {
 	db := openDB(t, true)
@@ -23,16 +25,16 @@ func TestAppendUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Append(t.Context(), &Event{Action: ActionVerify, Decision: DecisionAllow}); err != nil {
+	if err := l.Append(t.Context(), &audit.Event{Action: audit.ActionVerify, Decision: audit.DecisionAllow}); err != nil {
 		t.Fatalf("Append on an open store: %v", err)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	ev := &Event{Action: ActionVerify, Decision: DecisionAllow, Subject: "did:key:a"}
+	ev := &audit.Event{Action: audit.ActionVerify, Decision: audit.DecisionAllow, Subject: "did:key:a"}
 	err = l.Append(t.Context(), ev)
-	if !errors.Is(err, ErrUnavailable) {
+	if !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("Append on a closed store: %v, want ErrUnavailable", err)
 	}
 	if !errors.Is(err, store.ErrClosed) {
@@ -41,7 +43,7 @@ func TestAppendUnavailable(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "audit: ") {
 		t.Errorf("error %q lacks the package prefix", err)
 	}
-	if errors.Is(err, ErrInvalidEvent) || errors.Is(err, ErrCorrupt) {
+	if errors.Is(err, audit.ErrInvalidEvent) || errors.Is(err, audit.ErrCorrupt) {
 		t.Errorf("Append on a closed store: %v also claims a bad event or a broken chain", err)
 	}
 	if ev.Seq != 0 || ev.Hash != "" {
@@ -53,12 +55,12 @@ func TestAppendUnavailable(t *testing.T) {
 	errs := make([]error, 16)
 	for i := range errs {
 		wg.Go(func() {
-			errs[i] = l.Append(t.Context(), &Event{Action: ActionVerify, Decision: DecisionAllow})
+			errs[i] = l.Append(t.Context(), &audit.Event{Action: audit.ActionVerify, Decision: audit.DecisionAllow})
 		})
 	}
 	wg.Wait()
 	for i, err := range errs {
-		if !errors.Is(err, ErrUnavailable) {
+		if !errors.Is(err, audit.ErrUnavailable) {
 			t.Errorf("concurrent Append %d on a closed store: %v, want ErrUnavailable", i, err)
 		}
 	}
@@ -74,15 +76,15 @@ func (f failingStore) Update(context.Context, func(store.Tx) error) error { retu
 func (f failingStore) Batch(context.Context, func(store.Tx) error) error  { return f.err }
 
 // TestAppendUnavailableAnyStoreError: any failure of the store itself (not
-// only a closed one) is reported as ErrUnavailable, with its cause.
+// only a closed one) is reported as audit.ErrUnavailable, with its cause.
 func TestAppendUnavailableAnyStoreError(t *testing.T) {
 	errDisk := errors.New("disk on fire")
 	l, err := Open(failingStore{Store: openDB(t, true), err: errDisk}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = l.Append(t.Context(), &Event{Action: ActionVerify, Decision: DecisionAllow})
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, errDisk) {
+	err = l.Append(t.Context(), &audit.Event{Action: audit.ActionVerify, Decision: audit.DecisionAllow})
+	if !errors.Is(err, audit.ErrUnavailable) || !errors.Is(err, errDisk) {
 		t.Fatalf("Append: %v, want ErrUnavailable wrapping the store's error", err)
 	}
 }
@@ -147,18 +149,18 @@ func TestDeletedLog(t *testing.T) {
 				t.Fatal(err)
 			}
 			seq, hash, err := l.Head(t.Context())
-			if err != nil || seq != 0 || hash != GenesisPrev {
+			if err != nil || seq != 0 || hash != audit.GenesisPrev {
 				t.Errorf("Head = %d, %s, %v; want 0, GenesisPrev, nil", seq, hash, err)
 			}
 			rep, err := l.Verify(t.Context())
 			if err != nil || !rep.OK() || rep.Events != 0 {
 				t.Errorf("Verify = %+v, %v; want an intact empty log", rep, err)
 			}
-			if seqs := collect(t, l, Filter{}); len(seqs) != 0 {
+			if seqs := collect(t, l, audit.Filter{}); len(seqs) != 0 {
 				t.Errorf("events %v after the wipe", seqs)
 			}
-			ev := &Event{Action: ActionVerify, Decision: DecisionAllow}
-			if err := l.Append(t.Context(), ev); err != nil || ev.Seq != 1 || ev.Prev != GenesisPrev {
+			ev := &audit.Event{Action: audit.ActionVerify, Decision: audit.DecisionAllow}
+			if err := l.Append(t.Context(), ev); err != nil || ev.Seq != 1 || ev.Prev != audit.GenesisPrev {
 				t.Errorf("Append after the wipe: seq %d prev %s, %v; want a new chain at 1", ev.Seq, ev.Prev, err)
 			}
 		})

@@ -1,9 +1,7 @@
-package audit
+package auditlog
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -12,18 +10,20 @@ import (
 	"testing"
 
 	"github.com/agentid/agentid/store"
+
+	"github.com/agentid/agentid/audit"
 )
 
 // rehash rewrites the record under seq with edit applied and a recomputed
 // hash: a tamperer who knows the format.
-func rehash(seq uint64, edit func(*Event)) func(b store.Bucket) error {
+func rehash(seq uint64, edit func(*audit.Event)) func(b store.Bucket) error {
 	return func(b store.Bucket) error {
-		var ev Event
+		var ev audit.Event
 		if err := json.Unmarshal(b.Get(seqKey(seq)), &ev); err != nil {
 			return err
 		}
 		edit(&ev)
-		rec, err := seal(&ev)
+		rec, err := audit.Seal(&ev)
 		if err != nil {
 			return err
 		}
@@ -57,8 +57,8 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{"add a member", editValue(4, func(v []byte) []byte {
 			return append([]byte(`{"note":"x",`), v[1:]...)
 		}), []string{"4:edited"}},
-		{"rewrite and rehash", rehash(3, func(ev *Event) { ev.Decision = DecisionAllow }), []string{"4:removed"}},
-		{"rewrite and rehash the last", rehash(6, func(ev *Event) { ev.Reason = "" }), []string{"6:edited"}},
+		{"rewrite and rehash", rehash(3, func(ev *audit.Event) { ev.Decision = audit.DecisionAllow }), []string{"4:removed"}},
+		{"rewrite and rehash the last", rehash(6, func(ev *audit.Event) { ev.Reason = "" }), []string{"6:edited"}},
 		{"delete a middle event", func(b store.Bucket) error { return b.Delete(seqKey(3)) }, []string{"3:removed"}},
 		{"delete two events", func(b store.Bucket) error {
 			b.Delete(seqKey(3))
@@ -87,10 +87,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{"stray key", func(b store.Bucket) error { return b.Put([]byte("stray"), []byte("x")) }, []string{"0:corrupt"}},
 		{"key zero", func(b store.Bucket) error { return b.Put(seqKey(0), []byte("{}")) }, []string{"0:corrupt"}},
 		{"forged event beyond the head", func(b store.Bucket) error {
-			var last Event
+			var last audit.Event
 			json.Unmarshal(b.Get(seqKey(6)), &last)
-			ev := Event{Seq: 7, Time: last.Time, Action: ActionVerify, Decision: DecisionAllow, Prev: last.Hash}
-			rec, _ := seal(&ev)
+			ev := audit.Event{Seq: 7, Time: last.Time, Action: audit.ActionVerify, Decision: audit.DecisionAllow, Prev: last.Hash}
+			rec, _ := audit.Seal(&ev)
 			return b.Put(seqKey(7), rec)
 		}, []string{"7:corrupt"}},
 	}
@@ -110,7 +110,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			if got := chainErrors(rep); !slices.Equal(got, tt.want) {
 				t.Fatalf("errors %v, want %v\n%+v", got, tt.want, rep.Errors)
 			}
-			var ce *ChainError
+			var ce *audit.ChainError
 			errors.As(err, &ce)
 			if ce.Seq != rep.Errors[0].Seq || ce.Kind != rep.Errors[0].Kind {
 				t.Errorf("returned error %v is not the first break %+v", err, rep.Errors[0])
@@ -166,9 +166,9 @@ func TestVerifyRandomDamage(t *testing.T) {
 
 func TestVerifyManyErrorsBounded(t *testing.T) {
 	l, db := newLog(t)
-	seed(t, l, MaxChainErrors+50)
+	seed(t, l, audit.MaxChainErrors+50)
 	bucketDo(t, db, func(b store.Bucket) error {
-		for s := uint64(1); s <= MaxChainErrors+50; s++ {
+		for s := uint64(1); s <= audit.MaxChainErrors+50; s++ {
 			if err := b.Put(seqKey(s), []byte("x")); err != nil {
 				return err
 			}
@@ -177,29 +177,10 @@ func TestVerifyManyErrorsBounded(t *testing.T) {
 	})
 	rep, err := l.Verify(t.Context())
 	mustBeCorrupt(t, err)
-	if len(rep.Errors) != MaxChainErrors || !rep.Truncated {
+	if len(rep.Errors) != audit.MaxChainErrors || !rep.Truncated {
 		t.Fatalf("%d errors, truncated %v", len(rep.Errors), rep.Truncated)
 	}
 	if !strings.Contains(err.Error(), "more") {
 		t.Errorf("error %q does not say there are more", err)
-	}
-}
-
-// TestCanonicalEncoding pins the canonical encoding: a change to the Event
-// struct that alters it breaks every stored chain.
-func TestCanonicalEncoding(t *testing.T) {
-	ev := &Event{Seq: 1, Time: t0, Action: ActionVerify, Decision: DecisionAllow, Prev: GenesisPrev}
-	rec, err := seal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const want = `{"seq":1,"time":"2026-11-22T18:00:00Z","action":"verify","decision":"allow","prev":"` + GenesisPrev + `","hash":"`
-	if !strings.HasPrefix(string(rec), want) {
-		t.Fatalf("record %s\nwant prefix %s", rec, want)
-	}
-	canon := strings.Replace(string(rec), ev.Hash, "", 1)
-	sum := sha256.Sum256([]byte(canon))
-	if hex.EncodeToString(sum[:]) != ev.Hash {
-		t.Fatalf("hash is not SHA-256 of %s", canon)
 	}
 }

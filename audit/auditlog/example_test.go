@@ -1,4 +1,4 @@
-package audit_test
+package auditlog_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentid/agentid/audit"
+	"github.com/agentid/agentid/audit/auditlog"
 	"github.com/agentid/agentid/store"
 	"github.com/agentid/agentid/store/boltstore"
 )
@@ -27,7 +28,7 @@ func Example() {
 	defer db.Close()
 
 	now := time.Date(2026, 11, 22, 18, 0, 0, 0, time.UTC)
-	trail, err := audit.Open(db, &audit.Options{Now: func() time.Time { return now }})
+	trail, err := auditlog.Open(db, &auditlog.Options{Now: func() time.Time { return now }})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package audit
+package auditlog
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/agentid/agentid/store"
+
+	"github.com/agentid/agentid/audit"
 )
 
 // summaryFixture builds a log with one agent per anomaly rule, read by a
@@ -21,7 +23,7 @@ func summaryFixture(t *testing.T) (l *Log, now, since time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var evs []*Event
+	var evs []*audit.Event
 	add := func(agent, resource string, at time.Time, decision, reason string) {
 		ev := verifyEvent(agent, at, decision, reason)
 		ev.Resource = resource
@@ -30,42 +32,42 @@ func summaryFixture(t *testing.T) (l *Log, now, since time.Time) {
 	// A: baseline 1/min (100 events over the 100 minutes before the
 	// window), then 30 in one minute: a spike.
 	for i := range 100 {
-		add("did:key:A", "https://a.example", since.Add(-100*time.Minute+time.Duration(i)*time.Minute), DecisionAllow, "")
+		add("did:key:A", "https://a.example", since.Add(-100*time.Minute+time.Duration(i)*time.Minute), audit.DecisionAllow, "")
 	}
 	for i := range 30 {
-		add("did:key:A", "https://a.example", since.Add(30*time.Minute+time.Duration(i)*time.Second), DecisionAllow, "")
+		add("did:key:A", "https://a.example", since.Add(30*time.Minute+time.Duration(i)*time.Second), audit.DecisionAllow, "")
 	}
 	// A2: baseline 10/min, then 30 in one minute: within 5x, no spike.
 	for i := range 1000 {
-		add("did:key:A2", "https://a.example", since.Add(-100*time.Minute+time.Duration(i)*6*time.Second), DecisionAllow, "")
+		add("did:key:A2", "https://a.example", since.Add(-100*time.Minute+time.Duration(i)*6*time.Second), audit.DecisionAllow, "")
 	}
 	for i := range 30 {
-		add("did:key:A2", "https://a.example", since.Add(30*time.Minute+time.Duration(i)*time.Second), DecisionAllow, "")
+		add("did:key:A2", "https://a.example", since.Add(30*time.Minute+time.Duration(i)*time.Second), audit.DecisionAllow, "")
 	}
 	// B: denials of every interesting kind on a known resource.
-	add("did:key:B", "https://b.example", since.Add(-time.Hour), DecisionAllow, "")
+	add("did:key:B", "https://b.example", since.Add(-time.Hour), audit.DecisionAllow, "")
 	for _, r := range []string{"revoked", "revoked", "suspended", "insufficient_scope", "insufficient_scope", "expired"} {
-		add("did:key:B", "https://b.example", since.Add(10*time.Minute), DecisionDeny, r)
+		add("did:key:B", "https://b.example", since.Add(10*time.Minute), audit.DecisionDeny, r)
 	}
-	add("did:key:B", "https://b.example", since.Add(11*time.Minute), DecisionAllow, "")
+	add("did:key:B", "https://b.example", since.Add(11*time.Minute), audit.DecisionAllow, "")
 	// C: one known resource, two new ones.
-	add("did:key:C", "https://r1.example", since.Add(-2*time.Hour), DecisionAllow, "")
+	add("did:key:C", "https://r1.example", since.Add(-2*time.Hour), audit.DecisionAllow, "")
 	for _, r := range []string{"https://r1.example", "https://r2.example", "https://r3.example", "https://r2.example"} {
-		add("did:key:C", r, since.Add(20*time.Minute), DecisionAllow, "")
+		add("did:key:C", r, since.Add(20*time.Minute), audit.DecisionAllow, "")
 	}
 	// D: a new, quiet agent: 5 requests in one minute, under the minimum.
 	for range 5 {
-		add("did:key:D", "https://d.example", since.Add(40*time.Minute), DecisionAllow, "")
+		add("did:key:D", "https://d.example", since.Add(40*time.Minute), audit.DecisionAllow, "")
 	}
 	// E: a new agent bursting 25 requests in one minute.
 	for range 25 {
-		add("did:key:E", "https://e.example", since.Add(50*time.Minute), DecisionAllow, "")
+		add("did:key:E", "https://e.example", since.Add(50*time.Minute), audit.DecisionAllow, "")
 	}
 	// Inventory-related events: G used yesterday, J retired.
-	add("did:key:G", "https://g.example", now.Add(-24*time.Hour), DecisionAllow, "")
+	add("did:key:G", "https://g.example", now.Add(-24*time.Hour), audit.DecisionAllow, "")
 	evs = append(evs,
-		&Event{Time: now.Add(-48 * time.Hour), Action: ActionAgentRetire, Subject: "did:key:J", Decision: DecisionAllow},
-		&Event{Time: since.Add(time.Minute), Action: ActionPrincipalAdd, Actor: "did:web:admin", Decision: DecisionAllow},
+		&audit.Event{Time: now.Add(-48 * time.Hour), Action: audit.ActionAgentRetire, Subject: "did:key:J", Decision: audit.DecisionAllow},
+		&audit.Event{Time: since.Add(time.Minute), Action: audit.ActionPrincipalAdd, Actor: "did:web:admin", Decision: audit.DecisionAllow},
 	)
 	err = db.Update(t.Context(), func(tx store.Tx) error {
 		for _, ev := range evs {
@@ -84,7 +86,7 @@ func summaryFixture(t *testing.T) (l *Log, now, since time.Time) {
 func TestSummary(t *testing.T) {
 	l, now, since := summaryFixture(t)
 	day := 24 * time.Hour
-	inventory := []AgentState{
+	inventory := []audit.AgentState{
 		{DID: "did:key:F", LastSeen: now.Add(-10 * day)},                                  // dormant
 		{DID: "did:key:G", LastSeen: now.Add(-10 * day)},                                  // used yesterday per the log
 		{DID: "did:key:H", LastSeen: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Hour)}, // expired, not retired
@@ -94,11 +96,11 @@ func TestSummary(t *testing.T) {
 		{DID: "did:key:L", LastSeen: now.Add(-time.Hour)},                        // active
 		{DID: "did:key:M", LastSeen: now.Add(-8 * day), ExpiresAt: now.Add(day)}, // dormant
 	}
-	s, err := l.Summary(t.Context(), since, SummaryOptions{Agents: inventory})
+	s, err := l.Summary(t.Context(), since, audit.SummaryOptions{Agents: inventory})
 	if err != nil {
 		t.Fatal(err)
 	}
-	agents := map[string]AgentSummary{}
+	agents := map[string]audit.AgentSummary{}
 	var order []string
 	for _, a := range s.Agents {
 		agents[a.Agent] = a
@@ -196,7 +198,7 @@ func TestSummary(t *testing.T) {
 func TestSummaryOptions(t *testing.T) {
 	l, _, since := summaryFixture(t)
 	t.Run("spike factor", func(t *testing.T) {
-		s, err := l.Summary(t.Context(), since, SummaryOptions{SpikeFactor: 40})
+		s, err := l.Summary(t.Context(), since, audit.SummaryOptions{SpikeFactor: 40})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,15 +209,15 @@ func TestSummaryOptions(t *testing.T) {
 		}
 	})
 	t.Run("dormant after", func(t *testing.T) {
-		s, err := l.Summary(t.Context(), since, SummaryOptions{DormantAfter: 30 * time.Minute,
-			Agents: []AgentState{{DID: "did:key:L", LastSeen: since}}})
+		s, err := l.Summary(t.Context(), since, audit.SummaryOptions{DormantAfter: 30 * time.Minute,
+			Agents: []audit.AgentState{{DID: "did:key:L", LastSeen: since}}})
 		if err != nil || len(s.DormantAgents) != 1 {
 			t.Fatalf("%+v, %v", s, err)
 		}
 	})
 	t.Run("negative", func(t *testing.T) {
-		for _, o := range []SummaryOptions{{SpikeFactor: -1}, {SpikeMinCount: -1}, {DormantAfter: -1}} {
-			if _, err := l.Summary(t.Context(), since, o); !errors.Is(err, ErrBadFilter) {
+		for _, o := range []audit.SummaryOptions{{SpikeFactor: -1}, {SpikeMinCount: -1}, {DormantAfter: -1}} {
+			if _, err := l.Summary(t.Context(), since, o); !errors.Is(err, audit.ErrBadFilter) {
 				t.Errorf("%+v: %v", o, err)
 			}
 		}

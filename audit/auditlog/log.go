@@ -1,4 +1,4 @@
-package audit
+package auditlog
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/store"
 )
 
@@ -51,7 +52,7 @@ type Log struct {
 }
 
 type pending struct {
-	ev   Event
+	ev   audit.Event
 	done chan error
 }
 
@@ -90,12 +91,12 @@ func readHead(b store.Bucket) (head, error) {
 			return head{}, err
 		}
 		if found {
-			return head{}, &ChainError{Kind: KindCorrupt, Detail: "events present but chain head missing"}
+			return head{}, &audit.ChainError{Kind: audit.KindCorrupt, Detail: "events present but chain head missing"}
 		}
-		return head{hash: GenesisPrev}, nil
+		return head{hash: audit.GenesisPrev}, nil
 	}
 	if len(v) != headLen {
-		return head{}, &ChainError{Kind: KindCorrupt, Detail: fmt.Sprintf("chain head is %d bytes, want %d", len(v), headLen)}
+		return head{}, &audit.ChainError{Kind: audit.KindCorrupt, Detail: fmt.Sprintf("chain head is %d bytes, want %d", len(v), headLen)}
 	}
 	return head{seq: binary.BigEndian.Uint64(v[:8]), hash: hex.EncodeToString(v[8:])}, nil
 }
@@ -127,14 +128,14 @@ func sequential(b store.Bucket) store.Bucket {
 //
 // An error from AppendTx must fail the caller's transaction: returning it
 // from the Update function is enough.
-func (l *Log) AppendTx(tx store.Tx, ev *Event) error {
+func (l *Log) AppendTx(tx store.Tx, ev *audit.Event) error {
 	if tx == nil || !tx.Writable() {
 		return errorf("append: transaction is not writable")
 	}
 	if ev == nil {
-		return fmt.Errorf("%w: nil event", ErrInvalidEvent)
+		return fmt.Errorf("%w: nil event", audit.ErrInvalidEvent)
 	}
-	if err := prepare(ev, l.now); err != nil {
+	if err := audit.Prepare(ev, l.now); err != nil {
 		return err
 	}
 	b := sequential(tx.Bucket(bucketName))
@@ -144,14 +145,14 @@ func (l *Log) AppendTx(tx store.Tx, ev *Event) error {
 	}
 	ev.Seq = h.seq + 1
 	ev.Prev = h.hash
-	rec, err := seal(ev)
+	rec, err := audit.Seal(ev)
 	if err != nil {
 		return err
 	}
 	key := seqKey(ev.Seq)
 	if b.Get(key) != nil {
 		// The head lags behind the events: never overwrite a record.
-		return &ChainError{Seq: ev.Seq, Kind: KindCorrupt, Detail: "an event already exists beyond the chain head"}
+		return &audit.ChainError{Seq: ev.Seq, Kind: audit.KindCorrupt, Detail: "an event already exists beyond the chain head"}
 	}
 	if err := b.Put(key, rec); err != nil {
 		return errorf("append: %w", err)
@@ -164,7 +165,7 @@ func (l *Log) AppendTx(tx store.Tx, ev *Event) error {
 
 // appendLot is AppendTx for several events: the chain head is read once,
 // checked once for records past it, and written once.
-func (l *Log) appendLot(tx store.Tx, evs []Event) error {
+func (l *Log) appendLot(tx store.Tx, evs []audit.Event) error {
 	b := sequential(tx.Bucket(bucketName))
 	h, err := readHead(b)
 	if err != nil {
@@ -180,16 +181,16 @@ func (l *Log) appendLot(tx store.Tx, evs []Event) error {
 		return errorf("append: %w", err)
 	}
 	if beyond {
-		return &ChainError{Seq: h.seq + 1, Kind: KindCorrupt, Detail: "an event already exists beyond the chain head"}
+		return &audit.ChainError{Seq: h.seq + 1, Kind: audit.KindCorrupt, Detail: "an event already exists beyond the chain head"}
 	}
 	for i := range evs {
 		ev := &evs[i]
-		if err := prepare(ev, l.now); err != nil {
+		if err := audit.Prepare(ev, l.now); err != nil {
 			return err
 		}
 		ev.Seq = h.seq + 1
 		ev.Prev = h.hash
-		rec, err := seal(ev)
+		rec, err := audit.Seal(ev)
 		if err != nil {
 			return err
 		}
@@ -205,15 +206,15 @@ func (l *Log) appendLot(tx store.Tx, evs []Event) error {
 }
 
 // Append durably appends ev in its own transaction and sets ev.Seq,
-// ev.Time, ev.Prev and ev.Hash. Concurrent calls are coalesced with
-// db.Batch into few commits (see the database's MaxBatchSize and
-// MaxBatchDelay); Append returns only after the commit that holds ev.
+// ev.Time, ev.Prev and ev.Hash. Concurrent calls are coalesced by one
+// writer goroutine into few commits (group commit, see the package
+// documentation); Append returns only after the commit that holds ev.
 //
 // ctx is checked before the event is queued. Once queued, Append waits for
 // the commit whatever happens to ctx, so that its result is always true.
-func (l *Log) Append(ctx context.Context, ev *Event) error {
+func (l *Log) Append(ctx context.Context, ev *audit.Event) error {
 	if ev == nil {
-		return fmt.Errorf("%w: nil event", ErrInvalidEvent)
+		return fmt.Errorf("%w: nil event", audit.ErrInvalidEvent)
 	}
 	if err := ctx.Err(); err != nil {
 		return errorf("append: %w", err)
@@ -273,6 +274,13 @@ func (l *Log) writer() {
 	}
 }
 
+// errorf formats an error with the prefix of the audit package, whose
+// errors these were before the log moved here: callers and logs see one
+// prefix for every audit failure.
+func errorf(format string, args ...any) error {
+	return fmt.Errorf("audit: "+format, args...)
+}
+
 // Group commit tuning: see writer.
 const (
 	busyGap      = 5 * time.Millisecond
@@ -283,7 +291,7 @@ const (
 // commit appends a lot in one transaction. If the transaction fails, each
 // event is retried alone, so that one bad event fails only its caller.
 func (l *Log) commit(lot []*pending) {
-	done := make([]Event, len(lot))
+	done := make([]audit.Event, len(lot))
 	for i, p := range lot {
 		done[i] = p.ev
 	}
@@ -296,9 +304,9 @@ func (l *Log) commit(lot []*pending) {
 		return
 	}
 	if len(lot) == 1 {
-		var ce *ChainError
-		if !errors.As(err, &ce) && !errors.Is(err, ErrInvalidEvent) {
-			err = errorf("append: %w: %w", ErrUnavailable, err)
+		var ce *audit.ChainError
+		if !errors.As(err, &ce) && !errors.Is(err, audit.ErrInvalidEvent) {
+			err = errorf("append: %w: %w", audit.ErrUnavailable, err)
 		}
 		lot[0].done <- err
 		return
@@ -308,12 +316,12 @@ func (l *Log) commit(lot []*pending) {
 	}
 }
 
-// Record implements Sink with Append.
-func (l *Log) Record(ctx context.Context, ev *Event) error { return l.Append(ctx, ev) }
+// Record implements [audit.Sink] with Append.
+func (l *Log) Record(ctx context.Context, ev *audit.Event) error { return l.Append(ctx, ev) }
 
 // Head returns the sequence number and hash of the last event (0 and
-// GenesisPrev for an empty log). Publishing the head elsewhere from time to
-// time anchors the chain: whoever can write the database can rewrite the
+// [audit.GenesisPrev] for an empty log). Publishing the head elsewhere from
+// time to time anchors the chain: whoever can write the database can rewrite the
 // whole chain consistently, but not the copies of the head kept outside it.
 func (l *Log) Head(ctx context.Context) (seq uint64, hash string, err error) {
 	if err := ctx.Err(); err != nil {
@@ -325,7 +333,7 @@ func (l *Log) Head(ctx context.Context) (seq uint64, hash string, err error) {
 		return err
 	})
 	if err != nil {
-		var ce *ChainError
+		var ce *audit.ChainError
 		if errors.As(err, &ce) {
 			return 0, "", err
 		}

@@ -1,0 +1,75 @@
+package auditlog
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/agentid/agentid/audit"
+	"github.com/agentid/agentid/store"
+)
+
+// Verify walks every event of the log and checks the hash chain: each
+// record's hash, its canonical form, its key, the links between events and
+// the chain head, with an [audit.ChainChecker]. It never trusts the data it
+// reads and never panics on it.
+//
+// When the walk completes, Verify returns the report; if the chain is broken
+// it also returns an error wrapping the first *audit.ChainError (and
+// audit.ErrCorrupt). Other errors (context, I/O) come with a nil report.
+//
+// Verify shows that the log is consistent with itself. Someone who can
+// write the database can rewrite the chain and its head consistently; to
+// detect that, compare Head with a copy kept elsewhere (see Log.Head).
+func (l *Log) Verify(ctx context.Context) (*audit.VerifyReport, error) {
+	c := audit.NewChainChecker()
+	var resume []byte // key to continue from; nil: the first key
+	done := false
+	for !done {
+		if err := ctx.Err(); err != nil {
+			return nil, errorf("verify: %w", err)
+		}
+		err := l.db.View(ctx, func(tx store.Tx) error {
+			b := tx.Bucket(bucketName)
+			n := 0
+			more := false
+			err := b.Range(resume, func(k, v []byte) error {
+				if n == scanChunk {
+					resume = append(resume[:0], k...) // continue in a new transaction
+					more = true
+					return store.Stop
+				}
+				n++
+				if len(k) != 8 {
+					if string(k) != string(headKey) {
+						c.Fail(audit.ChainError{Kind: audit.KindCorrupt, Detail: fmt.Sprintf("unexpected key %.32x in audit bucket", k)})
+					}
+					return nil
+				}
+				c.CheckRecord(binary.BigEndian.Uint64(k), v)
+				return nil
+			})
+			if err != nil || more {
+				return err
+			}
+			done = true
+			// Same transaction as the last events: the head must match.
+			h, err := readHead(b)
+			if err != nil {
+				var ce *audit.ChainError
+				if !errors.As(err, &ce) {
+					return err
+				}
+				c.Fail(*ce)
+				return nil
+			}
+			c.CheckHead(h.seq, h.hash)
+			return nil
+		})
+		if err != nil {
+			return nil, errorf("verify: %w", err)
+		}
+	}
+	return c.Report()
+}
