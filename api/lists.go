@@ -1,0 +1,37 @@
+package api
+
+import "github.com/agentid/agentid/audit"
+
+// The list envelopes: every list is answered inside an object, so that
+// members can be added without breaking callers.
+
+// AgentList is the answer of GET /v1/agents.
+type AgentList struct {
+	Agents []Agent `json:"agents"`
+}
+
+// PrincipalList is the answer of GET /v1/principals.
+type PrincipalList struct {
+	Principals []Principal `json:"principals"`
+}
+
+// KeyList is the answer of GET /v1/keys.
+type KeyList struct {
+	Keys []KeyInfo `json:"keys"`
+}
+
+// EventList is the answer of GET /v1/audit (without format=jsonl).
+type EventList struct {
+	Events []audit.Event `json:"events"`
+}
+
+// NonceResponse is the answer of GET /v1/nonce.
+type NonceResponse struct {
+	Nonce string `json:"nonce"`
+}
+
+// Accepted is the answer of POST /v1/audit/events: how many events were
+// appended (all of them, or the request fails).
+type Accepted struct {
+	Accepted int `json:"accepted"`
+}
