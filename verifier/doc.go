@@ -17,6 +17,15 @@
 //   - [WithTrustedIssuers]: the issuer DIDs whose credentials are accepted.
 //   - [WithStatusChecker]: how status bits are read (a statuslist.Checker).
 //
+// [ForIssuers] fills in those three for the common case, a verifier that
+// trusts given issuers: did:key locally and did:web over HTTPS, status lists
+// with a statuslist.Checker, optionally following the issuers' change feeds
+// (see [TrustConfig]; each default can be replaced):
+//
+//	v, err := verifier.ForIssuers(ctx, verifier.TrustConfig{
+//		Issuers: []string{"did:web:issuer.example.com"},
+//	}, verifier.WithAudience("https://calendar.example.com"))
+//
 // The others are optional: [WithAudience] (the default audience, the API's
 // URL; needed unless every [Request] names one), [WithClock], [WithSkew]
 // (default 60 s, at most 5 min), [WithMaxLifetime] (longest exp - iat,
