@@ -14,6 +14,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/agentid/agentid/internal/credcheck"
 	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/vc/jws"
 )
@@ -133,7 +134,7 @@ func TestServeList(t *testing.T) {
 		}
 	}
 	// The payload satisfies the data-model checks a verifier applies.
-	if err := vc.CheckClaims(&lc.Claims, lc.Issuer.ID, "", lc.ID, lc.ValidFrom, lc.ValidUntil); err != nil {
+	if err := credcheck.CheckClaims((*credcheck.Claims)(&lc.Claims), lc.Issuer.ID, "", lc.ID, lc.ValidFrom, lc.ValidUntil); err != nil {
 		t.Fatal(err)
 	}
 
