@@ -1,6 +1,6 @@
 // Package statuslist implements W3C Bitstring Status List v1.0 for agentid:
-// revocation and suspension of credentials, from the issuer's bbolt store to
-// the verifier's cache, fast enough that a verifier following the change
+// revocation and suspension of credentials, from the issuer's signed lists
+// to the verifier's cache, fast enough that a verifier following the change
 // feed refuses a revoked credential within a second.
 //
 // # Bitstring
@@ -16,51 +16,15 @@
 //
 // # Issuer side
 //
-// [Open] keeps allocation state and status bits in the issuer's bbolt
-// database, in buckets prefixed "statuslist/". There is one sequence of
-// lists per [Purpose] ([Revocation], [Suspension]), published at
-// <BaseURL>/status/<purpose>/<n>.
-//
-// [Store.AllocateTx] hands out an index inside the caller's write
-// transaction, so the allocation commits atomically with the credential that
-// carries it:
-//
-//	err := db.Update(func(tx *bbolt.Tx) error {
-//		rev, err := store.AllocateTx(tx, statuslist.Revocation)
-//		if err != nil {
-//			return err
-//		}
-//		sus, err := store.AllocateTx(tx, statuslist.Suspension)
-//		if err != nil {
-//			return err
-//		}
-//		cred.CredentialStatus = []vc.StatusEntry{rev, sus}
-//		return saveCredential(tx, cred)
-//	})
-//
-// Indexes are random without replacement (herd privacy): each list has a
-// random 256-bit key and a counter, and the index is the counter's image
-// under a keyed pseudorandom permutation (an 8-round Feistel network with
-// HMAC-SHA256 rounds, cycle-walking over [0, size)). That needs O(1) state,
-// never repeats an index, and survives restarts and crashes because the
-// counter is only ever advanced in a committed transaction. When a list is
-// full the next one is opened. The permutation key only hides the order of
-// allocation; it protects no signature and is stored in the database.
-//
-// [Store.SetTx] and [Store.Set] flip a bit. Revocation is final: clearing a
-// revocation bit fails with [ErrIrreversible]. Suspension can be set and
-// cleared.
-//
-// A [Publisher] signs each list as a BitstringStatusListCredential secured
-// as vc+jwt (issuer, validFrom, validUntil = validFrom + 24 h, ttl in
-// milliseconds; registered claims iss, jti = id, iat, exp = validUntil; no
-// sub), and serves it as an [http.Handler] for GET /status/{purpose}/{n}
-// with a strong ETag, If-None-Match and a Cache-Control max-age equal to the
-// ttl. A committed change marks the list dirty (via bbolt's tx.OnCommit);
-// the first change after a quiet period is re-signed at once, and further
-// changes coalesce into at most one signature per CoalesceInterval (100 ms).
-// After re-signing, the Publisher announces the list on a [Feed], the
-// server-sent-events handler for GET /v1/status/events.
+// The issuer side, which allocates indexes inside the issuer's store
+// transactions, flips bits, re-signs and serves lists and announces changes
+// on a change feed, is package
+// [github.com/agentid/agentid/statuslist/publish]. This package keeps what
+// the two sides share: the [Bitstring] codec, [Purpose], [EntryType], the
+// change feed's [Event], and [SignListCredential], which signs a list as
+// the BitstringStatusListCredential vc+jwt (issuer, validFrom, validUntil,
+// ttl in milliseconds; registered claims iss, jti = id, iat, exp =
+// validUntil; no sub) that a [Checker] verifies.
 //
 // # Verifier side
 //

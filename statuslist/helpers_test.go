@@ -9,13 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"go.etcd.io/bbolt"
 
 	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/reason"
@@ -93,17 +90,24 @@ func (k *fakeKeys) ResolveKey(_ context.Context, kid string, rel did.Relationshi
 	return pub, nil
 }
 
-// openDB opens a bbolt database in a temporary directory; fsync is off,
-// since tests do not crash the machine.
-func openDB(tb testing.TB) (*bbolt.DB, string) {
-	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "agentid.db")
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, NoSync: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db, path
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 11, 22, 18, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 // localServer starts an httptest server reachable as http://localhost:port
@@ -117,93 +121,6 @@ func localServer(tb testing.TB, h http.Handler) (*httptest.Server, string) {
 		tb.Fatal(err)
 	}
 	return srv, "http://localhost:" + port
-}
-
-// env is an issuer (store, publisher, feed, served over HTTP) and a
-// verifier-side Checker.
-type env struct {
-	db      *bbolt.DB
-	store   *Store
-	pub     *Publisher
-	feed    *Feed
-	signer  *edSigner
-	keys    *fakeKeys
-	base    string
-	mux     *http.ServeMux
-	checker *Checker
-	hits    atomic.Int64 // requests for lists
-	feedMu  sync.Mutex   // guards feed as served (tests swap it)
-}
-
-type envOptions struct {
-	store   Options
-	pub     PublisherOptions
-	feed    FeedOptions
-	checker CheckerOptions
-	noFeed  bool
-}
-
-func newEnv(tb testing.TB, o envOptions) *env {
-	tb.Helper()
-	e := &env{mux: http.NewServeMux()}
-	_, e.base = localServer(tb, e.mux)
-	e.db, _ = openDB(tb)
-	o.store.BaseURL = e.base
-	var err error
-	if e.store, err = Open(e.db, o.store); err != nil {
-		tb.Fatal(err)
-	}
-	e.signer = newEdSigner(tb, testKid)
-	e.keys = newFakeKeys(e.signer)
-	if !o.noFeed {
-		e.feed = NewFeed(o.feed)
-		tb.Cleanup(e.feed.Close)
-		o.pub.Feed = e.feed
-		e.mux.HandleFunc("/v1/status/events", func(w http.ResponseWriter, r *http.Request) {
-			e.feedMu.Lock()
-			f := e.feed
-			e.feedMu.Unlock()
-			f.ServeHTTP(w, r)
-		})
-	}
-	if o.pub.Issuer == "" {
-		o.pub.Issuer = testIssuer
-	}
-	if o.pub.Signer == nil {
-		o.pub.Signer = func() jws.Signer { return e.signer }
-	}
-	if e.pub, err = NewPublisher(e.store, o.pub); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(e.pub.Close)
-	e.mux.Handle("/status/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.hits.Add(1)
-		e.pub.ServeHTTP(w, r)
-	}))
-	if o.checker.Keys == nil {
-		o.checker.Keys = e.keys
-	}
-	if e.checker, err = NewChecker(o.checker); err != nil {
-		tb.Fatal(err)
-	}
-	return e
-}
-
-// allocate allocates one entry of each purpose in one transaction.
-func (e *env) allocate(tb testing.TB) (rev, sus vc.StatusEntry) {
-	tb.Helper()
-	err := e.db.Update(func(tx *bbolt.Tx) error {
-		var err error
-		if rev, err = e.store.AllocateTx(tx, Revocation); err != nil {
-			return err
-		}
-		sus, err = e.store.AllocateTx(tx, Suspension)
-		return err
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return rev, sus
 }
 
 // wantCode fails unless err carries code (nil code: err must be nil).

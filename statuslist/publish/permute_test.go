@@ -3,6 +3,8 @@ package publish
 import (
 	"bytes"
 	"testing"
+
+	"github.com/agentid/agentid/statuslist"
 )
 
 func TestPermutationIsBijection(t *testing.T) {
@@ -27,8 +29,8 @@ func TestPermutationIsBijection(t *testing.T) {
 }
 
 func TestPermutationDependsOnKey(t *testing.T) {
-	a := newPermutation(bytes.Repeat([]byte{1}, 32), MinSize)
-	b := newPermutation(bytes.Repeat([]byte{2}, 32), MinSize)
+	a := newPermutation(bytes.Repeat([]byte{1}, 32), statuslist.MinSize)
+	b := newPermutation(bytes.Repeat([]byte{2}, 32), statuslist.MinSize)
 	same, fixed := 0, 0
 	for x := uint64(0); x < 1000; x++ {
 		if a.Permute(x) == b.Permute(x) {
@@ -46,10 +48,10 @@ func TestPermutationDependsOnKey(t *testing.T) {
 func TestPermutationSpread(t *testing.T) {
 	// The first allocations of a list spread over all of it: sequential
 	// counters must not map to clustered indexes.
-	p := newPermutation(bytes.Repeat([]byte{3}, 32), MinSize)
+	p := newPermutation(bytes.Repeat([]byte{3}, 32), statuslist.MinSize)
 	var buckets [16]int
 	for x := uint64(0); x < 1600; x++ {
-		buckets[p.Permute(x)*16/MinSize]++
+		buckets[p.Permute(x)*16/statuslist.MinSize]++
 	}
 	for i, n := range buckets {
 		if n < 50 || n > 150 {

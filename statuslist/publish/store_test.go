@@ -1,4 +1,4 @@
-package statuslist
+package publish
 
 import (
 	"context"
@@ -8,17 +8,18 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
+	"github.com/agentid/agentid/statuslist"
+	"github.com/agentid/agentid/store"
+	"github.com/agentid/agentid/store/boltstore"
 	"github.com/agentid/agentid/vc"
 )
 
 const testBase = "http://localhost:8080"
 
-func openStore(tb testing.TB, db *bbolt.DB, size int) *Store {
+func openStore(tb testing.TB, db store.Store, size int) *Store {
 	tb.Helper()
 	opts := Options{BaseURL: testBase, Size: size}
-	if size < MinSize {
+	if size < statuslist.MinSize {
 		opts.minSize = 8
 	}
 	s, err := Open(db, opts)
@@ -28,10 +29,10 @@ func openStore(tb testing.TB, db *bbolt.DB, size int) *Store {
 	return s
 }
 
-func allocate(tb testing.TB, db *bbolt.DB, s *Store, p Purpose) vc.StatusEntry {
+func allocate(tb testing.TB, db store.Store, s *Store, p Purpose) vc.StatusEntry {
 	tb.Helper()
 	var e vc.StatusEntry
-	err := db.Update(func(tx *bbolt.Tx) error {
+	err := db.Update(context.Background(), func(tx store.Tx) error {
 		var err error
 		e, err = s.AllocateTx(tx, p)
 		return err
@@ -57,7 +58,7 @@ func TestOpenOptions(t *testing.T) {
 		{"ftp", Options{BaseURL: "ftp://example.com"}, false},
 		{"query", Options{BaseURL: "https://example.com/?a=b"}, false},
 		{"userinfo", Options{BaseURL: "https://u:p@example.com"}, false},
-		{"below minimum", Options{BaseURL: testBase, Size: MinSize - 8}, false},
+		{"below minimum", Options{BaseURL: testBase, Size: statuslist.MinSize - 8}, false},
 		{"negative", Options{BaseURL: testBase, Size: -1}, false},
 		{"ttl under a second", Options{BaseURL: testBase, TTL: time.Millisecond}, false},
 	}
@@ -69,36 +70,36 @@ func TestOpenOptions(t *testing.T) {
 			}
 		})
 	}
-	s, err := Open(db, Options{BaseURL: "http://localhost:8080/", Size: MinSize + 1})
+	s, err := Open(db, Options{BaseURL: "http://localhost:8080/", Size: statuslist.MinSize + 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.size != MinSize+8 || s.ListURL(Suspension, 3) != "http://localhost:8080/status/suspension/3" {
+	if s.size != statuslist.MinSize+8 || s.ListURL(Suspension, 3) != "http://localhost:8080/status/suspension/3" {
 		t.Fatalf("size %d, URL %s", s.size, s.ListURL(Suspension, 3))
 	}
 }
 
 func TestAllocateEntry(t *testing.T) {
 	db, _ := openDB(t)
-	s := openStore(t, db, MinSize)
-	for _, p := range purposes {
+	s := openStore(t, db, statuslist.MinSize)
+	for _, p := range []Purpose{Revocation, Suspension} {
 		e := allocate(t, db, s, p)
 		u := testBase + "/status/" + string(p) + "/0"
 		if e.StatusListCredential != u || e.ID != u+"#"+e.StatusListIndex ||
 			e.Type != "BitstringStatusListEntry" || e.StatusPurpose != string(p) {
 			t.Fatalf("entry %+v", e)
 		}
-		if i, err := strconv.Atoi(e.StatusListIndex); err != nil || i < 0 || i >= MinSize {
+		if i, err := strconv.Atoi(e.StatusListIndex); err != nil || i < 0 || i >= statuslist.MinSize {
 			t.Fatalf("index %q", e.StatusListIndex)
 		}
 	}
-	if err := db.Update(func(tx *bbolt.Tx) error {
+	if err := db.Update(context.Background(), func(tx store.Tx) error {
 		_, err := s.AllocateTx(tx, "message")
 		return err
 	}); !errors.Is(err, ErrUnknownPurpose) {
 		t.Fatalf("unknown purpose: %v", err)
 	}
-	if err := db.View(func(tx *bbolt.Tx) error {
+	if err := db.View(context.Background(), func(tx store.Tx) error {
 		_, err := s.AllocateTx(tx, Revocation)
 		return err
 	}); !errors.Is(err, ErrReadOnlyTx) {
@@ -113,7 +114,7 @@ func TestAllocateNeverRepeats(t *testing.T) {
 	db, path := openDB(t)
 	s := openStore(t, db, size)
 	seen := map[string]bool{}
-	take := func(s *Store, db *bbolt.DB, n int) {
+	take := func(s *Store, db store.Store, n int) {
 		for i := 0; i < n; i++ {
 			e := allocate(t, db, s, Revocation)
 			if seen[e.ID] {
@@ -133,9 +134,9 @@ func TestAllocateNeverRepeats(t *testing.T) {
 		t.Fatalf("suspension lists are separate: %s", e.StatusListCredential)
 	}
 
-	// Restart: the counter and keys are in bbolt only.
+	// Restart: the counter and keys are in the store only.
 	db.Close()
-	db2, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, NoSync: true})
+	db2, err := boltstore.Open(path, &boltstore.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,11 +156,11 @@ func TestAllocateNeverRepeats(t *testing.T) {
 
 func TestAllocateRollsBackWithTx(t *testing.T) {
 	db, _ := openDB(t)
-	s := openStore(t, db, MinSize)
+	s := openStore(t, db, statuslist.MinSize)
 	allocate(t, db, s, Revocation) // opens the list and its key
 	boom := errors.New("credential write failed")
 	var lost vc.StatusEntry
-	err := db.Update(func(tx *bbolt.Tx) error {
+	err := db.Update(context.Background(), func(tx store.Tx) error {
 		var err error
 		lost, err = s.AllocateTx(tx, Revocation)
 		if err != nil {
@@ -180,7 +181,7 @@ func TestAllocateRollsBackWithTx(t *testing.T) {
 func TestSetAndStatus(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openDB(t)
-	s := openStore(t, db, MinSize)
+	s := openStore(t, db, statuslist.MinSize)
 	rev := allocate(t, db, s, Revocation)
 	sus := allocate(t, db, s, Suspension)
 	other := allocate(t, db, s, Revocation)
@@ -224,7 +225,7 @@ func TestSetAndStatus(t *testing.T) {
 func TestSetUnknownEntry(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openDB(t)
-	s := openStore(t, db, MinSize)
+	s := openStore(t, db, statuslist.MinSize)
 	e := allocate(t, db, s, Suspension)
 	idx, _ := strconv.Atoi(e.StatusListIndex)
 	with := func(f func(*vc.StatusEntry)) vc.StatusEntry { c := e; f(&c); return c }
@@ -240,8 +241,8 @@ func TestSetUnknownEntry(t *testing.T) {
 		})},
 		{"list never opened", with(func(c *vc.StatusEntry) { c.StatusListCredential = testBase + "/status/suspension/1" })},
 		{"list number leading zero", with(func(c *vc.StatusEntry) { c.StatusListCredential = testBase + "/status/suspension/00" })},
-		{"never allocated", with(func(c *vc.StatusEntry) { c.StatusListIndex = strconv.Itoa((idx + 1) % MinSize) })},
-		{"out of range", with(func(c *vc.StatusEntry) { c.StatusListIndex = strconv.Itoa(MinSize) })},
+		{"never allocated", with(func(c *vc.StatusEntry) { c.StatusListIndex = strconv.Itoa((idx + 1) % statuslist.MinSize) })},
+		{"out of range", with(func(c *vc.StatusEntry) { c.StatusListIndex = strconv.Itoa(statuslist.MinSize) })},
 		{"not decimal", with(func(c *vc.StatusEntry) { c.StatusListIndex = "0x10" })},
 		{"negative", with(func(c *vc.StatusEntry) { c.StatusListIndex = "-1" })},
 		{"leading zero", with(func(c *vc.StatusEntry) { c.StatusListIndex = "0" + e.StatusListIndex })},
@@ -269,14 +270,14 @@ func TestSetUnknownEntry(t *testing.T) {
 
 func TestSetNotifiesAfterCommit(t *testing.T) {
 	db, _ := openDB(t)
-	s := openStore(t, db, MinSize)
+	s := openStore(t, db, statuslist.MinSize)
 	e := allocate(t, db, s, Suspension)
 	var got []string
 	s.watch(func(u string, p Purpose) { got = append(got, string(p)+" "+u) })
 
 	// Rolled back: no notification.
 	boom := errors.New("boom")
-	if err := db.Update(func(tx *bbolt.Tx) error {
+	if err := db.Update(context.Background(), func(tx store.Tx) error {
 		if err := s.SetTx(tx, e, true); err != nil {
 			return err
 		}
@@ -300,7 +301,7 @@ func TestSetNotifiesAfterCommit(t *testing.T) {
 	if want := "suspension " + e.StatusListCredential; len(got) != 1 || got[0] != want {
 		t.Fatalf("notifications %v, want [%s]", got, want)
 	}
-	if err := db.View(func(tx *bbolt.Tx) error { return s.SetTx(tx, e, false) }); !errors.Is(err, ErrReadOnlyTx) {
+	if err := db.View(context.Background(), func(tx store.Tx) error { return s.SetTx(tx, e, false) }); !errors.Is(err, ErrReadOnlyTx) {
 		t.Fatalf("SetTx in a read-only tx: %v", err)
 	}
 }

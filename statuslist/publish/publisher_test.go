@@ -1,4 +1,4 @@
-package statuslist
+package publish
 
 import (
 	"context"
@@ -12,32 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/agentid/agentid/internal/credcheck"
+	"github.com/agentid/agentid/statuslist"
+	"github.com/agentid/agentid/store"
 	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/vc/jws"
 )
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 11, 22, 18, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func get(tb testing.TB, h http.Handler, method, path string, hdr ...string) *httptest.ResponseRecorder {
 	tb.Helper()
@@ -123,7 +103,7 @@ func TestServeList(t *testing.T) {
 	if string(rs["type"]) != `"BitstringStatusList"` || string(rs["statusPurpose"]) != `"revocation"` {
 		t.Fatalf("type/statusPurpose not written as strings: %s", raw["credentialSubject"])
 	}
-	bits, err := Decode(s.EncodedList, 0)
+	bits, err := statuslist.Decode(s.EncodedList, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +179,7 @@ func TestCoalescing(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	const n = 1000
 	entries := make([]vc.StatusEntry, n)
-	err := e.db.Update(func(tx *bbolt.Tx) error {
+	err := e.db.Update(context.Background(), func(tx store.Tx) error {
 		for i := range entries {
 			var err error
 			if entries[i], err = e.store.AllocateTx(tx, Suspension); err != nil {
@@ -238,7 +218,7 @@ func TestCoalescing(t *testing.T) {
 	}
 	w := get(t, e.pub, "GET", "/status/suspension/0")
 	_, lc, _ := decodeList(t, e.signer, w.Body.String())
-	bits, err := Decode(lc.CredentialSubject.EncodedList, 0)
+	bits, err := statuslist.Decode(lc.CredentialSubject.EncodedList, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +254,7 @@ func waitSettled(tb testing.TB, p *Publisher) {
 }
 
 // subscribeFeed subscribes to f directly, without HTTP.
-func subscribeFeed(tb testing.TB, f *Feed) (<-chan Event, func()) {
+func subscribeFeed(tb testing.TB, f *Feed) (<-chan statuslist.Event, func()) {
 	tb.Helper()
 	s := f.subscribe()
 	if s == nil {
@@ -336,7 +316,7 @@ func TestKeyRotationPickedUp(t *testing.T) {
 
 func TestNewPublisherOptions(t *testing.T) {
 	db, _ := openDB(t)
-	s := openStore(t, db, MinSize)
+	s := openStore(t, db, statuslist.MinSize)
 	sig := func() jws.Signer { return nil }
 	for _, o := range []PublisherOptions{
 		{Signer: sig},
@@ -379,7 +359,7 @@ func TestFeedSSE(t *testing.T) {
 	for f.Subscribers() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	f.Publish(Event{List: "http://localhost:8080/status/revocation/0", Purpose: Revocation})
+	f.Publish(statuslist.Event{List: "http://localhost:8080/status/revocation/0", Purpose: Revocation})
 	want := "event: status\ndata: {\"list\":\"http://localhost:8080/status/revocation/0\",\"purpose\":\"revocation\"}\n\n"
 	var got strings.Builder
 	buf := make([]byte, 512)
@@ -413,7 +393,7 @@ func TestFeedDropsSlowSubscriber(t *testing.T) {
 	fast := f.subscribe()
 	start := time.Now()
 	for i := 0; i < 100; i++ {
-		f.Publish(Event{List: "u" + strconv.Itoa(i), Purpose: Suspension})
+		f.Publish(statuslist.Event{List: "u" + strconv.Itoa(i), Purpose: Suspension})
 		for len(fast.ch) > 0 {
 			<-fast.ch
 		}
