@@ -8,32 +8,17 @@ import (
 	"errors"
 	"math/big"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/multiformats/go-multibase"
 )
 
-// vectorDir returns the W3C did:key vector directory, found by walking up
-// from the working directory to the module root (the directory holding
-// go.mod) and then to ../shared/testvectors/did-key.
+// vectorDir returns the directory holding the W3C did:key test vectors,
+// testdata beside this package (see testdata/README.md for their source
+// and licence). Go runs a package's tests in the package directory.
 func vectorDir(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the test's working directory")
-		}
-		dir = parent
-	}
-	v := filepath.Join(dir, "..", "shared", "testvectors", "did-key")
+	v := "testdata"
 	if _, err := os.Stat(v); err != nil {
 		tb.Fatalf("test vectors not found: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentid/agentid/did"
+	"github.com/agentid/agentid/internal/credcheck"
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/vc/jws"
@@ -475,7 +476,7 @@ func (c *Checker) checkWindow(l *cachedList, now time.Time) error {
 	if !l.validUntil.IsZero() {
 		until = &l.validUntil
 	}
-	if err := vc.CheckWindow(now, c.skew, from, until, 0); err != nil {
+	if err := credcheck.CheckWindow(now, c.skew, from, until, 0); err != nil {
 		return unavailable("list credential is outside its validity period", err)
 	}
 	return nil
@@ -506,13 +507,13 @@ func (c *Checker) parseList(ctx context.Context, u, token string) (*cachedList, 
 	bad := func(detail string, err error) (*cachedList, error) {
 		return nil, unavailable("list credential: "+detail, err)
 	}
-	if err := vc.CheckBase(lc.Context, lc.Type, vc.TypeVerifiableCredential); err != nil {
+	if err := credcheck.CheckBase(lc.Context, lc.Type, vc.TypeVerifiableCredential); err != nil {
 		return bad("not a VC 2.0 credential", err)
 	}
 	if !vc.HasType(lc.Type, TypeListCredential) {
 		return bad("type does not include "+TypeListCredential, nil)
 	}
-	if err := vc.CheckClaims(&lc.Claims, lc.Issuer.ID, "", lc.ID, lc.ValidFrom, lc.ValidUntil); err != nil {
+	if err := credcheck.CheckClaims((*credcheck.Claims)(&lc.Claims), lc.Issuer.ID, "", lc.ID, lc.ValidFrom, lc.ValidUntil); err != nil {
 		return bad("registered claims", err)
 	}
 	kd, err := jws.KidDID(t.Header.Kid)

@@ -37,7 +37,8 @@ import (
 	"errors"
 )
 
-// Store opens transactions.
+// Store opens transactions. A context that is already done makes View,
+// Update and Batch return its error without running fn.
 type Store interface {
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error
@@ -63,7 +64,8 @@ type Tx interface {
 	// Writable reports whether this is a read-write transaction.
 	Writable() bool
 	// OnCommit registers fn to run after the transaction has committed
-	// durably; it never runs for a transaction that rolls back.
+	// durably, before Update or Batch returns; it never runs for a
+	// transaction that rolls back.
 	OnCommit(fn func())
 }
 
@@ -72,7 +74,8 @@ type Bucket interface {
 	// Get returns the value of key, or nil if there is none.
 	Get(key []byte) []byte
 	// Put sets the value of key. A key is 1 to MaxKeySize bytes; a value
-	// may be empty.
+	// may be empty. The store may keep key and value until the
+	// transaction ends: the caller must not modify them before.
 	Put(key, value []byte) error
 	// Delete removes key; deleting an absent key is not an error.
 	Delete(key []byte) error

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/agentid/agentid/internal/credcheck"
 	"github.com/agentid/agentid/reason"
 )
 
@@ -94,7 +95,7 @@ func (a Audience) Contains(aud string) bool {
 // VerifiablePresentation type, a holder or iss (equal when both are set),
 // and well-formed envelopes.
 func (p *Presentation) Validate() error {
-	if err := CheckBase(p.Context, p.Type, TypeVerifiablePresentation); err != nil {
+	if err := credcheck.CheckBase(p.Context, p.Type, TypeVerifiablePresentation); err != nil {
 		return err
 	}
 	if p.Holder == "" && p.Iss == "" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/agentid/agentid/internal/credcheck"
 	"github.com/agentid/agentid/reason"
 )
 
@@ -63,6 +64,13 @@ type Claims struct {
 	Iat int64  `json:"iat,omitempty"`
 	Exp int64  `json:"exp,omitempty"`
 	Nbf int64  `json:"nbf,omitempty"`
+}
+
+// check returns cl as the claims credcheck checks. The conversion needs
+// the two types to have the same fields, so it fails to compile if they
+// drift apart.
+func (cl *Claims) check() *credcheck.Claims {
+	return (*credcheck.Claims)(cl)
 }
 
 // Subject is the credentialSubject of an AgentCredential.
@@ -148,12 +156,7 @@ func (i *Issuer) UnmarshalJSON(b []byte) error {
 
 // HasType reports whether types contains t.
 func HasType(types []string, t string) bool {
-	for _, x := range types {
-		if x == t {
-			return true
-		}
-	}
-	return false
+	return credcheck.HasType(types, t)
 }
 
 // Validate checks the credential's structure: VC 2.0 context first, the
@@ -161,7 +164,7 @@ func HasType(types []string, t string) bool {
 // validFrom before validUntil, and registered claims that agree with the
 // data model. It returns a *reason.Error with code malformed.
 func (c *Credential) Validate() error {
-	if err := CheckBase(c.Context, c.Type, TypeVerifiableCredential); err != nil {
+	if err := credcheck.CheckBase(c.Context, c.Type, TypeVerifiableCredential); err != nil {
 		return err
 	}
 	if !HasType(c.Type, TypeAgentCredential) {
@@ -170,68 +173,14 @@ func (c *Credential) Validate() error {
 	if c.CredentialSubject.ID == "" {
 		return reason.New(reason.Malformed, "vc: credentialSubject has no id")
 	}
-	return CheckClaims(&c.Claims, c.Issuer.ID, c.CredentialSubject.ID, c.ID, c.ValidFrom, c.ValidUntil)
-}
-
-// CheckBase checks @context and type of any VC 2.0 credential or
-// presentation.
-func CheckBase(context, types []string, base string) error {
-	if len(context) == 0 || context[0] != ContextV2 {
-		return reason.New(reason.Malformed, "vc: first @context is not "+ContextV2)
-	}
-	if !HasType(types, base) {
-		return reason.New(reason.Malformed, "vc: type does not include "+base)
-	}
-	return nil
-}
-
-// CheckClaims cross-checks registered JWT claims with the data model of a
-// credential: every claim that is present must agree, so that a JWT library
-// and a VC processor can never reach different conclusions.
-func CheckClaims(cl *Claims, issuer, subject, id string, validFrom, validUntil *time.Time) error {
-	if issuer == "" {
-		return reason.New(reason.Malformed, "vc: no issuer")
-	}
-	if cl.Iss != "" && cl.Iss != issuer {
-		return reason.New(reason.Malformed, "vc: iss claim disagrees with issuer")
-	}
-	if cl.Sub != "" && cl.Sub != subject {
-		return reason.New(reason.Malformed, "vc: sub claim disagrees with credentialSubject.id")
-	}
-	if cl.Jti != "" && cl.Jti != id {
-		return reason.New(reason.Malformed, "vc: jti claim disagrees with id")
-	}
-	if cl.Exp != 0 && (validUntil == nil || validUntil.Unix() != cl.Exp) {
-		return reason.New(reason.Malformed, "vc: exp claim disagrees with validUntil")
-	}
-	if cl.Nbf != 0 && (validFrom == nil || validFrom.Unix() != cl.Nbf) {
-		return reason.New(reason.Malformed, "vc: nbf claim disagrees with validFrom")
-	}
-	if validFrom != nil && validUntil != nil && !validUntil.After(*validFrom) {
-		return reason.New(reason.Malformed, "vc: validUntil is not after validFrom")
-	}
-	return nil
+	return credcheck.CheckClaims(c.Claims.check(), c.Issuer.ID, c.CredentialSubject.ID, c.ID, c.ValidFrom, c.ValidUntil)
 }
 
 // CheckValidity checks the validity window at now with the given clock
 // skew allowance: expired past validUntil (and exp), not_yet_valid before
 // validFrom.
 func (c *Credential) CheckValidity(now time.Time, skew time.Duration) error {
-	return CheckWindow(now, skew, c.ValidFrom, c.ValidUntil, c.Exp)
-}
-
-// CheckWindow is CheckValidity for any credential.
-func CheckWindow(now time.Time, skew time.Duration, validFrom, validUntil *time.Time, exp int64) error {
-	if validUntil != nil && now.After(validUntil.Add(skew)) {
-		return reason.New(reason.Expired, "vc: credential expired at "+validUntil.UTC().Format(time.RFC3339))
-	}
-	if exp != 0 && now.After(time.Unix(exp, 0).Add(skew)) {
-		return reason.New(reason.Expired, "vc: credential exp has passed")
-	}
-	if validFrom != nil && now.Add(skew).Before(*validFrom) {
-		return reason.New(reason.NotYetValid, "vc: credential is valid from "+validFrom.UTC().Format(time.RFC3339))
-	}
-	return nil
+	return credcheck.CheckWindow(now, skew, c.ValidFrom, c.ValidUntil, c.Exp)
 }
 
 // DecodeCredential decodes and validates an AgentCredential payload.

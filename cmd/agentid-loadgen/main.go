@@ -27,9 +27,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/agentid/agentid/internal/client"
-	"github.com/agentid/agentid/internal/server"
-	"github.com/agentid/agentid/issuer"
+	"github.com/agentid/agentid/api"
+	"github.com/agentid/agentid/client"
 )
 
 func main() {
@@ -85,9 +84,9 @@ func run(srv, keyFile string, duration time.Duration, conc, pool int, baseline t
 		return err
 	}
 	const aud = "https://load.example.com"
-	var issued issuer.Issued
-	if err := cl.Do(ctx, http.MethodPost, "/v1/agents", issuer.IssueRequest{Agent: agent.DID, Proof: proof,
-		Scopes: []string{"load:test"}, Audiences: []string{aud}, TTL: issuer.Duration(time.Hour),
+	var issued api.Issued
+	if err := cl.Do(ctx, http.MethodPost, "/v1/agents", api.IssueRequest{Agent: agent.DID, Proof: proof,
+		Scopes: []string{"load:test"}, Audiences: []string{aud}, TTL: api.Duration(time.Hour),
 		Owner: "loadgen", Purpose: "load test"}, &issued); err != nil {
 		return fmt.Errorf("issue: %w", err)
 	}
@@ -108,7 +107,7 @@ func run(srv, keyFile string, duration time.Duration, conc, pool int, baseline t
 				if err != nil {
 					panic(err)
 				}
-				bodies[i], _ = json.Marshal(server.VerifyRequest{Presentation: vp, Audience: aud, Scopes: []string{"load:test"}})
+				bodies[i], _ = json.Marshal(api.VerifyRequest{Presentation: vp, Audience: aud, Scopes: []string{"load:test"}})
 			}
 		}(w*per, min((w+1)*per, pool))
 	}
@@ -178,7 +177,7 @@ func runIssue(srv, keyFile string, duration time.Duration, conc, pool int, basel
 					prepErr.Store(err)
 					return
 				}
-				body, _ := json.Marshal(issuer.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: []string{"load:test"},
+				body, _ := json.Marshal(api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: []string{"load:test"},
 					Audiences: []string{"https://load.example.com"}, Owner: "loadgen", Purpose: "load test"})
 				auth, _ := admin.Present(client.PresentOptions{Audience: srv, Method: http.MethodPost, URL: srv + "/v1/agents", Lifetime: 5 * time.Minute})
 				reqs[i] = prepared{body, auth}

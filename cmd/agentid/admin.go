@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,10 +14,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/audit"
-	"github.com/agentid/agentid/internal/client"
+	"github.com/agentid/agentid/client"
 	"github.com/agentid/agentid/internal/server"
-	"github.com/agentid/agentid/issuer"
 )
 
 // conn holds the flags every client command shares.
@@ -51,17 +50,18 @@ func (cn *conn) client() (*client.Client, error) {
 	return client.New(cn.server, k), nil
 }
 
-func (cn *conn) call(c *cobra.Command, method, path string, in, out any) error {
+// call runs one request with the principal's client, explaining a failure.
+func (cn *conn) call(f func(*client.Client) error) error {
 	cl, err := cn.client()
 	if err != nil {
 		return err
 	}
-	return cn.explain(cl.Do(c.Context(), method, path, in, out))
+	return cn.explain(f(cl))
 }
 
 func (cn *conn) explain(err error) error {
-	var p *client.Problem
-	if errors.As(err, &p) && p.Code == issuer.CodeUnknownPrincipal {
+	var p *client.Error
+	if errors.As(err, &p) && p.Code == api.CodeUnknownPrincipal {
 		return hintError{err, []string{"this key is not registered with the server; ask an admin to run 'agentid principal add'"}}
 	}
 	var ue *url.Error
@@ -105,9 +105,12 @@ func principalCmd() *cobra.Command {
 		Short: "Register a principal with its role, scope ceiling and maximum credential lifetime",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			p := issuer.Principal{DID: args[0], Role: issuer.Role(role), Name: name, Ceiling: ceiling, Audiences: auds, MaxTTL: issuer.Duration(maxTTL)}
-			var out issuer.Principal
-			if err := cn.call(c, http.MethodPost, "/v1/principals", p, &out); err != nil {
+			p := api.Principal{DID: args[0], Role: api.Role(role), Name: name, Ceiling: ceiling, Audiences: auds, MaxTTL: api.Duration(maxTTL)}
+			var out *api.Principal
+			if err := cn.call(func(cl *client.Client) (err error) {
+				out, err = cl.AddPrincipal(c.Context(), p)
+				return err
+			}); err != nil {
 				return err
 			}
 			if cn.json {
@@ -125,7 +128,7 @@ func principalCmd() *cobra.Command {
 	rm := &cobra.Command{
 		Use: "remove DID", Short: "Unregister a principal", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := cn.call(c, http.MethodDelete, "/v1/principals/"+url.PathEscape(args[0]), nil, nil); err != nil {
+			if err := cn.call(func(cl *client.Client) error { return cl.RemovePrincipal(c.Context(), args[0]) }); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.OutOrStdout(), "removed %s\n", args[0])
@@ -135,10 +138,11 @@ func principalCmd() *cobra.Command {
 	ls := &cobra.Command{
 		Use: "list", Short: "List principals", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			var out struct {
-				Principals []issuer.Principal `json:"principals"`
-			}
-			if err := cn.call(c, http.MethodGet, "/v1/principals", nil, &out); err != nil {
+			var out api.PrincipalList
+			if err := cn.call(func(cl *client.Client) (err error) {
+				out.Principals, err = cl.Principals(c.Context())
+				return err
+			}); err != nil {
 				return err
 			}
 			if cn.json {
@@ -188,8 +192,8 @@ func agentCmd() *cobra.Command {
 				return cn.explain(err)
 			}
 			if len(auds) == 0 {
-				auds = []string{cl.Server}
-				fmt.Fprintf(c.ErrOrStderr(), "agentid: no --audience given; the credential is for %s\n", cl.Server)
+				auds = []string{cl.Server()}
+				fmt.Fprintf(c.ErrOrStderr(), "agentid: no --audience given; the credential is for %s\n", cl.Server())
 			}
 			if owner == "" {
 				owner = "unspecified"
@@ -197,10 +201,10 @@ func agentCmd() *cobra.Command {
 			if purpose == "" {
 				purpose = "unspecified"
 			}
-			req := issuer.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: scopes, Audiences: auds, TTL: issuer.Duration(ttl),
-				Lifetime: issuer.Duration(lifetime), Owner: owner, Purpose: purpose, OnBehalfOf: onBehalf}
-			var out issuer.Issued
-			if err := cn.explain(cl.Do(c.Context(), http.MethodPost, "/v1/agents", req, &out)); err != nil {
+			req := api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: scopes, Audiences: auds, TTL: api.Duration(ttl),
+				Lifetime: api.Duration(lifetime), Owner: owner, Purpose: purpose, OnBehalfOf: onBehalf}
+			out, err := cl.Issue(c.Context(), req)
+			if err := cn.explain(err); err != nil {
 				return err
 			}
 			if cn.json {
@@ -225,24 +229,11 @@ func agentCmd() *cobra.Command {
 	ls := &cobra.Command{
 		Use: "list", Short: "List the agent inventory", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			q := url.Values{}
-			if dormant != "" {
-				q.Set("dormant", dormant)
-			}
-			if expired {
-				q.Set("expired", "true")
-			}
-			if status != "" {
-				q.Set("status", status)
-			}
-			path := "/v1/agents"
-			if len(q) > 0 {
-				path += "?" + q.Encode()
-			}
-			var out struct {
-				Agents []issuer.Agent `json:"agents"`
-			}
-			if err := cn.call(c, http.MethodGet, path, nil, &out); err != nil {
+			var out api.AgentList
+			if err := cn.call(func(cl *client.Client) (err error) {
+				out.Agents, err = cl.Agents(c.Context(), client.AgentFilter{Status: status, Dormant: dormant, Expired: expired})
+				return err
+			}); err != nil {
 				return err
 			}
 			if cn.json {
@@ -266,8 +257,11 @@ func agentCmd() *cobra.Command {
 	retire := &cobra.Command{
 		Use: "retire DID", Short: "Revoke every credential of an agent and refuse it new ones", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			var out issuer.Agent
-			if err := cn.call(c, http.MethodPost, "/v1/agents/"+url.PathEscape(args[0])+"/retire", nil, &out); err != nil {
+			var out *api.Agent
+			if err := cn.call(func(cl *client.Client) (err error) {
+				out, err = cl.Retire(c.Context(), args[0])
+				return err
+			}); err != nil {
 				return err
 			}
 			if cn.json {
@@ -280,8 +274,11 @@ func agentCmd() *cobra.Command {
 	show := &cobra.Command{
 		Use: "show DID", Short: "Show one agent", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			var out issuer.Agent
-			if err := cn.call(c, http.MethodGet, "/v1/agents/"+url.PathEscape(args[0]), nil, &out); err != nil {
+			var out *api.Agent
+			if err := cn.call(func(cl *client.Client) (err error) {
+				out, err = cl.Agent(c.Context(), args[0])
+				return err
+			}); err != nil {
 				return err
 			}
 			return printJSON(c.OutOrStdout(), out)
@@ -295,12 +292,15 @@ func credentialCmd() *cobra.Command {
 	var cn conn
 	c := &cobra.Command{Use: "credential", Short: "Revoke, suspend, reinstate or refresh credentials"}
 	cn.register(c)
-	for _, a := range []issuer.StatusAction{issuer.Revoke, issuer.Suspend, issuer.Reinstate} {
+	for _, a := range []api.StatusAction{api.Revoke, api.Suspend, api.Reinstate} {
 		c.AddCommand(&cobra.Command{
 			Use: string(a) + " ID", Short: strings.ToUpper(string(a[:1])) + string(a[1:]) + " a credential", Args: cobra.ExactArgs(1),
 			RunE: func(c *cobra.Command, args []string) error {
-				var out issuer.Credential
-				if err := cn.call(c, http.MethodPost, "/v1/credentials/"+url.PathEscape(args[0])+"/"+string(a), nil, &out); err != nil {
+				var out *api.Credential
+				if err := cn.call(func(cl *client.Client) (err error) {
+					out, err = cl.SetStatus(c.Context(), args[0], a)
+					return err
+				}); err != nil {
 					return err
 				}
 				if cn.json {
@@ -326,8 +326,8 @@ func credentialCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out issuer.Issued
-			if err := cn.explain(cl.Refresh(c.Context(), cl.Key, cred, &out)); err != nil {
+			out, err := cl.Refresh(c.Context(), cl.Key(), cred)
+			if err := cn.explain(err); err != nil {
 				return err
 			}
 			if cn.json {
@@ -346,7 +346,7 @@ func keysCmd() *cobra.Command {
 	var cn conn
 	c := &cobra.Command{Use: "keys", Short: "The issuer's signing keys"}
 	cn.register(c)
-	show := func(c *cobra.Command, ks []server.KeyInfo) error {
+	show := func(c *cobra.Command, ks []api.KeyInfo) error {
 		if cn.json {
 			return printJSON(c.OutOrStdout(), ks)
 		}
@@ -360,22 +360,26 @@ func keysCmd() *cobra.Command {
 	c.AddCommand(&cobra.Command{
 		Use: "list", Short: "List the issuer's keys", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			var out struct {
-				Keys []server.KeyInfo `json:"keys"`
-			}
-			if err := cn.call(c, http.MethodGet, "/v1/keys", nil, &out); err != nil {
+			var out []api.KeyInfo
+			if err := cn.call(func(cl *client.Client) (err error) {
+				out, err = cl.Keys(c.Context())
+				return err
+			}); err != nil {
 				return err
 			}
-			return show(c, out.Keys)
+			return show(c, out)
 		},
 	}, &cobra.Command{
 		Use: "rotate", Short: "Make a new primary signing key (old keys keep verifying)", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			var out server.KeyInfo
-			if err := cn.call(c, http.MethodPost, "/v1/keys/rotate", nil, &out); err != nil {
+			var out *api.KeyInfo
+			if err := cn.call(func(cl *client.Client) (err error) {
+				out, err = cl.RotateKey(c.Context())
+				return err
+			}); err != nil {
 				return err
 			}
-			return show(c, []server.KeyInfo{out})
+			return show(c, []api.KeyInfo{*out})
 		},
 	})
 	return c
@@ -395,25 +399,17 @@ func auditCmd() *cobra.Command {
 		fc.Flags().StringVar(&since, "since", "", "RFC 3339 time or a duration back from now (24h)")
 		fc.Flags().StringVar(&until, "until", "", "RFC 3339 time or a duration back from now")
 	}
-	query := func() string {
-		q := url.Values{}
-		for k, v := range map[string]string{"agent": agentF, "actor": actor, "action": action, "decision": decision, "since": since, "until": until} {
-			if v != "" {
-				q.Set(k, v)
-			}
-		}
-		if limit > 0 {
-			q.Set("limit", fmt.Sprint(limit))
-		}
-		return q.Encode()
+	query := func() client.AuditFilter {
+		return client.AuditFilter{Agent: agentF, Actor: actor, Action: action, Decision: decision, Since: since, Until: until, Limit: limit}
 	}
 	tail := &cobra.Command{
 		Use: "tail", Short: "Show recent audit events", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			var out struct {
-				Events []audit.Event `json:"events"`
-			}
-			if err := cn.call(c, http.MethodGet, "/v1/audit?"+query(), nil, &out); err != nil {
+			var out api.EventList
+			if err := cn.call(func(cl *client.Client) (err error) {
+				out.Events, err = cl.Audit(c.Context(), query())
+				return err
+			}); err != nil {
 				return err
 			}
 			if cn.json {
@@ -432,7 +428,7 @@ func auditCmd() *cobra.Command {
 	export := &cobra.Command{
 		Use: "export", Short: "Export audit events as JSON lines", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return cn.call(c, http.MethodGet, "/v1/audit?format=jsonl&"+query(), nil, c.OutOrStdout())
+			return cn.call(func(cl *client.Client) error { return cl.AuditExport(c.Context(), query(), c.OutOrStdout()) })
 		},
 	}
 	filter(export)
@@ -440,11 +436,14 @@ func auditCmd() *cobra.Command {
 	summary := &cobra.Command{
 		Use: "summary", Short: "Per-agent activity and anomalies, riskiest first", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			var out audit.Summary
-			if err := cn.call(c, http.MethodGet, "/v1/audit/summary?since="+url.QueryEscape(sumSince), nil, &out); err != nil {
+			var out *audit.Summary
+			if err := cn.call(func(cl *client.Client) (err error) {
+				out, err = cl.AuditSummary(c.Context(), sumSince)
+				return err
+			}); err != nil {
 				return err
 			}
-			return printSummary(c, &out, cn.json)
+			return printSummary(c, out, cn.json)
 		},
 	}
 	summary.Flags().StringVar(&sumSince, "since", "24h", "window: a duration back from now")
@@ -470,8 +469,10 @@ func auditCmd() *cobra.Command {
 					return err
 				}
 			} else {
-				rep = new(audit.VerifyReport)
-				if err := cn.call(c, http.MethodGet, "/v1/audit/verify", nil, rep); err != nil {
+				if err := cn.call(func(cl *client.Client) (err error) {
+					rep, err = cl.AuditVerify(c.Context())
+					return err
+				}); err != nil {
 					return err
 				}
 			}

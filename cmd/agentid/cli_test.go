@@ -2,13 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"go.etcd.io/bbolt"
+	"github.com/agentid/agentid/store"
 
 	"github.com/agentid/agentid/internal/server"
 )
@@ -63,8 +64,8 @@ func TestAuditVerifyServerTampered(t *testing.T) {
 	}
 	// Event 1 is the first admin's registration, detail "role admin".
 	key := binary.BigEndian.AppendUint64(nil, 1)
-	err := app.DB.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte("audit"))
+	err := app.DB.Update(context.Background(), func(tx store.Tx) error {
+		b := tx.Bucket("audit")
 		v := bytes.Replace(b.Get(key), []byte("role admin"), []byte("role adman"), 1)
 		return b.Put(key, v)
 	})

@@ -2,26 +2,17 @@ package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/agentid/agentid/did"
-	"github.com/agentid/agentid/internal/client"
-	"github.com/agentid/agentid/internal/server"
-	"github.com/agentid/agentid/reason"
-	"github.com/agentid/agentid/statuslist"
+	"github.com/agentid/agentid/api"
+	"github.com/agentid/agentid/client"
 	"github.com/agentid/agentid/verifier"
 )
 
@@ -36,30 +27,26 @@ func didCmd() *cobra.Command {
 			if out == "" {
 				return usagef("--out FILE is required")
 			}
-			var priv crypto.Signer
-			var err error
+			var kt client.KeyType
 			switch typ {
 			case "ed25519":
-				_, priv, err = ed25519.GenerateKey(rand.Reader)
+				kt = client.Ed25519
 			case "p256":
-				priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				kt = client.P256
 			default:
 				return usagef("--type must be ed25519 or p256")
 			}
+			k, err := client.GenerateKey(kt)
 			if err != nil {
 				return err
 			}
-			id, err := did.KeyFromPublic(priv.Public())
-			if err != nil {
-				return err
-			}
-			if err := server.WriteKeyFile(out, priv, id); err != nil {
+			if err := k.WriteFile(out); err != nil {
 				if errors.Is(err, os.ErrExist) {
 					return hintError{fmt.Errorf("%s already exists", out), []string{"keys are never overwritten; choose another --out"}}
 				}
 				return err
 			}
-			fmt.Fprintln(c.OutOrStdout(), id)
+			fmt.Fprintln(c.OutOrStdout(), k.DID)
 			return nil
 		},
 	}
@@ -149,12 +136,14 @@ func verifyCmd() *cobra.Command {
 				return err
 			}
 			tok := strings.TrimSpace(string(b))
-			req := server.VerifyRequest{Presentation: tok, Audience: aud, Nonce: nonce, Method: method, URL: url, Scopes: scopes, SourceIP: sourceIP}
-			var res server.VerifyResponse
+			req := api.VerifyRequest{Presentation: tok, Audience: aud, Nonce: nonce, Method: method, URL: url, Scopes: scopes, SourceIP: sourceIP}
+			var res api.VerifyResponse
 			if srv != "" {
-				if err := client.New(srv, nil).Do(c.Context(), http.MethodPost, "/v1/verify", req, &res); err != nil {
+				r, err := client.New(srv, nil).Verify(c.Context(), req)
+				if err != nil {
 					return (&conn{server: srv}).explain(err)
 				}
+				res = *r
 			} else {
 				res, err = verifyLocal(c.Context(), issuerDID, allowHTTP, req)
 				if err != nil {
@@ -182,24 +171,11 @@ func verifyCmd() *cobra.Command {
 	return c
 }
 
-func verifyLocal(ctx context.Context, issuerDID string, allowHTTP bool, r server.VerifyRequest) (server.VerifyResponse, error) {
-	keys := did.NewMultiResolver(did.NewWebResolver(did.WebOptions{AllowHTTPLocalhost: allowHTTP}))
-	checker, err := statuslist.NewChecker(statuslist.CheckerOptions{Keys: keys})
+func verifyLocal(ctx context.Context, issuerDID string, allowHTTP bool, r api.VerifyRequest) (api.VerifyResponse, error) {
+	v, err := verifier.ForIssuers(ctx, verifier.TrustConfig{Issuers: []string{issuerDID}, AllowHTTPLocalhost: allowHTTP})
 	if err != nil {
-		return server.VerifyResponse{}, err
+		return api.VerifyResponse{}, usageError{err}
 	}
-	v, err := verifier.New(verifier.WithKeyResolver(keys), verifier.WithTrustedIssuers(issuerDID), verifier.WithStatusChecker(checker))
-	if err != nil {
-		return server.VerifyResponse{}, usageError{err}
-	}
-	res, err := v.Verify(ctx, r.Presentation, verifier.Request{Audience: r.Audience, Nonce: r.Nonce, Method: r.Method, URL: r.URL, Scopes: r.Scopes, SourceIP: r.SourceIP})
-	if err != nil {
-		var re *reason.Error
-		if !errors.As(err, &re) {
-			return server.VerifyResponse{}, err
-		}
-		return server.VerifyResponse{Error: &server.VerifyError{Code: string(re.Code), Detail: re.Detail}}, nil
-	}
-	exp := res.ExpiresAt
-	return server.VerifyResponse{Valid: true, Agent: res.Agent, Issuer: res.Issuer, Scopes: res.Scopes, Owner: res.Owner, CredentialID: res.CredentialID, ExpiresAt: &exp}, nil
+	return api.NewVerifyResponse(v.Verify(ctx, r.Presentation, verifier.Request{Audience: r.Audience, Nonce: r.Nonce, Method: r.Method,
+		URL: r.URL, Scopes: r.Scopes, SourceIP: r.SourceIP}))
 }

@@ -14,8 +14,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -26,9 +24,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agentid/agentid/internal/client"
-	"github.com/agentid/agentid/internal/server"
-	"github.com/agentid/agentid/issuer"
+	"github.com/agentid/agentid/api"
+	"github.com/agentid/agentid/client"
+	"github.com/agentid/agentid/reason"
 )
 
 type options struct {
@@ -53,13 +51,13 @@ func main() {
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintf(os.Stderr, "admin: error: %v\n", err)
 		var ue *url.Error
-		var p *client.Problem
+		var p *client.Error
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			fmt.Fprintln(os.Stderr, "admin: hint: pass --key FILE: the first admin key is DATA/admin.jwk, written by 'agentid serve'")
 		case errors.As(err, &ue):
 			fmt.Fprintf(os.Stderr, "admin: hint: is 'agentid serve' running at %s?\n", o.server)
-		case errors.As(err, &p) && (p.Code == issuer.CodeUnknownPrincipal || p.Code == issuer.CodeForbidden):
+		case errors.As(err, &p) && (p.Code == api.CodeUnknownPrincipal || p.Code == api.CodeForbidden):
 			fmt.Fprintln(os.Stderr, "admin: hint: --key must be a registered admin's key")
 		}
 		os.Exit(1)
@@ -77,11 +75,7 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("admin  %s\n", admin.DID)
 
 	// A fresh agent and its credential.
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	agent, err := client.KeyFromSigner(priv)
+	agent, err := client.GenerateKey(client.Ed25519)
 	if err != nil {
 		return err
 	}
@@ -89,11 +83,11 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("proof of control: %w", err)
 	}
-	var iss issuer.Issued
-	if err := cl.Do(ctx, http.MethodPost, "/v1/agents", issuer.IssueRequest{
+	iss, err := cl.Issue(ctx, api.IssueRequest{
 		Agent: agent.DID, Proof: proof, Scopes: scopes, Audiences: []string{o.audience},
 		Owner: "example-team", Purpose: "revocation demo",
-	}, &iss); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("POST /v1/agents: %w", err)
 	}
 	fmt.Printf("1. issued %s to %s, valid until %s\n", iss.ID, agent.DID, iss.ValidUntil.UTC().Format(time.RFC3339))
@@ -109,8 +103,8 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("2. POST /v1/verify: %s\n", describe(res))
 
 	// Revoke it.
-	var cr issuer.Credential
-	if err := cl.Do(ctx, http.MethodPost, "/v1/credentials/"+url.PathEscape(iss.ID)+"/revoke", nil, &cr); err != nil {
+	cr, err := cl.Revoke(ctx, iss.ID)
+	if err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}
 	fmt.Printf("3. revoked %s (revoked=%v, status list index %s of %s)\n", cr.ID, cr.Revoked,
@@ -122,13 +116,13 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("4. POST /v1/verify: %s\n", describe(res))
-	if res.Valid || res.Error == nil || res.Error.Code != "revoked" {
+	if res.Valid || res.Error == nil || res.Error.Code != string(reason.Revoked) {
 		return fmt.Errorf("expected the revoked credential to be refused with code revoked, got %s", describe(res))
 	}
 
 	// The inventory entry.
-	var a issuer.Agent
-	if err := cl.Do(ctx, http.MethodGet, "/v1/agents/"+url.PathEscape(agent.DID), nil, &a); err != nil {
+	a, err := cl.Agent(ctx, agent.DID)
+	if err != nil {
 		return fmt.Errorf("inventory: %w", err)
 	}
 	b, err := json.MarshalIndent(a, "   ", "  ")
@@ -136,8 +130,8 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("5. GET /v1/agents/{did}:\n   %s\n", b)
-	if a.Status != issuer.StatusRevoked {
-		return fmt.Errorf("expected inventory status %q, got %q", issuer.StatusRevoked, a.Status)
+	if a.Status != api.StatusRevoked {
+		return fmt.Errorf("expected inventory status %q, got %q", api.StatusRevoked, a.Status)
 	}
 	fmt.Println("ok")
 	return nil
@@ -145,23 +139,22 @@ func run(ctx context.Context, o options) error {
 
 // verify signs a fresh presentation bound to GET reqURL and asks the
 // verifier service about it.
-func verify(ctx context.Context, cl *client.Client, agent *client.Key, cred, aud, reqURL string, scopes []string) (*server.VerifyResponse, error) {
+func verify(ctx context.Context, cl *client.Client, agent *client.Key, cred, aud, reqURL string, scopes []string) (*api.VerifyResponse, error) {
 	vp, err := agent.Present(client.PresentOptions{Credential: cred, Audience: aud, Method: http.MethodGet, URL: reqURL})
 	if err != nil {
 		return nil, err
 	}
-	var res server.VerifyResponse
-	// The verifier service is public: no principal presentation.
-	pub := client.New(cl.Server, nil)
-	if err := pub.Do(ctx, http.MethodPost, "/v1/verify", server.VerifyRequest{
+	// The verifier service is public: Verify sends no principal presentation.
+	res, err := cl.Verify(ctx, api.VerifyRequest{
 		Presentation: vp, Audience: aud, Method: http.MethodGet, URL: reqURL, Scopes: scopes,
-	}, &res); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("POST /v1/verify: %w", err)
 	}
-	return &res, nil
+	return res, nil
 }
 
-func describe(r *server.VerifyResponse) string {
+func describe(r *api.VerifyResponse) string {
 	if r.Valid {
 		exp := ""
 		if r.ExpiresAt != nil {

@@ -14,12 +14,9 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -27,8 +24,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/agentid/agentid/internal/client"
-	"github.com/agentid/agentid/issuer"
+	"github.com/agentid/agentid/api"
+	"github.com/agentid/agentid/client"
 	"github.com/agentid/agentid/vc"
 )
 
@@ -80,11 +77,7 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("orchestrator %s\n", orch.DID)
 
 	// 1. The agent's identity: a fresh Ed25519 key, kept in memory.
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	agent, err := client.KeyFromSigner(priv)
+	agent, err := client.GenerateKey(client.Ed25519)
 	if err != nil {
 		return err
 	}
@@ -97,17 +90,17 @@ func run(ctx context.Context, o options) error {
 	}
 
 	// 3. Register the agent and get its first credential.
-	req := issuer.IssueRequest{
+	req := api.IssueRequest{
 		Agent: agent.DID, Proof: proof,
 		Scopes: split(o.scopes), Audiences: split(o.audiences),
-		TTL: issuer.Duration(o.ttl), Lifetime: issuer.Duration(o.lifetime),
+		TTL: api.Duration(o.ttl), Lifetime: api.Duration(o.lifetime),
 		Owner: o.owner, Purpose: o.purpose,
 	}
-	var cur issuer.Issued
-	if err := cl.Do(ctx, http.MethodPost, "/v1/agents", req, &cur); err != nil {
+	cur, err := cl.Issue(ctx, req)
+	if err != nil {
 		return fmt.Errorf("POST /v1/agents: %w", err)
 	}
-	from, err := show("issued", &cur, o.full)
+	from, err := show("issued", cur, o.full)
 	if err != nil {
 		return err
 	}
@@ -126,14 +119,14 @@ func run(ctx context.Context, o options) error {
 		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
-		var next issuer.Issued
-		if err := cl.Refresh(ctx, agent, cur.Credential, &next); err != nil {
+		next, err := cl.Refresh(ctx, agent, cur.Credential)
+		if err != nil {
 			return fmt.Errorf("POST /v1/credentials/refresh: %w", err)
 		}
 		if next.ID == cur.ID {
 			return fmt.Errorf("refresh returned the same credential id %s", next.ID)
 		}
-		if from, err = show("refreshed", &next, o.full); err != nil {
+		if from, err = show("refreshed", next, o.full); err != nil {
 			return err
 		}
 		cur = next
@@ -143,7 +136,7 @@ func run(ctx context.Context, o options) error {
 }
 
 // show prints a credential and returns its validFrom.
-func show(what string, is *issuer.Issued, full bool) (time.Time, error) {
+func show(what string, is *api.Issued, full bool) (time.Time, error) {
 	pc, err := vc.ParseCredential(is.Credential)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("the issuer returned an unreadable credential: %w", err)
@@ -177,14 +170,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 func hint(err error, o options) string {
-	var p *client.Problem
+	var p *client.Error
 	var ue *url.Error
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return "pass --key FILE: the first admin key is DATA/admin.jwk, written by 'agentid serve'"
 	case errors.As(err, &ue):
 		return "is 'agentid serve' running at " + o.server + "?"
-	case errors.As(err, &p) && p.Code == issuer.CodeUnknownPrincipal:
+	case errors.As(err, &p) && p.Code == api.CodeUnknownPrincipal:
 		return "this key is not registered; an admin runs 'agentid principal add DID --role orchestrator --scopes calendar:*'"
 	}
 	return ""

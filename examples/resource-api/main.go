@@ -36,8 +36,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/agentid/agentid/audit"
-	"github.com/agentid/agentid/did"
-	"github.com/agentid/agentid/statuslist"
 	"github.com/agentid/agentid/verifier"
 	"github.com/agentid/agentid/verifier/ginmiddleware"
 	"github.com/agentid/agentid/verifier/middleware"
@@ -65,21 +63,14 @@ func run(addr, aud, issuerDID, events string, allowHTTP bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	// did:key (agents) is resolved locally, did:web (the issuer) over HTTP.
-	keys := did.NewMultiResolver(did.NewWebResolver(did.WebOptions{AllowHTTPLocalhost: allowHTTP}))
-	checker, err := statuslist.NewChecker(statuslist.CheckerOptions{Keys: keys})
-	if err != nil {
-		return err
-	}
+	// did:key (agents) is resolved locally, did:web (the issuer) over
+	// HTTP; status lists are checked on every request, and the checker
+	// follows the issuer's change feed until ctx ends.
+	trust := verifier.TrustConfig{Issuers: []string{issuerDID}, AllowHTTPLocalhost: allowHTTP}
 	if events != "" {
-		if err := checker.Subscribe(ctx, events); err != nil {
-			return err
-		}
+		trust.StatusEvents = []string{events}
 	}
-	v, err := verifier.New(
-		verifier.WithKeyResolver(keys),
-		verifier.WithTrustedIssuers(issuerDID),
-		verifier.WithStatusChecker(checker),
+	v, err := verifier.ForIssuers(ctx, trust,
 		verifier.WithAudience(aud),
 		verifier.WithAudit(audit.JSONLines(os.Stderr)),
 	)

@@ -2,13 +2,14 @@ package server
 
 import (
 	"bytes"
+	"github.com/agentid/agentid/api"
 	"reflect"
 	"testing"
 )
 
 // slowVerify is the encoding/json path the fast decoder must agree with.
-func slowVerify(b []byte) (VerifyRequest, error) {
-	var r VerifyRequest
+func slowVerify(b []byte) (api.VerifyRequest, error) {
+	var r api.VerifyRequest
 	err := decodeReader(bytes.NewReader(b), &r)
 	return r, err
 }
@@ -37,7 +38,7 @@ var verifyBodies = []string{
 func TestVerifyFastAgrees(t *testing.T) {
 	fastCount := 0
 	for _, in := range verifyBodies {
-		var fast VerifyRequest
+		var fast api.VerifyRequest
 		if !decodeVerifyFast([]byte(in), &fast) {
 			continue
 		}
@@ -57,7 +58,7 @@ func FuzzVerifyFastDifferential(f *testing.F) {
 		f.Add([]byte(b))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var fast VerifyRequest
+		var fast api.VerifyRequest
 		if !decodeVerifyFast(b, &fast) {
 			return
 		}

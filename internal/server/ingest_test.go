@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/agentid/agentid/api"
 	"io"
 	"net/http"
 	"slices"
@@ -12,8 +13,7 @@ import (
 	"time"
 
 	"github.com/agentid/agentid/audit"
-	"github.com/agentid/agentid/internal/client"
-	"github.com/agentid/agentid/issuer"
+	"github.com/agentid/agentid/client"
 )
 
 // addOrchestrator registers a new orchestrator key.
@@ -21,7 +21,7 @@ func (ts *testServer) addOrchestrator(t *testing.T) *client.Key {
 	t.Helper()
 	orch := newKey(t)
 	if err := ts.admin.Do(t.Context(), http.MethodPost, "/v1/principals",
-		issuer.Principal{DID: orch.DID, Role: issuer.RoleOrchestrator, Ceiling: []string{"calendar:*"}}, nil); err != nil {
+		api.Principal{DID: orch.DID, Role: api.RoleOrchestrator, Ceiling: []string{"calendar:*"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return orch
@@ -136,7 +136,8 @@ func TestIngestForwarded(t *testing.T) {
 }
 
 // TestIngestRefusesBadLines: one bad line refuses the whole batch and
-// nothing is appended.
+// none of its events is appended; the trail records the refusal itself,
+// as it does every refusal of the issuer API.
 func TestIngestRefusesBadLines(t *testing.T) {
 	ts := start(t, t.TempDir())
 	orch := ts.addOrchestrator(t)
@@ -157,11 +158,19 @@ func TestIngestRefusesBadLines(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			before := ts.head(t)
 			st, body := ts.postEvents(t, orch, c.body)
-			if st != http.StatusBadRequest || !strings.Contains(body, c.want) || !strings.Contains(body, issuer.CodeInvalidRequest) {
+			if st != http.StatusBadRequest || !strings.Contains(body, c.want) || !strings.Contains(body, api.CodeInvalidRequest) {
 				t.Fatalf("%d %s", st, body)
 			}
-			if after := ts.head(t); after != before {
-				t.Fatalf("audit head moved from %d to %d", before, after)
+			if after := ts.head(t); after != before+1 {
+				t.Fatalf("audit head moved from %d to %d, want one denial", before, after)
+			}
+			var out struct{ Events []audit.Event }
+			if err := ts.admin.Do(t.Context(), http.MethodGet, fmt.Sprintf("/v1/audit?after=%d", before), nil, &out); err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Events) != 1 || out.Events[0].Action != audit.ActionAuditIngest || out.Events[0].Decision != audit.DecisionDeny ||
+				out.Events[0].Reason != api.CodeInvalidRequest || out.Events[0].Actor != orch.DID {
+				t.Fatalf("events after the refusal: %+v", out.Events)
 			}
 		})
 	}
@@ -174,11 +183,11 @@ func TestIngestAuth(t *testing.T) {
 	if st, b := ts.postEvents(t, nil, body); st != http.StatusUnauthorized {
 		t.Fatalf("unauthenticated: %d %s", st, b)
 	}
-	if st, b := ts.postEvents(t, newKey(t), body); st != http.StatusUnauthorized || !strings.Contains(b, issuer.CodeUnknownPrincipal) {
+	if st, b := ts.postEvents(t, newKey(t), body); st != http.StatusUnauthorized || !strings.Contains(b, api.CodeUnknownPrincipal) {
 		t.Fatalf("unknown principal: %d %s", st, b)
 	}
 	// The admin may forward too; the actor is then the admin.
-	admin := ts.admin.Key
+	admin := ts.admin.Key()
 	if st, b := ts.postEvents(t, admin, body); st != http.StatusAccepted || b != `{"accepted":1}` {
 		t.Fatalf("admin: %d %s", st, b)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/agentid/agentid/api"
 	"io"
 	"log/slog"
 	"net"
@@ -17,8 +18,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/agentid/agentid/internal/client"
-	"github.com/agentid/agentid/issuer"
+	"github.com/agentid/agentid/client"
 )
 
 type testServer struct {
@@ -81,35 +81,35 @@ func newKey(t testing.TB) *client.Key {
 }
 
 func problemCode(err error) string {
-	var p *client.Problem
+	var p *client.Error
 	if errors.As(err, &p) {
 		return p.Code
 	}
 	return ""
 }
 
-func (ts *testServer) issue(t testing.TB, cl *client.Client, agent *client.Key, scopes []string) (*issuer.Issued, error) {
+func (ts *testServer) issue(t testing.TB, cl *client.Client, agent *client.Key, scopes []string) (*api.Issued, error) {
 	t.Helper()
 	proof, err := cl.Proof(context.Background(), agent)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out issuer.Issued
-	err = cl.Do(context.Background(), http.MethodPost, "/v1/agents", issuer.IssueRequest{
+	var out api.Issued
+	err = cl.Do(context.Background(), http.MethodPost, "/v1/agents", api.IssueRequest{
 		Agent: agent.DID, Proof: proof, Scopes: scopes, Audiences: []string{"https://calendar.example.com"},
 		Owner: "team-a", Purpose: "test"}, &out)
 	return &out, err
 }
 
-func (ts *testServer) verify(t testing.TB, agent *client.Key, cred string, scopes ...string) VerifyResponse {
+func (ts *testServer) verify(t testing.TB, agent *client.Key, cred string, scopes ...string) api.VerifyResponse {
 	t.Helper()
 	vp, err := agent.Present(client.PresentOptions{Credential: cred, Audience: "https://calendar.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res VerifyResponse
+	var res api.VerifyResponse
 	if err := client.New(ts.url, nil).Do(context.Background(), http.MethodPost, "/v1/verify",
-		VerifyRequest{Presentation: vp, Audience: "https://calendar.example.com", Scopes: scopes}, &res); err != nil {
+		api.VerifyRequest{Presentation: vp, Audience: "https://calendar.example.com", Scopes: scopes}, &res); err != nil {
 		t.Fatal(err)
 	}
 	return res
@@ -179,7 +179,7 @@ func TestIssueVerifyRevokeOverHTTP(t *testing.T) {
 	if res := ts.verify(t, agent, out.Credential, "calendar:write"); res.Valid || res.Error.Code != "insufficient_scope" {
 		t.Fatalf("verify beyond grant: %+v", res)
 	}
-	var cr issuer.Credential
+	var cr api.Credential
 	if err := ts.admin.Do(context.Background(), http.MethodPost, "/v1/credentials/"+out.ID+"/revoke", nil, &cr); err != nil || !cr.Revoked {
 		t.Fatalf("revoke: %v %+v", err, cr)
 	}
@@ -223,15 +223,15 @@ func TestRefreshOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var next issuer.Issued
-	if err := ts.admin.Refresh(context.Background(), agent, out.Credential, &next); err != nil {
+	next, err := ts.admin.Refresh(context.Background(), agent, out.Credential)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if next.ID == out.ID || next.Agent.CurrentCredential != next.ID {
 		t.Fatalf("refresh: %+v", next)
 	}
 	// Another key cannot refresh the agent's credential.
-	if err := ts.admin.Refresh(context.Background(), newKey(t), out.Credential, &next); problemCode(err) != "holder_mismatch" {
+	if _, err := ts.admin.Refresh(context.Background(), newKey(t), out.Credential); problemCode(err) != "holder_mismatch" {
 		t.Fatalf("refresh by another key: %v", err)
 	}
 }
@@ -245,35 +245,35 @@ func TestAPIErrors(t *testing.T) {
 	if err := anon.Do(ctx, http.MethodGet, "/v1/agents", nil, nil); problemCode(err) != "malformed" {
 		t.Errorf("no Authorization: %v", err)
 	}
-	if err := stranger.Do(ctx, http.MethodGet, "/v1/agents", nil, nil); problemCode(err) != issuer.CodeUnknownPrincipal {
+	if err := stranger.Do(ctx, http.MethodGet, "/v1/agents", nil, nil); problemCode(err) != api.CodeUnknownPrincipal {
 		t.Errorf("unknown principal: %v", err)
 	}
 	// An orchestrator beyond its ceiling.
 	orch := newKey(t)
-	if err := ts.admin.Do(ctx, http.MethodPost, "/v1/principals", issuer.Principal{DID: orch.DID, Role: issuer.RoleOrchestrator, Ceiling: []string{"calendar:*"}}, nil); err != nil {
+	if err := ts.admin.Do(ctx, http.MethodPost, "/v1/principals", api.Principal{DID: orch.DID, Role: api.RoleOrchestrator, Ceiling: []string{"calendar:*"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	oc := client.New(ts.url, orch)
-	if _, err := ts.issue(t, oc, newKey(t), []string{"mail:read"}); problemCode(err) != issuer.CodeScopeExceedsCeiling {
+	if _, err := ts.issue(t, oc, newKey(t), []string{"mail:read"}); problemCode(err) != api.CodeScopeExceedsCeiling {
 		t.Errorf("beyond ceiling: %v", err)
 	}
 	if _, err := ts.issue(t, oc, newKey(t), []string{"calendar:read"}); err != nil {
 		t.Errorf("within ceiling: %v", err)
 	}
-	if err := oc.Do(ctx, http.MethodPost, "/v1/principals", issuer.Principal{DID: newKey(t).DID, Role: issuer.RoleAdmin}, nil); problemCode(err) != issuer.CodeForbidden {
+	if err := oc.Do(ctx, http.MethodPost, "/v1/principals", api.Principal{DID: newKey(t).DID, Role: api.RoleAdmin}, nil); problemCode(err) != api.CodeForbidden {
 		t.Errorf("orchestrator adds admin: %v", err)
 	}
-	if err := oc.Do(ctx, http.MethodPost, "/v1/keys/rotate", nil, nil); problemCode(err) != issuer.CodeForbidden {
+	if err := oc.Do(ctx, http.MethodPost, "/v1/keys/rotate", nil, nil); problemCode(err) != api.CodeForbidden {
 		t.Errorf("orchestrator rotates: %v", err)
 	}
 	// Unknown members, oversized and malformed bodies.
-	var p *client.Problem
+	var p *client.Error
 	err := ts.admin.Do(ctx, http.MethodPost, "/v1/principals", map[string]any{"did": orch.DID, "rol": "admin"}, nil)
-	if !errors.As(err, &p) || p.Status != 400 || p.Code != issuer.CodeInvalidRequest {
+	if !errors.As(err, &p) || p.StatusCode != 400 || p.Code != api.CodeInvalidRequest {
 		t.Errorf("unknown member: %v", err)
 	}
 	err = ts.admin.Do(ctx, http.MethodPost, "/v1/principals", map[string]any{"did": strings.Repeat("x", 70_000)}, nil)
-	if !errors.As(err, &p) || p.Status != 413 {
+	if !errors.As(err, &p) || p.StatusCode != 413 {
 		t.Errorf("oversized: %v", err)
 	}
 	resp, err := http.Post(ts.url+"/v1/verify", "application/json", strings.NewReader(`{"presentation":`))
@@ -284,8 +284,8 @@ func TestAPIErrors(t *testing.T) {
 	if resp.StatusCode != 400 {
 		t.Errorf("malformed verify body: %d", resp.StatusCode)
 	}
-	var res VerifyResponse
-	if err := anon.Do(ctx, http.MethodPost, "/v1/verify", VerifyRequest{Presentation: "x.y.z", Audience: "https://a"}, &res); err != nil || res.Valid || res.Error.Code != "malformed" {
+	var res api.VerifyResponse
+	if err := anon.Do(ctx, http.MethodPost, "/v1/verify", api.VerifyRequest{Presentation: "x.y.z", Audience: "https://a"}, &res); err != nil || res.Valid || res.Error.Code != "malformed" {
 		t.Errorf("garbage presentation: %v %+v", err, res)
 	}
 	// Every refusal is in the audit trail.
@@ -299,12 +299,12 @@ func TestAPIErrors(t *testing.T) {
 	for _, e := range ev.Events {
 		reasons[e.Reason] = true
 	}
-	for _, want := range []string{issuer.CodeUnknownPrincipal, issuer.CodeScopeExceedsCeiling, issuer.CodeForbidden, "malformed"} {
+	for _, want := range []string{api.CodeUnknownPrincipal, api.CodeScopeExceedsCeiling, api.CodeForbidden, "malformed"} {
 		if !reasons[want] {
 			t.Errorf("audit has no denial with reason %s (has %v)", want, reasons)
 		}
 	}
-	if err := ts.admin.Do(ctx, http.MethodGet, "/v1/audit?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", nil, nil); problemCode(err) != issuer.CodeInvalidRequest {
+	if err := ts.admin.Do(ctx, http.MethodGet, "/v1/audit?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", nil, nil); problemCode(err) != api.CodeInvalidRequest {
 		t.Errorf("bad time range: %v", err)
 	}
 }
@@ -316,7 +316,7 @@ func TestKeyRotationOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var k KeyInfo
+	var k api.KeyInfo
 	if err := ts.admin.Do(context.Background(), http.MethodPost, "/v1/keys/rotate", nil, &k); err != nil || !k.Primary {
 		t.Fatalf("rotate: %v %+v", err, k)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -277,7 +278,7 @@ func (p *Publisher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, ok := statuslist.ParseIndex(ns)
-	if !ok || n > 1<<32-1 {
+	if !ok || uint64(n) > math.MaxUint32 {
 		http.Error(w, "bad list number", http.StatusBadRequest)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentid/agentid/internal/credcheck"
 	"github.com/agentid/agentid/statuslist"
 	"github.com/agentid/agentid/store"
 	"github.com/agentid/agentid/vc"
@@ -113,7 +114,7 @@ func TestServeList(t *testing.T) {
 		}
 	}
 	// The payload satisfies the data-model checks a verifier applies.
-	if err := vc.CheckClaims(&lc.Claims, lc.Issuer.ID, "", lc.ID, lc.ValidFrom, lc.ValidUntil); err != nil {
+	if err := credcheck.CheckClaims((*credcheck.Claims)(&lc.Claims), lc.Issuer.ID, "", lc.ID, lc.ValidFrom, lc.ValidUntil); err != nil {
 		t.Fatal(err)
 	}
 

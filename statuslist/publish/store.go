@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -97,7 +98,7 @@ func Open(db store.Store, opts Options) (*Store, error) {
 	if size < min {
 		return nil, fmt.Errorf("statuslist: list size %d is below the minimum of %d", size, min)
 	}
-	if size > 1<<31 {
+	if int64(size) > 1<<31 {
 		return nil, fmt.Errorf("statuslist: list size %d is too large", size)
 	}
 	size = (size + 7) &^ 7
@@ -144,7 +145,7 @@ func (s *Store) parseListURL(u string) (Purpose, uint32, error) {
 		return "", 0, ErrUnknownList
 	}
 	n, ok := statuslist.ParseIndex(ns)
-	if !ok || n > 1<<32-1 {
+	if !ok || uint64(n) > math.MaxUint32 {
 		return "", 0, ErrUnknownList
 	}
 	return Purpose(p), uint32(n), nil
@@ -268,7 +269,6 @@ type ref struct {
 	url     string
 }
 
-// resolveTx checks that e is an entry this store handed out.
 // resolveTx checks an entry against this store's lists. With allocated
 // set it also proves the index was handed out (inverting the index
 // permutation), which a write needs; a read of a signed credential's entry

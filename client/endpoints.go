@@ -1,0 +1,300 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/agentid/agentid/api"
+	"github.com/agentid/agentid/audit"
+)
+
+// Nonce fetches a proof-of-control nonce (GET /v1/nonce, public).
+func (c *Client) Nonce(ctx context.Context) (string, error) {
+	var r api.NonceResponse
+	if err := c.do(ctx, nil, "", http.MethodGet, "/v1/nonce", nil, &r); err != nil {
+		return "", err
+	}
+	if r.Nonce == "" {
+		return "", errors.New("server returned no nonce")
+	}
+	return r.Nonce, nil
+}
+
+// Proof signs a proof of control by agent over a fresh issuer nonce, for
+// [api.IssueRequest.Proof].
+func (c *Client) Proof(ctx context.Context, agent *Key) (string, error) {
+	n, err := c.Nonce(ctx)
+	if err != nil {
+		return "", err
+	}
+	return agent.Present(PresentOptions{Audience: c.server, Nonce: n})
+}
+
+// Issue registers an agent and returns its first credential
+// (POST /v1/agents).
+func (c *Client) Issue(ctx context.Context, req api.IssueRequest) (*api.Issued, error) {
+	out := new(api.Issued)
+	if err := c.authed(ctx, http.MethodPost, "/v1/agents", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Refresh presents the agent's current credential, signed by the agent's
+// own key, and returns a new one (POST /v1/credentials/refresh). The
+// client's principal key is not used.
+func (c *Client) Refresh(ctx context.Context, agent *Key, credential string) (*api.Issued, error) {
+	if agent == nil {
+		return nil, errors.New("client: Refresh needs the agent's key")
+	}
+	out := new(api.Issued)
+	if err := c.do(ctx, agent, credential, http.MethodPost, "/v1/credentials/refresh", nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AgentFilter selects agents in [Client.Agents]; the zero value selects
+// every agent the principal may see.
+type AgentFilter struct {
+	// Status is one of the api.Status* constants, or empty for any.
+	Status string
+	// Dormant selects agents unused for a while: "true" (7 days) or a
+	// duration such as "72h"; empty for no such filter.
+	Dormant string
+	// Expired selects agents whose credential expired and that are not
+	// retired.
+	Expired bool
+}
+
+func (f AgentFilter) query() string {
+	q := url.Values{}
+	if f.Dormant != "" {
+		q.Set("dormant", f.Dormant)
+	}
+	if f.Expired {
+		q.Set("expired", "true")
+	}
+	if f.Status != "" {
+		q.Set("status", f.Status)
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+// Agents lists the agent inventory (GET /v1/agents): every agent for an
+// admin, the agents it created for an orchestrator.
+func (c *Client) Agents(ctx context.Context, f AgentFilter) ([]api.Agent, error) {
+	var out api.AgentList
+	if err := c.authed(ctx, http.MethodGet, "/v1/agents"+f.query(), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Agents, nil
+}
+
+// Agent returns one agent's inventory record (GET /v1/agents/{did}).
+func (c *Client) Agent(ctx context.Context, agentDID string) (*api.Agent, error) {
+	out := new(api.Agent)
+	if err := c.authed(ctx, http.MethodGet, "/v1/agents/"+url.PathEscape(agentDID), nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Retire revokes every credential of an agent and refuses it new ones
+// (POST /v1/agents/{did}/retire).
+func (c *Client) Retire(ctx context.Context, agentDID string) (*api.Agent, error) {
+	out := new(api.Agent)
+	if err := c.authed(ctx, http.MethodPost, "/v1/agents/"+url.PathEscape(agentDID)+"/retire", nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SetStatus changes a credential's status
+// (POST /v1/credentials/{id}/{action}).
+func (c *Client) SetStatus(ctx context.Context, credentialID string, action api.StatusAction) (*api.Credential, error) {
+	switch action {
+	case api.Revoke, api.Suspend, api.Reinstate:
+	default:
+		return nil, fmt.Errorf("client: unknown status action %q", action)
+	}
+	out := new(api.Credential)
+	if err := c.authed(ctx, http.MethodPost, "/v1/credentials/"+url.PathEscape(credentialID)+"/"+string(action), nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Revoke revokes a credential for good.
+func (c *Client) Revoke(ctx context.Context, credentialID string) (*api.Credential, error) {
+	return c.SetStatus(ctx, credentialID, api.Revoke)
+}
+
+// Suspend suspends a credential until it is reinstated.
+func (c *Client) Suspend(ctx context.Context, credentialID string) (*api.Credential, error) {
+	return c.SetStatus(ctx, credentialID, api.Suspend)
+}
+
+// Reinstate lifts a credential's suspension.
+func (c *Client) Reinstate(ctx context.Context, credentialID string) (*api.Credential, error) {
+	return c.SetStatus(ctx, credentialID, api.Reinstate)
+}
+
+// Principals lists the registered principals (GET /v1/principals, admins).
+func (c *Client) Principals(ctx context.Context) ([]api.Principal, error) {
+	var out api.PrincipalList
+	if err := c.authed(ctx, http.MethodGet, "/v1/principals", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Principals, nil
+}
+
+// AddPrincipal registers a principal and returns it as stored
+// (POST /v1/principals, admins).
+func (c *Client) AddPrincipal(ctx context.Context, p api.Principal) (*api.Principal, error) {
+	out := new(api.Principal)
+	if err := c.authed(ctx, http.MethodPost, "/v1/principals", p, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RemovePrincipal unregisters a principal (DELETE /v1/principals/{did},
+// admins).
+func (c *Client) RemovePrincipal(ctx context.Context, principalDID string) error {
+	return c.authed(ctx, http.MethodDelete, "/v1/principals/"+url.PathEscape(principalDID), nil, nil)
+}
+
+// Keys lists the issuer's signing keys (GET /v1/keys).
+func (c *Client) Keys(ctx context.Context) ([]api.KeyInfo, error) {
+	var out api.KeyList
+	if err := c.authed(ctx, http.MethodGet, "/v1/keys", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Keys, nil
+}
+
+// RotateKey makes a new primary signing key; older keys keep verifying
+// (POST /v1/keys/rotate, admins).
+func (c *Client) RotateKey(ctx context.Context) (*api.KeyInfo, error) {
+	out := new(api.KeyInfo)
+	if err := c.authed(ctx, http.MethodPost, "/v1/keys/rotate", nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AuditFilter selects audit events; empty fields do not filter.
+type AuditFilter struct {
+	Agent    string // agent DID (the event's subject)
+	Actor    string // actor DID
+	Action   string // such as audit.ActionVerify
+	Decision string // audit.DecisionAllow or audit.DecisionDeny
+	// Since and Until bound the event time: an RFC 3339 time, or a
+	// duration back from now such as "24h".
+	Since, Until string
+	// Limit is the most events answered (the server's default, 1000, when
+	// 0; at most 10,000).
+	Limit int
+	// After selects events with a sequence number above it, for paging.
+	After uint64
+}
+
+func (f AuditFilter) values() url.Values {
+	q := url.Values{}
+	for k, v := range map[string]string{"agent": f.Agent, "actor": f.Actor, "action": f.Action, "decision": f.Decision, "since": f.Since, "until": f.Until} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.After > 0 {
+		q.Set("after", strconv.FormatUint(f.After, 10))
+	}
+	return q
+}
+
+// Audit returns audit events, oldest first (GET /v1/audit, admins).
+func (c *Client) Audit(ctx context.Context, f AuditFilter) ([]audit.Event, error) {
+	var out api.EventList
+	if err := c.authed(ctx, http.MethodGet, "/v1/audit?"+f.values().Encode(), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Events, nil
+}
+
+// AuditExport writes the selected audit events to w as JSON lines, as the
+// server streams them (GET /v1/audit?format=jsonl, admins); the output can
+// be checked with audit.VerifyLines. The export is not bounded by
+// MaxResponseBytes.
+func (c *Client) AuditExport(ctx context.Context, f AuditFilter, w io.Writer) error {
+	if c.key == nil {
+		return errNoKey
+	}
+	q := f.values()
+	q.Set("format", "jsonl")
+	resp, err := c.send(ctx, c.key, "", http.MethodGet, "/v1/audit?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("audit export: %w", err)
+	}
+	return nil
+}
+
+// AuditSummary returns per-agent activity and anomalies over the window
+// since (a duration back from now such as "24h"; empty for the server's
+// default, 24h) (GET /v1/audit/summary, admins).
+func (c *Client) AuditSummary(ctx context.Context, since string) (*audit.Summary, error) {
+	path := "/v1/audit/summary"
+	if since != "" {
+		path += "?since=" + url.QueryEscape(since)
+	}
+	out := new(audit.Summary)
+	if err := c.authed(ctx, http.MethodGet, path, nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AuditVerify has the server check its audit hash chain
+// (GET /v1/audit/verify, admins). A broken chain is a report that is not
+// OK, not an error.
+func (c *Client) AuditVerify(ctx context.Context) (*audit.VerifyReport, error) {
+	out := new(audit.VerifyReport)
+	if err := c.authed(ctx, http.MethodGet, "/v1/audit/verify", nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Verify asks the server's verifier service about a presentation
+// (POST /v1/verify, public: the client's key is not used). A refusal is a
+// response with Valid false and the reason in Error, not an error.
+func (c *Client) Verify(ctx context.Context, req api.VerifyRequest) (*api.VerifyResponse, error) {
+	out := new(api.VerifyResponse)
+	if err := c.do(ctx, nil, "", http.MethodPost, "/v1/verify", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// authed is do with the client's principal key, which it requires.
+func (c *Client) authed(ctx context.Context, method, path string, in, out any) error {
+	if c.key == nil {
+		return errNoKey
+	}
+	return c.do(ctx, c.key, "", method, path, in, out)
+}
