@@ -363,6 +363,9 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 	if err := v.cons.check(c.CredentialSubject.Constraints, c.CredentialSubject.ID, req.SourceIP, now); err != nil {
 		return nil, err
 	}
+	if err := v.commit(p, now); err != nil {
+		return nil, &HolderError{Err: err}
+	}
 	r := &Result{
 		Agent:        c.CredentialSubject.ID,
 		Issuer:       c.Issuer.ID,
@@ -381,13 +384,49 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 
 // VerifyHolder checks a presentation as proof that its holder made this
 // request, without any credential: signature, audience, freshness, replay,
-// nonce and request binding. The issuer uses it to authenticate principals.
+// nonce and request binding. Its jti is recorded once every check passed.
+// Anyone can mint a key: a caller that admits only some holders (the
+// issuer, its principals) uses [Verifier.AuthenticateHolder], so that a
+// presentation it refuses leaves nothing in the replay cache.
 func (v *Verifier) VerifyHolder(ctx context.Context, presentation string, req Request) (*vc.Presentation, error) {
-	pp, err := v.verifyHolder(ctx, presentation, req, v.now(), &authenticated{})
+	return v.AuthenticateHolder(ctx, presentation, req, nil)
+}
+
+// AuthenticateHolder is VerifyHolder with an admission step: admit runs
+// after every presentation check and before the jti is recorded, so that
+// only admitted holders take room in the replay cache. An error from admit
+// is returned as it is, and nothing is recorded. A replay is refused before
+// admit is called, and again, atomically, when the jti is recorded: of two
+// concurrent uses of one presentation, one fails as reason.Replayed.
+func (v *Verifier) AuthenticateHolder(ctx context.Context, presentation string, req Request, admit func(context.Context, *vc.Presentation) error) (*vc.Presentation, error) {
+	now := v.now()
+	pp, err := v.verifyHolder(ctx, presentation, req, now, &authenticated{})
 	if err != nil {
 		return nil, err
 	}
+	if admit != nil {
+		if err := admit(ctx, pp.Presentation); err != nil {
+			return nil, err
+		}
+	}
+	if err := v.commit(pp.Presentation, now); err != nil {
+		return nil, err
+	}
 	return pp.Presentation, nil
+}
+
+// commit records the presentation's jti in the replay cache: the last step
+// of a verification that passed.
+func (v *Verifier) commit(p *vc.Presentation, now time.Time) error {
+	exp := time.Unix(p.Exp, 0).Add(v.skew)
+	switch err := v.replay.Record(p.HolderDID(), p.Jti, exp, now); {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrReplayed):
+		return reason.New(reason.Replayed, "verifier: presentation was already used")
+	default:
+		return reason.Wrap(reason.Replayed, "verifier: presentation cannot be tracked for replay", err)
+	}
 }
 
 func (v *Verifier) aud(req Request) string {
@@ -431,7 +470,9 @@ func (v *Verifier) verifyHolder(ctx context.Context, presentation string, req Re
 	if p.Jti == "" {
 		return nil, reason.New(reason.Malformed, "verifier: presentation has no jti")
 	}
-	if v.replay.Seen(p.HolderDID()+"\x00"+p.Jti, exp.Add(v.skew), now) {
+	// Only a lookup here: the jti is recorded by commit, once the holder
+	// is known to hold a valid credential or to be admitted.
+	if v.replay.Seen(p.HolderDID(), p.Jti, now) {
 		return nil, reason.New(reason.Replayed, "verifier: presentation was already used")
 	}
 	switch {
