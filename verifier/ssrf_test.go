@@ -77,4 +77,3 @@ func TestHolderDIDWebNeverFetched(t *testing.T) {
 		t.Fatalf("%d connections to the holder's host", n)
 	}
 }
-
