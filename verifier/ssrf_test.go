@@ -2,9 +2,11 @@ package verifier
 
 import (
 	"context"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/vc"
+	"github.com/agentid/agentid/verifier/verifiertest"
 )
 
 // countingListener accepts connections on loopback, counts and closes them.
@@ -75,5 +78,66 @@ func TestHolderDIDWebNeverFetched(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // let a stray connection be counted
 	if n := conns.Load(); n != 0 {
 		t.Fatalf("%d connections to the holder's host", n)
+	}
+}
+
+// blockingKeys holds key resolutions for one issuer until released, as a
+// silent issuer host would.
+type blockingKeys struct {
+	inner   *verifiertest.Keys
+	slow    string
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (k *blockingKeys) ResolveKey(ctx context.Context, kid string, rel did.Relationship) (crypto.PublicKey, error) {
+	if strings.HasPrefix(kid, k.slow+"#") {
+		k.entered <- struct{}{}
+		select {
+		case <-k.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return k.inner.ResolveKey(ctx, kid, rel)
+}
+
+// TestSlowIssuerHoldsNoSlot: while the keys of one issuer take long to
+// resolve, a verification of another issuer's credential on a verifier
+// with a single concurrency slot completes at once. Before, the waiting
+// verification held the only slot.
+func TestSlowIssuerHoldsNoSlot(t *testing.T) {
+	const slowDID = "did:web:slow.example.com"
+	e := newEnv(t)
+	slow := verifiertest.NewIssuer(t, slowDID, e.keys)
+	bk := &blockingKeys{inner: e.keys, slow: slowDID, entered: make(chan struct{}, 4), release: make(chan struct{})}
+	v, err := New(WithKeyResolver(bk), WithTrustedIssuers(issuerDID, slowDID), WithStatusChecker(e.status),
+		WithClock(e.clock.Now), WithAudience(audience), WithConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slowCred := slow.Credential(t, e.agent.DID, audience, []string{"calendar:read"}, e.now(), nil)
+	done := make(chan error, 4)
+	for range 4 {
+		p := e.present(e.agent, slowCred, nil)
+		go func() { _, err := v.Verify(context.Background(), p, req()); done <- err }()
+	}
+	for range 4 {
+		select {
+		case <-bk.entered:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the slow resolutions did not all start: they queue for the slot")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := v.Verify(ctx, e.present(e.agent, e.credential(e.agent.DID, nil), nil), req()); err != nil {
+		t.Fatalf("another issuer's credential while one issuer is slow: %v", err)
+	}
+	close(bk.release)
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatalf("slow issuer's credential once released: %v", err)
+		}
 	}
 }
