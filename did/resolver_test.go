@@ -190,12 +190,12 @@ func TestWebResolverFailures(t *testing.T) {
 			if !errors.Is(err, tt.reason) {
 				t.Fatalf("errors.Is(%v, %s) = false", err, tt.reason)
 			}
-			// Failures are not cached.
+			// Failures are remembered briefly: no second fetch.
 			if _, err := r.Resolve(context.Background(), ts.did); err == nil {
 				t.Fatal("second attempt succeeded")
 			}
-			if n := ts.hits.Load(); n != 2 {
-				t.Fatalf("%d fetches, want 2 (no negative caching)", n)
+			if n := ts.hits.Load(); n != 1 {
+				t.Fatalf("%d fetches, want 1 (negative cache)", n)
 			}
 		})
 	}

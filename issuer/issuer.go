@@ -63,6 +63,7 @@ type Issuer struct {
 	refresher *verifier.Verifier // checks refresh presentations: as principal, plus the credential
 	proof     *verifier.Verifier // checks proofs of control: aud = URL, issuer nonce
 	nonces    *verifier.MemoryNonces
+	replay    *verifier.MemoryReplayCache // shared by principal, refresher and proof
 	log       *slog.Logger
 
 	seenMu sync.Mutex
@@ -124,6 +125,7 @@ func New(db store.Store, keys *keystore.Store, status *publish.Store, auditLog A
 	}
 	// One replay cache for every presentation addressed to the issuer.
 	replay := verifier.NewMemoryReplayCache(0)
+	is.replay = replay
 	common := []verifier.Option{verifier.WithKeyResolver(is.resolver), verifier.WithTrustedIssuers(id),
 		verifier.WithStatusChecker(is.StatusChecker()), verifier.WithClock(cfg.Now), verifier.WithAudience(cfg.URL),
 		verifier.WithReplayCache(replay)}
@@ -317,23 +319,43 @@ func (l *localStatus) Check(ctx context.Context, iss string, entries []vc.Status
 func (is *Issuer) Authenticate(ctx context.Context, presentation, method, url string) (*Principal, error) {
 	var pr *Principal
 	err := is.guard(ctx, &audit.Event{Action: "authenticate"}, func(ev *audit.Event) error {
-		p, err := is.principal.VerifyHolder(ctx, presentation, verifier.Request{Method: method, URL: url})
-		if err != nil {
+		// The jti is recorded only once the holder is known to be a
+		// principal: anyone can mint a key, and a presentation refused
+		// here must take no room in the replay cache the principals share.
+		var refused error
+		_, err := is.principal.AuthenticateHolder(ctx, presentation, verifier.Request{Method: method, URL: url},
+			func(ctx context.Context, p *vc.Presentation) error {
+				refused = is.admitPrincipal(ctx, ev, p, &pr)
+				return refused
+			})
+		switch {
+		case err == nil:
+			return nil
+		case refused != nil:
+			return refused
+		default:
 			return fromReason(err, KindUnauthenticated)
 		}
-		ev.Actor = p.HolderDID()
-		if len(p.VerifiableCredential) != 0 {
-			return fail(KindUnauthenticated, Code(reason.Malformed), "a principal's request presentation carries no credential")
-		}
-		if pr, err = is.Principal(ctx, p.HolderDID()); err != nil {
-			if e, ok := Refusal(err); ok && e.Code == CodeUnknownPrincipal {
-				return fail(KindUnauthenticated, CodeUnknownPrincipal, "%s is not a registered principal", p.HolderDID())
-			}
-			return err
-		}
-		return nil
 	})
 	return pr, err
+}
+
+// admitPrincipal looks up the holder of an authenticated request
+// presentation among the registered principals.
+func (is *Issuer) admitPrincipal(ctx context.Context, ev *audit.Event, p *vc.Presentation, out **Principal) error {
+	ev.Actor = p.HolderDID()
+	if len(p.VerifiableCredential) != 0 {
+		return fail(KindUnauthenticated, Code(reason.Malformed), "a principal's request presentation carries no credential")
+	}
+	pr, err := is.Principal(ctx, p.HolderDID())
+	if err != nil {
+		if e, ok := Refusal(err); ok && e.Code == CodeUnknownPrincipal {
+			return fail(KindUnauthenticated, CodeUnknownPrincipal, "%s is not a registered principal", p.HolderDID())
+		}
+		return err
+	}
+	*out = pr
+	return nil
 }
 
 // Principal returns a registered principal.

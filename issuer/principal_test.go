@@ -284,3 +284,31 @@ func TestAuthenticateRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthenticateFloodLeavesNoTrace: request presentations from fresh
+// keys that are no principal are refused as unknown_principal and leave
+// nothing in the replay cache the principals share, so that an admin's
+// later calls pass and their replays are still refused. Before the jti was
+// recorded after the principal lookup, each refused presentation took an
+// entry, and enough of them locked admins out as replayed.
+func TestAuthenticateFloodLeavesNoTrace(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	const method, url = "POST", testURL + "/v1/agents"
+	before := e.is.replay.Len()
+	for range 300 {
+		_, err := e.is.Authenticate(ctx, e.requestVP(t, e.newAgent(t), method, url), method, url)
+		wantErr(t, err, KindUnauthenticated, CodeUnknownPrincipal)
+	}
+	if n := e.is.replay.Len(); n != before {
+		t.Fatalf("the flood left %d entries in the replay cache", n-before)
+	}
+	for range 3 {
+		vp := e.requestVP(t, e.admin, method, url)
+		if _, err := e.is.Authenticate(ctx, vp, method, url); err != nil {
+			t.Fatalf("admin after the flood: %v", err)
+		}
+		_, err := e.is.Authenticate(ctx, vp, method, url)
+		wantErr(t, err, KindUnauthenticated, Code(reason.Replayed))
+	}
+}

@@ -103,6 +103,10 @@ type Checker struct {
 	mu       sync.RWMutex
 	cache    map[string]*cachedList
 	inflight map[string]*call
+	// newest is the latest validFrom accepted per list URL. It outlives
+	// the cache entry (an invalidation after a revocation event drops the
+	// list, not this mark), so that an older list served later is refused.
+	newest map[string]time.Time
 
 	onConnect func(eventsURL string) // test hook: SSE stream established
 }
@@ -144,6 +148,7 @@ func NewChecker(opts CheckerOptions) (*Checker, error) {
 		observe:   opts.Observe,
 		cache:     map[string]*cachedList{},
 		inflight:  map[string]*call{},
+		newest:    map[string]time.Time{},
 		maxLists:  opts.MaxLists,
 	}
 	if c.maxLists <= 0 {
@@ -330,6 +335,9 @@ func (c *Checker) fetch(ctx context.Context, u string, prev *cachedList, cl *cal
 	defer cancel()
 	l, err := c.fetchList(fctx, u, prev)
 	c.mu.Lock()
+	if err == nil {
+		err = c.checkNewest(u, l)
+	}
 	if err == nil && !cl.stale {
 		c.store(u, l)
 	}
@@ -351,6 +359,40 @@ func (c *Checker) fetchTimeout() time.Duration {
 		return c.client.Timeout
 	}
 	return DefaultFetchTimeout
+}
+
+// checkNewest refuses a list older than the newest this Checker accepted
+// for u: an attacker who can answer for the list's URL (or a shared cache
+// holding a stale copy) must not undo a revocation by serving the list
+// signed before it. A list with the same validFrom is accepted (a re-serve
+// of the same list). On refusal the newer cached list, if any, is kept. The
+// marks are bounded by four times MaxLists; beyond that arbitrary ones are
+// forgotten. The caller holds c.mu.
+func (c *Checker) checkNewest(u string, l *cachedList) error {
+	if mark, ok := c.newest[u]; ok {
+		if l.validFrom.Before(mark) {
+			return unavailable(fmt.Sprintf("list validFrom %s is older than %s, already seen (rollback refused)",
+				l.validFrom.UTC().Format(time.RFC3339), mark.UTC().Format(time.RFC3339)), nil)
+		}
+		if !l.validFrom.After(mark) {
+			return nil
+		}
+	} else if len(c.newest) >= 4*c.maxLists {
+		for k := range c.newest {
+			if _, cached := c.cache[k]; !cached {
+				delete(c.newest, k)
+				break
+			}
+		}
+		if len(c.newest) >= 4*c.maxLists {
+			for k := range c.newest {
+				delete(c.newest, k)
+				break
+			}
+		}
+	}
+	c.newest[u] = l.validFrom
+	return nil
 }
 
 // store caches l under u, making room if the cache is full. The caller

@@ -428,3 +428,39 @@ func FuzzListCredential(f *testing.F) {
 		}
 	})
 }
+
+// TestRollbackRefused: once a list signed after a revocation was seen, the
+// list signed before it is refused (status_unavailable) even after the
+// cache entry is invalidated, and the newer list keeps answering.
+func TestRollbackRefused(t *testing.T) {
+	clock := newFakeClock()
+	fs := newForgeServer(t)
+	signer := newEdSigner(t, testKid)
+	c, _ := NewChecker(CheckerOptions{Keys: newFakeKeys(signer), Now: clock.Now})
+	u := fs.base + "/l"
+	e := []vc.StatusEntry{entryFor(u, Revocation, 3)}
+
+	before := forgeList(t, signer, testIssuer, u, New(MinSize), clock.Now(), nil)
+	clock.Add(time.Minute)
+	revoked := New(MinSize)
+	if err := revoked.Set(3); err != nil {
+		t.Fatal(err)
+	}
+	after := forgeList(t, signer, testIssuer, u, revoked, clock.Now(), nil)
+
+	fs.put("/l", after)
+	wantCode(t, c.Check(context.Background(), testIssuer, e), reason.Revoked)
+
+	// The attacker serves the older list; an event (or a restart of the
+	// cache entry) makes the checker fetch again.
+	fs.put("/l", before)
+	c.Invalidate(u)
+	wantCode(t, c.Check(context.Background(), testIssuer, e), reason.StatusUnavailable)
+	// And after the cached newer list expired, too.
+	clock.Add(10 * time.Minute)
+	wantCode(t, c.Check(context.Background(), testIssuer, e), reason.StatusUnavailable)
+
+	// The newer list (or a later one) is accepted again.
+	fs.put("/l", after)
+	wantCode(t, c.Check(context.Background(), testIssuer, e), reason.Revoked)
+}

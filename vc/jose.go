@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/agentid/agentid/did"
@@ -179,12 +180,34 @@ func ParsePresentation(token string) (*ParsedPresentation, error) {
 	if kdid != p.HolderDID() {
 		return nil, reason.New(reason.UnknownKey, "vc: kid is not a key of the holder")
 	}
+	if err := localHolder(kdid); err != nil {
+		return nil, err
+	}
 	return &ParsedPresentation{Presentation: p, Token: t}, nil
 }
 
+// localHolder refuses a holder whose keys cannot be resolved locally.
+// Holders (agents and principals) are did:key or did:jwk: a presentation
+// is checked before anything about its sender is known, so resolving its
+// kid must never cause network I/O (a did:web holder would make any
+// verifier fetch whatever host the sender names).
+func localHolder(holder string) error {
+	if strings.HasPrefix(holder, "did:key:") || strings.HasPrefix(holder, "did:jwk:") {
+		return nil
+	}
+	return reason.New(reason.UnknownKey, "vc: a holder must be a did:key or did:jwk (resolved locally)")
+}
+
 // Verify resolves the kid as an authentication method of the holder and
-// checks the signature.
+// checks the signature. The holder must be a did:key or did:jwk.
 func (p *ParsedPresentation) Verify(ctx context.Context, keys KeyResolver) error {
+	kdid, err := jws.KidDID(p.Token.Header.Kid)
+	if err != nil {
+		return err
+	}
+	if err := localHolder(kdid); err != nil {
+		return err
+	}
 	return verifyToken(ctx, p.Token, keys, did.Authentication)
 }
 

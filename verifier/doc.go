@@ -39,9 +39,10 @@
 // issuer, scopes, owner, credential id, expiry) or an error that carries
 // exactly one reason code: use reason.CodeOf, errors.Is(err, reason.Revoked)
 // or errors.As with *reason.Error, never the message text.
-// [Verifier.VerifyHolder] runs only the presentation checks (steps 1-6
-// below) for presentations without a credential, as principals use to
-// authenticate to the issuer.
+// [Verifier.VerifyHolder] runs only the presentation checks (steps 1-7
+// below, then 16) for presentations without a credential;
+// [Verifier.AuthenticateHolder] adds an admission step before the jti is
+// recorded, which the issuer uses to authenticate its principals.
 //
 //	v, err := verifier.New(
 //		verifier.WithKeyResolver(resolver),
@@ -75,8 +76,8 @@
 //  4. Time: iat or exp missing, or exp - iat not in (0, max lifetime]:
 //     malformed. Now after exp + skew: expired. Now + skew before iat (or
 //     nbf): not_yet_valid.
-//  5. Replay: jti missing: malformed; holder and jti already seen (or the
-//     replay cache cannot record them): replayed.
+//  5. Replay: jti missing: malformed; holder and jti already seen:
+//     replayed. This is only a lookup: the jti is recorded last (step 16).
 //  6. Nonce: when Request.Nonce is set, the presentation's nonce must equal
 //     it; otherwise, with [WithRequiredNonce], it must be one the
 //     [NonceStore] issued, unexpired and unused (it is consumed): bad_nonce.
@@ -108,6 +109,10 @@
 //     inside one prefix), timeWindow (in its IANA zone, may span midnight),
 //     rateLimit (fixed windows per agent): constraint_violated, also when a
 //     constraint itself is invalid.
+//  16. Replay, again: the holder's jti is recorded in the replay cache,
+//     atomically; already recorded (a concurrent use of the same
+//     presentation won) or not recordable (the holder's quota or the
+//     cache is full): replayed.
 //
 // The verifier never yields schema_invalid: credentials are validated
 // against the JSON Schema by the issuer before signing.
@@ -150,9 +155,11 @@
 //     process too: a nonce is only valid at the replica that issued it.
 //   - A presentation whose lifetime (exp - iat) exceeds the maximum is
 //     malformed, not expired: it was never acceptable.
-//   - The jti is recorded in the replay cache (step 5) before the nonce,
-//     request binding and credential checks, so a presentation refused at a
-//     later step cannot be retried: the agent must sign a new one.
+//   - The jti is recorded in the replay cache only when every check passed
+//     (step 16): anyone can mint a key and sign a presentation, so a
+//     refused presentation must take no room in a shared, bounded cache.
+//     [MemoryReplayCache] also gives each holder a quota of unexpired
+//     entries, so that one authenticated holder cannot crowd out others.
 //   - Without htm/htu, a presentation is valid for any request to its
 //     audience (once, within its lifetime); require the binding with
 //     [WithRequiredRequestBinding] where that matters. Without

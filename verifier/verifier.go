@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"context"
+	"crypto"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agentid/agentid/audit"
+	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/vc"
 )
@@ -253,20 +255,15 @@ func (v *Verifier) Now() time.Time { return v.now() }
 // establishes, or an error carrying exactly one reason code (see package
 // reason). The checks run cheapest and most fundamental first.
 func (v *Verifier) Verify(ctx context.Context, presentation string, req Request) (*Result, error) {
-	if v.slots != nil {
-		select {
-		case v.slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("verifier: %w", ctx.Err())
-		}
+	slot := &slot{ch: v.slots}
+	if err := slot.acquire(ctx); err != nil {
+		return nil, fmt.Errorf("verifier: %w", err)
 	}
 	start := time.Now()
 	now := v.now()
 	var who authenticated
-	r, err := v.verify(ctx, presentation, req, now, &who)
-	if v.slots != nil {
-		<-v.slots
-	}
+	r, err := v.verify(ctx, presentation, req, now, &who, slot)
+	slot.release()
 	if v.observe != nil {
 		code, _ := reason.CodeOf(err)
 		if err != nil && code == "" {
@@ -280,6 +277,65 @@ func (v *Verifier) Verify(ctx context.Context, presentation string, req Request)
 		}
 	}
 	return r, err
+}
+
+// slot is a verification's hold on one of the verifier's concurrency
+// slots (WithConcurrency). The slot bounds computation, not waiting: it is
+// given up around calls that may wait on the network (an issuer's keys, a
+// status list) and taken again after, so that a slow or silent issuer host
+// cannot stall the verifications of other issuers' credentials.
+type slot struct {
+	ch   chan struct{}
+	held bool
+}
+
+func (s *slot) acquire(ctx context.Context) error {
+	if s.ch == nil || s.held {
+		return nil
+	}
+	select {
+	case s.ch <- struct{}{}:
+		s.held = true
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *slot) release() {
+	if s.held {
+		<-s.ch
+		s.held = false
+	}
+}
+
+// outside runs fn, which may wait on the network, without the slot.
+func (s *slot) outside(ctx context.Context, fn func() error) error {
+	if s.ch == nil {
+		return fn()
+	}
+	s.release()
+	err := fn()
+	if aerr := s.acquire(ctx); aerr != nil && err == nil {
+		err = reason.Wrap(reason.StatusUnavailable, "verifier: cancelled", aerr)
+	}
+	return err
+}
+
+// slotResolver resolves keys with the slot given up.
+type slotResolver struct {
+	slot *slot
+	keys vc.KeyResolver
+}
+
+func (r slotResolver) ResolveKey(ctx context.Context, kid string, rel did.Relationship) (crypto.PublicKey, error) {
+	var pub crypto.PublicKey
+	err := r.slot.outside(ctx, func() error {
+		var err error
+		pub, err = r.keys.ResolveKey(ctx, kid, rel)
+		return err
+	})
+	return pub, err
 }
 
 // authenticated is what is known about a presentation once its signature
@@ -320,7 +376,7 @@ type HolderError struct{ Err error }
 func (e *HolderError) Error() string { return e.Err.Error() }
 func (e *HolderError) Unwrap() error { return e.Err }
 
-func (v *Verifier) verify(ctx context.Context, presentation string, req Request, now time.Time, who *authenticated) (*Result, error) {
+func (v *Verifier) verify(ctx context.Context, presentation string, req Request, now time.Time, who *authenticated, sl *slot) (*Result, error) {
 	pp, err := v.verifyHolder(ctx, presentation, req, now, who)
 	if err != nil {
 		return nil, &HolderError{Err: err}
@@ -330,7 +386,7 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 		return nil, reason.New(reason.Malformed, fmt.Sprintf("verifier: presentation carries %d credentials, want 1", len(p.VerifiableCredential)))
 	}
 	tok, _ := p.VerifiableCredential[0].JWT() // checked by Validate
-	c, err := v.credential(ctx, tok, now)
+	c, err := v.credential(ctx, tok, now, sl)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +401,7 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 		// A credential that cannot be revoked is not accepted: fail closed.
 		return nil, reason.New(reason.StatusUnavailable, "verifier: credential has no revocation status entry")
 	}
-	if err := v.status.Check(ctx, c.Issuer.ID, c.CredentialStatus); err != nil {
+	if err := sl.outside(ctx, func() error { return v.status.Check(ctx, c.Issuer.ID, c.CredentialStatus) }); err != nil {
 		if _, ok := reason.CodeOf(err); !ok {
 			err = reason.Wrap(reason.StatusUnavailable, "verifier: status check failed", err)
 		}
@@ -362,6 +418,9 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 	}
 	if err := v.cons.check(c.CredentialSubject.Constraints, c.CredentialSubject.ID, req.SourceIP, now); err != nil {
 		return nil, err
+	}
+	if err := v.commit(p, now); err != nil {
+		return nil, &HolderError{Err: err}
 	}
 	r := &Result{
 		Agent:        c.CredentialSubject.ID,
@@ -381,13 +440,49 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 
 // VerifyHolder checks a presentation as proof that its holder made this
 // request, without any credential: signature, audience, freshness, replay,
-// nonce and request binding. The issuer uses it to authenticate principals.
+// nonce and request binding. Its jti is recorded once every check passed.
+// Anyone can mint a key: a caller that admits only some holders (the
+// issuer, its principals) uses [Verifier.AuthenticateHolder], so that a
+// presentation it refuses leaves nothing in the replay cache.
 func (v *Verifier) VerifyHolder(ctx context.Context, presentation string, req Request) (*vc.Presentation, error) {
-	pp, err := v.verifyHolder(ctx, presentation, req, v.now(), &authenticated{})
+	return v.AuthenticateHolder(ctx, presentation, req, nil)
+}
+
+// AuthenticateHolder is VerifyHolder with an admission step: admit runs
+// after every presentation check and before the jti is recorded, so that
+// only admitted holders take room in the replay cache. An error from admit
+// is returned as it is, and nothing is recorded. A replay is refused before
+// admit is called, and again, atomically, when the jti is recorded: of two
+// concurrent uses of one presentation, one fails as reason.Replayed.
+func (v *Verifier) AuthenticateHolder(ctx context.Context, presentation string, req Request, admit func(context.Context, *vc.Presentation) error) (*vc.Presentation, error) {
+	now := v.now()
+	pp, err := v.verifyHolder(ctx, presentation, req, now, &authenticated{})
 	if err != nil {
 		return nil, err
 	}
+	if admit != nil {
+		if err := admit(ctx, pp.Presentation); err != nil {
+			return nil, err
+		}
+	}
+	if err := v.commit(pp.Presentation, now); err != nil {
+		return nil, err
+	}
 	return pp.Presentation, nil
+}
+
+// commit records the presentation's jti in the replay cache: the last step
+// of a verification that passed.
+func (v *Verifier) commit(p *vc.Presentation, now time.Time) error {
+	exp := time.Unix(p.Exp, 0).Add(v.skew)
+	switch err := v.replay.Record(p.HolderDID(), p.Jti, exp, now); {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrReplayed):
+		return reason.New(reason.Replayed, "verifier: presentation was already used")
+	default:
+		return reason.Wrap(reason.Replayed, "verifier: presentation cannot be tracked for replay", err)
+	}
 }
 
 func (v *Verifier) aud(req Request) string {
@@ -431,7 +526,9 @@ func (v *Verifier) verifyHolder(ctx context.Context, presentation string, req Re
 	if p.Jti == "" {
 		return nil, reason.New(reason.Malformed, "verifier: presentation has no jti")
 	}
-	if v.replay.Seen(p.HolderDID()+"\x00"+p.Jti, exp.Add(v.skew), now) {
+	// Only a lookup here: the jti is recorded by commit, once the holder
+	// is known to hold a valid credential or to be admitted.
+	if v.replay.Seen(p.HolderDID(), p.Jti, now) {
 		return nil, reason.New(reason.Replayed, "verifier: presentation was already used")
 	}
 	switch {
@@ -491,7 +588,7 @@ func normURL(s string) (string, error) {
 
 // credential parses and verifies an enveloped credential, through the
 // signature cache.
-func (v *Verifier) credential(ctx context.Context, tok string, now time.Time) (*vc.Credential, error) {
+func (v *Verifier) credential(ctx context.Context, tok string, now time.Time, sl *slot) (*vc.Credential, error) {
 	if v.sigCache != nil {
 		if c := v.sigCache.get(tok, now); c != nil {
 			return c, nil
@@ -505,7 +602,11 @@ func (v *Verifier) credential(ctx context.Context, tok string, now time.Time) (*
 	if !v.trusted[c.Issuer.ID] {
 		return nil, reason.New(reason.UntrustedIssuer, "verifier: issuer "+c.Issuer.ID+" is not trusted")
 	}
-	if err := pc.Verify(ctx, v.keys); err != nil {
+	var keys vc.KeyResolver = v.keys
+	if sl != nil && sl.ch != nil {
+		keys = slotResolver{slot: sl, keys: v.keys}
+	}
+	if err := pc.Verify(ctx, keys); err != nil {
 		return nil, err
 	}
 	if v.sigCache != nil && c.ValidUntil != nil {

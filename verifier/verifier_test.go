@@ -393,15 +393,15 @@ func TestReplayCacheBounded(t *testing.T) {
 	c := NewMemoryReplayCache(640)
 	now := time.Unix(1000, 0)
 	for i := range 5000 {
-		c.Seen(string(rune(i))+"k", now.Add(time.Second), now)
+		_ = c.Record(string(rune(i))+"h", "k", now.Add(time.Second), now)
 	}
 	if c.Len() > 640+64 {
 		t.Fatalf("cache holds %d entries", c.Len())
 	}
 	// After expiry the space is reclaimed.
 	later := now.Add(time.Minute)
-	if c.Seen("fresh", later.Add(time.Second), later) {
-		t.Fatal("fresh key refused after expiry")
+	if err := c.Record("fresh", "k", later.Add(time.Second), later); err != nil {
+		t.Fatalf("fresh key refused after expiry: %v", err)
 	}
 }
 

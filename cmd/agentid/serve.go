@@ -36,7 +36,7 @@ func (f *serveFlags) register(c *cobra.Command, withAddr bool) {
 	if withAddr {
 		c.Flags().StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address")
 		c.Flags().DurationVar(&f.statusTTL, "status-ttl", 5*time.Minute, "status list ttl (verifier cache bound)")
-		c.Flags().BoolVar(&f.allowHTTP, "allow-http-localhost", true, "resolve did:web:localhost over plain http (development)")
+		c.Flags().BoolVar(&f.allowHTTP, "allow-http-localhost", true, "resolve did:web:localhost over plain http (development; only with an http://localhost issuer URL)")
 		c.Flags().StringSliceVar(&f.trusted, "trust", nil, "further issuer DIDs the verifier service accepts")
 	}
 }
@@ -57,8 +57,11 @@ func (f *serveFlags) config(log *slog.Logger) (server.Config, error) {
 	if u.Scheme == "http" && u.Hostname() != "localhost" {
 		return server.Config{}, hintError{usagef("--issuer-url may use plain http only for localhost"), []string{"serve https behind a TLS-terminating proxy and pass its https URL"}}
 	}
+	// Plain http to other localhost issuers follows the issuer's own
+	// scheme: an https issuer never speaks plain http, whatever the flag.
+	allowHTTP := f.allowHTTP && u.Scheme == "http"
 	return server.Config{DataDir: f.data, IssuerURL: f.issuerURL, KeyAlg: alg, DefaultTTL: f.defaultTTL, MaxTTL: f.maxTTL,
-		StatusTTL: f.statusTTL, AllowHTTPLocalhost: f.allowHTTP, TrustedIssuers: f.trusted, Logger: log}, nil
+		StatusTTL: f.statusTTL, AllowHTTPLocalhost: allowHTTP, TrustedIssuers: f.trusted, Logger: log}, nil
 }
 
 func announce(c *cobra.Command, app *server.App, data string) {

@@ -51,7 +51,9 @@ type Config struct {
 	// StatusTTL is the status lists' ttl (5m).
 	StatusTTL time.Duration
 	// AllowHTTPLocalhost lets the verifier resolve did:web:localhost over
-	// plain http (local development).
+	// plain http (local development). It takes effect only when IssuerURL
+	// itself is http://localhost...: an https issuer never fetches plain
+	// http.
 	AllowHTTPLocalhost bool
 	// TrustedIssuers are further issuer DIDs the verifier service accepts,
 	// beside this issuer.

@@ -75,7 +75,7 @@ func NewServer(app *App, opts ServerOptions) (*Server, error) {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{app: app, m: newMetrics()}
 	own := app.Issuer.DID()
-	web := did.NewMultiResolver(did.NewWebResolver(did.WebOptions{AllowHTTPLocalhost: app.cfg.AllowHTTPLocalhost}))
+	web := did.NewMultiResolver(did.NewWebResolver(did.WebOptions{AllowHTTPLocalhost: app.cfg.AllowHTTPLocalhost && httpLocalhost(own)}))
 	keys := &routeResolver{own: own, local: app.Issuer.KeyResolver(), other: web}
 	checker, err := statuslist.NewChecker(statuslist.CheckerOptions{Keys: keys, Observe: s.m.statusObserver()})
 	if err != nil {
@@ -120,7 +120,19 @@ func (r *routeResolver) ResolveKey(ctx context.Context, kid string, rel did.Rela
 	if strings.HasPrefix(kid, r.own+"#") || strings.HasPrefix(kid, "did:key:") || strings.HasPrefix(kid, "did:jwk:") {
 		return r.local.ResolveKey(ctx, kid, rel)
 	}
+	// Only issuers' keys (assertionMethod) are ever fetched: a holder's
+	// key is resolved locally or not at all.
+	if rel != did.AssertionMethod {
+		return nil, reason.New(reason.UnknownKey, "server: only an issuer's keys are resolved over the network")
+	}
 	return r.other.ResolveKey(ctx, kid, rel)
+}
+
+// httpLocalhost reports whether the issuer DID is did:web:localhost (its
+// URL http://localhost...): only then may other did:web:localhost issuers
+// be fetched over plain http.
+func httpLocalhost(issuerDID string) bool {
+	return issuerDID == "did:web:localhost" || strings.HasPrefix(issuerDID, "did:web:localhost%3A") || strings.HasPrefix(issuerDID, "did:web:localhost:")
 }
 
 // routeStatus reads this issuer's status bits locally and fetches other
