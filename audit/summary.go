@@ -173,7 +173,10 @@ func (b *SummaryBuilder) Add(ev *Event) {
 		a = &agentAcc{sum: AgentSummary{Agent: ev.Subject}, oldRes: map[string]bool{}}
 		b.accs[ev.Subject] = a
 	}
-	if ev.Time.After(a.lastEvent) {
+	// A reported event is the reporter's word, its time included: it
+	// never makes an agent look recently active, nor feeds the baseline
+	// that a spike is measured against.
+	if !ev.Reported && ev.Time.After(a.lastEvent) {
 		a.lastEvent = ev.Time
 	}
 	if ev.Action == ActionAgentRetire && ev.Decision == DecisionAllow {
@@ -181,7 +184,7 @@ func (b *SummaryBuilder) Add(ev *Event) {
 	}
 	verify := ev.Action == ActionVerify
 	if !inWindow {
-		if verify {
+		if verify && !ev.Reported {
 			a.before++
 			if a.firstVerify.IsZero() || ev.Time.Before(a.firstVerify) {
 				a.firstVerify = ev.Time
