@@ -98,7 +98,8 @@ type Summary struct {
 	Agents []AgentSummary `json:"agents,omitempty"` // agents active in the window, by Risk descending then DID
 	// DormantAgents are inventory agents, neither retired nor expired,
 	// with no event for DormantAfter. LastSeen is the later of the
-	// inventory's and the log's last event about the agent. Sorted by DID.
+	// inventory's and the log's last event about the agent (reported events
+	// excluded). Sorted by DID.
 	DormantAgents []AgentState `json:"dormantAgents,omitempty"`
 	// ExpiredNotRetired are inventory agents past ExpiresAt that were not
 	// retired (by the inventory or by an agent.retire event). Sorted by DID.
