@@ -80,6 +80,9 @@ type Credential struct {
 	Suspension vc.StatusEntry `json:"suspension"`
 	Revoked    bool           `json:"revoked,omitempty"`
 	Suspended  bool           `json:"suspended,omitempty"`
+	// SuspendedBy is the DID of the principal whose suspension is in force
+	// ("system" when removing a principal suspended it).
+	SuspendedBy string `json:"suspendedBy,omitempty"`
 }
 
 // StatusAction is a change to a credential's status: the last path segment

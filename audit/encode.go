@@ -43,6 +43,9 @@ func appendCanonical(dst []byte, ev *Event) ([]byte, error) {
 	dst = appendField(dst, `,"reason":`, ev.Reason, true)
 	dst = appendField(dst, `,"detail":`, ev.Detail, true)
 	dst = appendField(dst, `,"sourceIp":`, ev.SourceIP, true)
+	if ev.Reported {
+		dst = append(dst, `,"reported":true`...)
+	}
 	dst = appendField(dst, `,"prev":`, ev.Prev, false)
 	return append(dst, hashSuffix...), nil
 }

@@ -31,13 +31,14 @@ func TestAppendCanonicalMatchesEncodingJSON(t *testing.T) {
 		RequestID: "r", Actor: "did:key:a", Action: ActionVerify, Subject: "did:key:s", Credential: "urn:uuid:c",
 		Resource: "https://x.example/p?a=1&b=<2>", Scopes: []string{"a:b", "", "c"}, Decision: DecisionDeny,
 		Reason: "revoked", Detail: "line\nnext \"q\" \u2028 \u2029 \x7f \b\f\n\r\t\x00\x1f é 日本 \xff\xfe \xed\xa0\x80",
-		SourceIP: "::1", Prev: GenesisPrev, Hash: "ignored"}
+		SourceIP: "::1", Reported: true, Prev: GenesisPrev, Hash: "ignored"}
 	for _, tc := range []struct {
 		name string
 		ev   Event
 	}{
 		{"every field", full},
 		{"required only", Event{Action: "a", Decision: "b"}},
+		{"reported", Event{Action: "a", Decision: DecisionAllow, Reported: true}},
 		{"empty scopes slice", Event{Action: "a", Decision: DecisionAllow, Scopes: []string{}}},
 		{"zone offset and nanoseconds", Event{Seq: 7, Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("x", -(9*3600+30*60))), Action: "a", Decision: "allow"}},
 		{"year 0", Event{Time: time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), Action: "a", Decision: "allow"}},
@@ -71,7 +72,7 @@ func FuzzCanonicalDifferential(f *testing.F) {
 		zone := time.FixedZone("", int(offMin)%(24*60)*60)
 		ev := &Event{Seq: seq, Time: time.Unix(unix, nsec).In(zone), RequestID: detail, Actor: actor, Action: action,
 			Subject: scope, Credential: actor + detail, Resource: resource, Decision: decision, Reason: scope,
-			Detail: detail, SourceIP: resource, Prev: action, Hash: detail}
+			Detail: detail, SourceIP: resource, Reported: seq&1 == 1, Prev: action, Hash: detail}
 		if scopes {
 			ev.Scopes = []string{scope, detail, ""}
 		}
@@ -90,6 +91,15 @@ func TestCanonicalEncoding(t *testing.T) {
 	const want = `{"seq":1,"time":"2026-11-22T18:00:00Z","action":"verify","decision":"allow","prev":"` + GenesisPrev + `","hash":"`
 	if !strings.HasPrefix(string(rec), want) {
 		t.Fatalf("record %s\nwant prefix %s", rec, want)
+	}
+	rep := &Event{Seq: 1, Time: t0, Action: ActionVerify, Decision: DecisionAllow, Reported: true, Prev: GenesisPrev}
+	rrec, err := Seal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wantRep = `{"seq":1,"time":"2026-11-22T18:00:00Z","action":"verify","decision":"allow","reported":true,"prev":"` + GenesisPrev + `","hash":"`
+	if !strings.HasPrefix(string(rrec), wantRep) {
+		t.Fatalf("reported record %s\nwant prefix %s", rrec, wantRep)
 	}
 	canon := strings.Replace(string(rec), ev.Hash, "", 1)
 	sum := sha256.Sum256([]byte(canon))

@@ -66,8 +66,14 @@ type Event struct {
 	Reason     string    `json:"reason,omitempty"`     // reason code on deny
 	Detail     string    `json:"detail,omitempty"`     // free text for people
 	SourceIP   string    `json:"sourceIp,omitempty"`   // caller's address, if known
-	Prev       string    `json:"prev"`                 // Hash of the previous event, GenesisPrev for the first
-	Hash       string    `json:"hash"`                 // hex SHA-256 of the canonical encoding
+	// Reported marks an event a principal's verifier reported (through the
+	// issuer's ingest endpoint) rather than one the log's owner decided:
+	// its time and content are the reporter's word. The summary counts it
+	// in its window but never lets it move an agent's last-seen time or
+	// rate baseline.
+	Reported bool   `json:"reported,omitempty"`
+	Prev     string `json:"prev"` // Hash of the previous event, GenesisPrev for the first
+	Hash     string `json:"hash"` // hex SHA-256 of the canonical encoding
 }
 
 // Sentinel errors. Errors returned by this package wrap one of these, so

@@ -98,7 +98,8 @@ type Summary struct {
 	Agents []AgentSummary `json:"agents,omitempty"` // agents active in the window, by Risk descending then DID
 	// DormantAgents are inventory agents, neither retired nor expired,
 	// with no event for DormantAfter. LastSeen is the later of the
-	// inventory's and the log's last event about the agent. Sorted by DID.
+	// inventory's and the log's last event about the agent (reported events
+	// excluded). Sorted by DID.
 	DormantAgents []AgentState `json:"dormantAgents,omitempty"`
 	// ExpiredNotRetired are inventory agents past ExpiresAt that were not
 	// retired (by the inventory or by an agent.retire event). Sorted by DID.
@@ -173,7 +174,10 @@ func (b *SummaryBuilder) Add(ev *Event) {
 		a = &agentAcc{sum: AgentSummary{Agent: ev.Subject}, oldRes: map[string]bool{}}
 		b.accs[ev.Subject] = a
 	}
-	if ev.Time.After(a.lastEvent) {
+	// A reported event is the reporter's word, its time included: it
+	// never makes an agent look recently active, nor feeds the baseline
+	// that a spike is measured against.
+	if !ev.Reported && ev.Time.After(a.lastEvent) {
 		a.lastEvent = ev.Time
 	}
 	if ev.Action == ActionAgentRetire && ev.Decision == DecisionAllow {
@@ -181,7 +185,7 @@ func (b *SummaryBuilder) Add(ev *Event) {
 	}
 	verify := ev.Action == ActionVerify
 	if !inWindow {
-		if verify {
+		if verify && !ev.Reported {
 			a.before++
 			if a.firstVerify.IsZero() || ev.Time.Before(a.firstVerify) {
 				a.firstVerify = ev.Time

@@ -115,12 +115,13 @@ func (c *Client) do(ctx context.Context, key *Key, credential, method, path stri
 // caller closes, or the error answer as an *Error.
 func (c *Client) send(ctx context.Context, key *Key, credential, method, path string, in any) (*http.Response, error) {
 	var body io.Reader
+	var raw []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return nil, fmt.Errorf("client: encoding the request to %s: %w", path, err)
 		}
-		body = bytes.NewReader(b)
+		body, raw = bytes.NewReader(b), b
 	}
 	u := c.server + path
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
@@ -132,7 +133,8 @@ func (c *Client) send(ctx context.Context, key *Key, credential, method, path st
 	}
 	if key != nil {
 		htu, _, _ := strings.Cut(u, "?")
-		tok, err := key.Present(PresentOptions{Credential: credential, Audience: c.server, Method: method, URL: htu})
+		tok, err := key.Present(PresentOptions{Credential: credential, Audience: c.server, Method: method, URL: htu,
+			BodyDigest: BodyDigest(raw)})
 		if err != nil {
 			return nil, fmt.Errorf("client: signing the request presentation: %w", err)
 		}

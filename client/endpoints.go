@@ -26,13 +26,28 @@ func (c *Client) Nonce(ctx context.Context) (string, error) {
 }
 
 // Proof signs a proof of control by agent over a fresh issuer nonce, for
-// [api.IssueRequest.Proof].
+// [api.IssueRequest.Proof], made for the client's principal (its "for"
+// claim names the client key's DID): the issuer refuses it from any other
+// principal. The client needs its principal key.
 func (c *Client) Proof(ctx context.Context, agent *Key) (string, error) {
+	if c.key == nil {
+		return "", errNoKey
+	}
+	return c.ProofFor(ctx, agent, c.key.DID)
+}
+
+// ProofFor signs a proof of control by agent over a fresh issuer nonce for
+// the principal whose DID is given (when another process holds the
+// principal's key).
+func (c *Client) ProofFor(ctx context.Context, agent *Key, principal string) (string, error) {
+	if principal == "" {
+		return "", errors.New("client: a proof of control names its principal")
+	}
 	n, err := c.Nonce(ctx)
 	if err != nil {
 		return "", err
 	}
-	return agent.Present(PresentOptions{Audience: c.server, Nonce: n})
+	return agent.Present(PresentOptions{Audience: c.server, Nonce: n, For: principal})
 }
 
 // Issue registers an agent and returns its first credential

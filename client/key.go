@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -137,10 +138,23 @@ type PresentOptions struct {
 	Credential string // vc+jwt to envelope; empty for none
 	Audience   string
 	Nonce      string
-	Method     string        // htm, with URL; empty for none
-	URL        string        // htu: the request URL without query
-	Lifetime   time.Duration // default 60 s
-	Now        time.Time     // default time.Now()
+	Method     string // htm, with URL; empty for none
+	URL        string // htu: the request URL without query
+	// BodyDigest is the htd claim (an agentid extension binding the request
+	// body): see [BodyDigest]. Empty for none.
+	BodyDigest string
+	// For is the "for" claim of a proof of control (an agentid extension):
+	// the DID of the principal that will register the agent.
+	For      string
+	Lifetime time.Duration // default 60 s
+	Now      time.Time     // default time.Now()
+}
+
+// BodyDigest is the htd claim for a request body: the unpadded base64url
+// SHA-256 of its exact bytes (of the empty string for no body).
+func BodyDigest(body []byte) string {
+	sum := sha256.Sum256(body)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // Present signs a vp+jwt with a fresh random jti.
@@ -157,7 +171,8 @@ func (k *Key) Present(o PresentOptions) (string, error) {
 		return "", err
 	}
 	p := &vc.Presentation{Holder: k.DID, Aud: vc.Audience{o.Audience}, Iat: now.Unix(), Exp: now.Add(o.Lifetime).Unix(),
-		Jti: base64.RawURLEncoding.EncodeToString(j[:]), Nonce: o.Nonce, Htm: o.Method, Htu: o.URL}
+		Jti: base64.RawURLEncoding.EncodeToString(j[:]), Nonce: o.Nonce, Htm: o.Method, Htu: o.URL,
+		Htd: o.BodyDigest, For: o.For}
 	if o.Credential != "" {
 		p.VerifiableCredential = []vc.Enveloped{vc.Envelope(o.Credential)}
 	}

@@ -1,7 +1,9 @@
 package issuer
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,6 +140,14 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 		if proof.HolderDID() != r.Agent {
 			return fail(KindInvalid, Code(reason.HolderMismatch), "proof of control is not signed by the agent's key")
 		}
+		// A proof of control names the principal it was made for, so that
+		// a leaked proof cannot register the agent through another one.
+		if proof.For != actor.DID {
+			if proof.For == "" {
+				return fail(KindInvalid, CodeProofPrincipal, "proof of control does not name the principal it is for (claim \"for\")")
+			}
+			return fail(KindInvalid, CodeProofPrincipal, "proof of control was made for another principal")
+		}
 		a := &agentRecord{DID: r.Agent, Owner: r.Owner, Purpose: r.Purpose, Scopes: r.Scopes, Audiences: r.Audiences,
 			OnBehalfOf: r.OnBehalfOf, Constraints: r.Constraints, TTL: duration(ttl), CreatedBy: actor.DID,
 			CreatedAt: now, RegistrationExpires: reg}
@@ -207,7 +217,21 @@ func (is *Issuer) issueTx(tx store.Tx, signer jws.Signer, a *agentRecord, actor 
 	}
 	cr := credentialRecord{ID: c.ID, Agent: a.DID, IssuedBy: actor, IssuedAt: now, ValidUntil: until, Revocation: rev, Suspension: sus}
 	a.CurrentCredential, a.CredentialExpires = c.ID, until
-	a.Credentials = append(a.Credentials, c.ID)
+	// The agent's credentials go to the per-agent index, never into the
+	// agent record, which keeps a constant size. A record of an earlier
+	// release moves its list to the index once.
+	if len(a.Credentials) > 0 {
+		for i, id := range a.Credentials {
+			if err := putAgentCredential(tx, a.DID, id, uint64(i+1)); err != nil {
+				return nil, err
+			}
+		}
+		a.Issued, a.Credentials = len(a.Credentials), nil
+	}
+	a.Issued++
+	if err := putAgentCredential(tx, a.DID, c.ID, uint64(a.Issued)); err != nil {
+		return nil, err
+	}
 	if err := putJSON(tx, bucketCredentials, c.ID, cr); err != nil {
 		return nil, err
 	}
@@ -220,6 +244,7 @@ func (is *Issuer) issueTx(tx store.Tx, signer jws.Signer, a *agentRecord, actor 
 	}
 	view := a.agent()
 	view.Status = StatusActive
+	view.Credentials = nil // listed by Agent, not here: a refresh costs the same every time
 	return &Issued{Credential: tok, ID: c.ID, ValidUntil: until, Agent: view}, nil
 }
 
@@ -309,6 +334,11 @@ func (is *Issuer) Refresh(ctx context.Context, presentation, method, url string)
 			if a.Retired {
 				return fail(KindForbidden, CodeAgentRetired, "agent is retired")
 			}
+			if orphaned, err := is.orphaned(tx, a.CreatedBy, a.CreatedAt); err != nil {
+				return err
+			} else if orphaned {
+				return fail(KindForbidden, CodePrincipalRemoved, "the principal that registered the agent was removed")
+			}
 			if !now.Before(a.RegistrationExpires) {
 				return fail(KindForbidden, CodeRegistrationEnded, "agent's registration ended at %s", a.RegistrationExpires.Format(time.RFC3339))
 			}
@@ -332,6 +362,14 @@ func (is *Issuer) Refresh(ctx context.Context, presentation, method, url string)
 			if cr.Suspended {
 				return fail(KindForbidden, Code(reason.Suspended), "credential is suspended")
 			}
+			tat, wait := is.refreshAllowed(a.RefreshTAT, now)
+			if wait > 0 {
+				e := fail(KindRateLimited, CodeRateLimited, "too many refreshes of this agent; retry after %s (%s)",
+					wait, now.Add(wait).Format(time.RFC3339))
+				e.RetryAfter = wait
+				return e
+			}
+			a.RefreshTAT = &tat
 			a.LastSeen = &now
 			iss, err := is.issueTx(tx, signer, &a, holder, now, audit.ActionCredentialRefresh)
 			out = iss
@@ -420,15 +458,27 @@ func (is *Issuer) SetStatus(ctx context.Context, actor *Principal, credID string
 				if err := is.status.SetTx(tx, c.Suspension, true); err != nil {
 					return err
 				}
+				// A suspension records the highest role that imposed
+				// it: an orchestrator suspending again does not lower
+				// an admin's hold.
+				if !c.Suspended || roleRank(actor.Role) >= roleRank(c.SuspendedRole) {
+					c.SuspendedBy, c.SuspendedRole = actor.DID, actor.Role
+				}
 				c.Suspended = true
 			case Reinstate:
 				if c.Revoked {
 					return fail(KindConflict, CodeIrreversible, "a revoked credential cannot be reinstated")
 				}
+				// Lifting a suspension takes the role that imposed it,
+				// or a higher one. A suspension of an earlier release
+				// records no role: only an admin lifts it.
+				if c.Suspended && roleRank(actor.Role) < roleRank(c.SuspendedRole) {
+					return fail(KindForbidden, CodeForbidden, "the suspension was imposed by an admin; only an admin can lift it")
+				}
 				if err := is.status.SetTx(tx, c.Suspension, false); err != nil {
 					return err
 				}
-				c.Suspended = false
+				c.Suspended, c.SuspendedBy, c.SuspendedRole = false, "", ""
 			}
 			if err := putJSON(tx, bucketCredentials, c.ID, c); err != nil {
 				return err
@@ -484,7 +534,11 @@ func (is *Issuer) Retire(ctx context.Context, actor *Principal, agentDID string)
 			if a.Retired {
 				return fail(KindConflict, CodeAgentRetired, "agent is already retired")
 			}
-			for _, id := range a.Credentials {
+			ids, err := agentCredentials(tx, &a)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
 				var c credentialRecord
 				if ok, err := getJSON(tx, bucketCredentials, id, &c); err != nil || !ok {
 					return fmt.Errorf("credential record %s missing: %v", id, err)
@@ -505,8 +559,9 @@ func (is *Issuer) Retire(ctx context.Context, actor *Principal, agentDID string)
 				return err
 			}
 			out = a.agent()
+			out.Credentials = ids
 			done := *ev
-			done.Time, done.Decision, done.Detail = now, audit.DecisionAllow, fmt.Sprintf("%d credentials revoked", len(a.Credentials))
+			done.Time, done.Decision, done.Detail = now, audit.DecisionAllow, fmt.Sprintf("%d credentials revoked", len(ids))
 			return is.audit.AppendTx(tx, &done)
 		})
 		if err != nil {
@@ -612,13 +667,19 @@ func (is *Issuer) fill(tx store.Tx, a *Agent, now time.Time) {
 		a.LastSeen = &t
 	}
 	is.seenMu.Unlock()
+	if ids, err := agentCredentials(tx, &agentRecord{DID: a.DID, Credentials: a.Credentials}); err == nil {
+		a.Credentials = ids
+	}
 	var c credentialRecord
 	ok, _ := getJSON(tx, bucketCredentials, a.CurrentCredential, &c)
+	orphaned, oerr := is.orphaned(tx, a.CreatedBy, a.CreatedAt)
 	switch {
 	case a.Retired:
 		a.Status = StatusRetired
 	case ok && c.Revoked:
 		a.Status = StatusRevoked
+	case orphaned || oerr != nil:
+		a.Status = StatusOrphaned
 	case ok && c.Suspended:
 		a.Status = StatusSuspended
 	case !now.Before(a.CredentialExpires):
@@ -650,6 +711,86 @@ func (is *Issuer) AgentStates(ctx context.Context) ([]audit.AgentState, error) {
 		out[i] = audit.AgentState{DID: a.DID, ExpiresAt: a.CredentialExpires, Retired: a.Retired}
 		if a.LastSeen != nil {
 			out[i].LastSeen = *a.LastSeen
+		}
+	}
+	return out, nil
+}
+
+// roleRank orders roles for suspensions: a suspension is lifted by its
+// role or a higher one. An unknown or empty role (a suspension recorded by
+// an earlier release) ranks as an admin's.
+func roleRank(r Role) int {
+	if r == RoleOrchestrator {
+		return 1
+	}
+	return 2
+}
+
+// orphaned reports whether the principal that created an agent at
+// createdAt is gone: removed, or removed and registered again since (a
+// re-registration does not adopt the agents of the earlier one).
+func (is *Issuer) orphaned(tx store.Tx, createdBy string, createdAt time.Time) (bool, error) {
+	var p principalRecord
+	ok, err := getJSON(tx, bucketPrincipals, createdBy, &p)
+	if err != nil {
+		return false, err
+	}
+	return !ok || p.CreatedAt.After(createdAt), nil
+}
+
+// refreshAllowed is the per-agent refresh limiter, a GCRA (a token bucket
+// kept as one time): each refresh moves the agent's theoretical arrival
+// time tat one RefreshInterval on, from now at the earliest; a refresh is
+// allowed while tat stays within RefreshBurst intervals of now. It returns
+// the new tat, or the wait before a refresh is allowed.
+func (is *Issuer) refreshAllowed(tat *time.Time, now time.Time) (time.Time, time.Duration) {
+	next := now
+	if tat != nil && tat.After(now) {
+		next = *tat
+	}
+	next = next.Add(is.cfg.RefreshInterval)
+	if over := next.Sub(now) - time.Duration(is.cfg.RefreshBurst)*is.cfg.RefreshInterval; over > 0 {
+		return time.Time{}, over
+	}
+	return next, 0
+}
+
+// agentCredentialKey is the index key of one of an agent's credentials.
+func agentCredentialKey(agentDID, credID string) []byte {
+	return []byte(agentDID + "\x00" + credID)
+}
+
+func putAgentCredential(tx store.Tx, agentDID, credID string, seq uint64) error {
+	return tx.Bucket(bucketAgentCredentials).Put(agentCredentialKey(agentDID, credID), binary.BigEndian.AppendUint64(nil, seq))
+}
+
+// agentCredentials lists an agent's credentials, oldest first: those an
+// old record still lists, then those of the index.
+func agentCredentials(tx store.Tx, a *agentRecord) ([]string, error) {
+	type entry struct {
+		id  string
+		seq uint64
+	}
+	var idx []entry
+	prefix := []byte(a.DID + "\x00")
+	err := tx.Bucket(bucketAgentCredentials).Range(prefix, func(k, v []byte) error {
+		if !bytes.HasPrefix(k, prefix) {
+			return store.Stop
+		}
+		if len(v) != 8 {
+			return fmt.Errorf("issuer: corrupt credential index entry %q", k)
+		}
+		idx = append(idx, entry{string(k[len(prefix):]), binary.BigEndian.Uint64(v)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return idx[i].seq < idx[j].seq })
+	out := slices.Clone(a.Credentials)
+	for _, e := range idx {
+		if !slices.Contains(a.Credentials, e.id) {
+			out = append(out, e.id)
 		}
 	}
 	return out, nil

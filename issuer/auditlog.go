@@ -79,10 +79,17 @@ func (is *Issuer) AuditVerify(ctx context.Context, actor *Principal) (*audit.Ver
 	return out, err
 }
 
+// IngestSkew bounds the time of a reported event: IngestAudit clamps it to
+// the issuer's clock ± IngestSkew.
+const IngestSkew = 5 * time.Minute
+
 // IngestAudit takes the audit events that a principal's own verifiers
 // (embedded verifier libraries, forwarding with audit.Forwarder) report, as
 // JSON lines of audit.Event, into this issuer's trail. Admins and
-// orchestrators may report.
+// orchestrators may report; an orchestrator only about the agents it
+// created (the subject must be one of them, or empty), an admin about any.
+// A report about another's agent (or an unknown one) is refused as
+// CodeForbidden, naming the line.
 //
 // Each line is decoded strictly (unknown members are refused) and only the
 // fields a verifier sets are kept: time, requestId, action (which must be
@@ -90,7 +97,11 @@ func (is *Issuer) AuditVerify(ctx context.Context, actor *Principal) (*audit.Ver
 // detail and sourceIp. seq, prev and hash are ignored and assigned here.
 // The actor is always the authenticated principal; a different actor
 // claimed in the line is kept in detail, as "claimed actor: <did>". Time is
-// the verifier's, stamped with the issuer's clock only when absent.
+// the verifier's, stamped with the issuer's clock when absent and clamped
+// to the issuer's clock ± IngestSkew (the time claimed is then kept in
+// detail, as "reported time: <RFC 3339>"). Every ingested event is marked
+// Reported, whatever the line says: the audit summary does not let
+// reported events move an agent's last-seen time or its rate baseline.
 //
 // The batch is appended in one transaction, durable before IngestAudit
 // returns: on success every event is in the trail, and on a refusal (one
@@ -105,8 +116,23 @@ func (is *Issuer) IngestAudit(ctx context.Context, actor *Principal, body []byte
 		if err != nil {
 			return err
 		}
+		now := is.cfg.Now().UTC()
+		for _, ev := range evs {
+			clampTime(ev, now)
+		}
 		err = is.db.Update(ctx, func(tx store.Tx) error {
 			for i, ev := range evs {
+				if actor.Role != RoleAdmin && ev.Subject != "" {
+					var a agentRecord
+					ok, err := getJSON(tx, bucketAgents, ev.Subject, &a)
+					if err != nil {
+						return err
+					}
+					if !ok || a.CreatedBy != actor.DID {
+						return fail(KindForbidden, CodeForbidden,
+							"line %d: subject is not an agent the caller created; no event was appended", lines[i])
+					}
+				}
 				if err := is.audit.AppendTx(tx, ev); err != nil {
 					if errors.Is(err, audit.ErrInvalidEvent) {
 						return ingestError(lines[i], err.Error())
@@ -126,6 +152,31 @@ func (is *Issuer) IngestAudit(ctx context.Context, actor *Principal, body []byte
 		return nil
 	})
 	return n, err
+}
+
+// clampTime stamps an event without time with now and clamps the time of
+// one outside now ± IngestSkew to that bound, keeping the claimed time in
+// its detail.
+func clampTime(ev *audit.Event, now time.Time) {
+	if ev.Time.IsZero() {
+		ev.Time = now
+		return
+	}
+	lo, hi := now.Add(-IngestSkew), now.Add(IngestSkew)
+	if !ev.Time.Before(lo) && !ev.Time.After(hi) {
+		return
+	}
+	claimed := ev.Time.UTC().Format(time.RFC3339Nano)
+	if ev.Time.Before(lo) {
+		ev.Time = lo
+	} else {
+		ev.Time = hi
+	}
+	d := "reported time: " + claimed
+	if ev.Detail != "" {
+		d += "; " + ev.Detail
+	}
+	ev.Detail = d
 }
 
 // ingestEvents parses a body of JSON lines into the events to append, with
@@ -178,7 +229,7 @@ func ingestLine(line []byte, actor string) (*audit.Event, error) {
 	ev := &audit.Event{
 		Time: in.Time, RequestID: in.RequestID, Actor: actor, Action: in.Action, Subject: in.Subject,
 		Credential: in.Credential, Resource: in.Resource, Scopes: in.Scopes, Decision: in.Decision,
-		Reason: in.Reason, Detail: in.Detail, SourceIP: in.SourceIP,
+		Reason: in.Reason, Detail: in.Detail, SourceIP: in.SourceIP, Reported: true,
 	}
 	if in.Actor != "" && in.Actor != actor {
 		ev.Detail = "claimed actor: " + in.Actor

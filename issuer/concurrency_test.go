@@ -17,7 +17,11 @@ func TestIssueConcurrent(t *testing.T) {
 	const n = 50
 	reqs := make([]IssueRequest, n)
 	for i := range reqs {
-		reqs[i] = e.request(t, e.newAgent(t))
+		a := e.newAgent(t)
+		reqs[i] = e.request(t, a)
+		if i%2 == 1 {
+			reqs[i].Proof = e.proofFor(t, a, e.admin.DID)
+		}
 	}
 	out := make([]*Issued, n)
 	errs := make([]error, n)
@@ -136,7 +140,9 @@ func TestIssueSchemaRefusalInBatch(t *testing.T) {
 	const good, bad = 24, 6
 	reqs := make([]IssueRequest, good+bad)
 	for i := range reqs {
-		reqs[i] = e.request(t, e.newAgent(t))
+		a := e.newAgent(t)
+		reqs[i] = e.request(t, a)
+		reqs[i].Proof = e.proofFor(t, a, e.admin.DID)
 		if i >= good {
 			// Accepted by validScope, refused by the schema's lowercase
 			// scope pattern.

@@ -3,6 +3,7 @@ package issuer
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/agentid/agentid/reason"
 )
@@ -30,6 +31,15 @@ const (
 	CodePrincipalExists     Code = "principal_exists"
 	CodeIrreversible        Code = "irreversible"
 	CodeLastAdmin           Code = "last_admin"
+	// CodePrincipalRemoved: the principal that created the agent was
+	// removed; the agent cannot refresh.
+	CodePrincipalRemoved Code = "principal_removed"
+	// CodeRateLimited: too many refreshes of one agent; Error.RetryAfter
+	// says when the next is allowed.
+	CodeRateLimited Code = "rate_limited"
+	// CodeProofPrincipal: the proof of control does not name the calling
+	// principal in its "for" claim.
+	CodeProofPrincipal Code = "proof_principal_mismatch"
 )
 
 // Kind classifies a refusal the way a protocol status would, without the
@@ -57,10 +67,13 @@ const (
 	KindConflict
 	// KindTooLarge: the request body is over its bound.
 	KindTooLarge
+	// KindRateLimited: too many requests; retry after Error.RetryAfter.
+	KindRateLimited
 )
 
 var kindNames = [...]string{KindInvalid: "invalid", KindUnauthenticated: "unauthenticated", KindForbidden: "forbidden",
-	KindNotFound: "not_found", KindConflict: "conflict", KindTooLarge: "too_large"}
+	KindNotFound: "not_found", KindConflict: "conflict", KindTooLarge: "too_large",
+	KindRateLimited: "rate_limited"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {
@@ -77,6 +90,9 @@ type Error struct {
 	Code   Code
 	Detail string
 	Err    error
+	// RetryAfter, for KindRateLimited, is how long until a retry can
+	// succeed.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

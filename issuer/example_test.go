@@ -59,7 +59,7 @@ func Example() {
 	// The agent proves control of its key over an issuer nonce.
 	agent := verifiertest.NewAgent(exampleTB{}, new(verifiertest.Keys))
 	nonce := is.Nonce()
-	proof := agent.Present(exampleTB{}, "", url, "", "", time.Now(), func(p *vc.Presentation) { p.Nonce = nonce })
+	proof := agent.Present(exampleTB{}, "", url, "", "", time.Now(), func(p *vc.Presentation) { p.Nonce, p.For = nonce, admin.DID })
 
 	issued, err := is.Issue(ctx, admin, issuer.IssueRequest{
 		Agent: agent.DID, Proof: proof,

@@ -159,10 +159,17 @@ func (e *env) newOrchestrator(tb testing.TB, p Principal) (*verifiertest.Agent, 
 	return a, e.addPrincipal(tb, e.adminP, p)
 }
 
-// proof is a proof of control by a over a fresh issuer nonce.
+// proof is a proof of control by a over a fresh issuer nonce, made for
+// the test orchestrator.
 func (e *env) proof(tb testing.TB, a *verifiertest.Agent) string {
 	tb.Helper()
-	return a.Present(tb, "", testURL, "", "", e.clock.Now(), func(p *vc.Presentation) { p.Nonce = e.is.Nonce() })
+	return e.proofFor(tb, a, e.orch.DID)
+}
+
+// proofFor is a proof of control by a made for principal.
+func (e *env) proofFor(tb testing.TB, a *verifiertest.Agent, principal string) string {
+	tb.Helper()
+	return a.Present(tb, "", testURL, "", "", e.clock.Now(), func(p *vc.Presentation) { p.Nonce, p.For = e.is.Nonce(), principal })
 }
 
 // request is a valid issue request for a within the orchestrator ceiling.
@@ -184,6 +191,9 @@ func (e *env) issue(tb testing.TB, actor *Principal, mod func(*IssueRequest)) (*
 	tb.Helper()
 	a := e.newAgent(tb)
 	r := e.request(tb, a)
+	if actor != nil && actor.DID != e.orch.DID {
+		r.Proof = e.proofFor(tb, a, actor.DID)
+	}
 	if mod != nil {
 		mod(&r)
 	}

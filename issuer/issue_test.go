@@ -65,6 +65,7 @@ func TestIssue(t *testing.T) {
 			}
 			a := e.newAgent(t)
 			r := e.request(t, a)
+			r.Proof = e.proofFor(t, a, actor.DID)
 			if tc.mod != nil {
 				tc.mod(&r)
 			}
@@ -319,7 +320,7 @@ func TestIssueRefused(t *testing.T) {
 			n := e.is.Nonce()
 			b := e.newAgent(t)
 			rb := e.request(t, b)
-			rb.Proof = b.Present(t, "", testURL, "", "", e.clock.Now(), func(p *vc.Presentation) { p.Nonce = n })
+			rb.Proof = b.Present(t, "", testURL, "", "", e.clock.Now(), func(p *vc.Presentation) { p.Nonce, p.For = n, e.orch.DID })
 			if _, err := e.is.Issue(context.Background(), e.orchP, rb); err != nil {
 				t.Fatal(err)
 			}
@@ -356,7 +357,9 @@ func TestIssueRefused(t *testing.T) {
 			if _, err := e.is.Issue(context.Background(), e.orchP, e.request(t, a)); err != nil {
 				t.Fatal(err)
 			}
-			return setup{e.adminP, e.request(t, a)}
+			r := e.request(t, a)
+			r.Proof = e.proofFor(t, a, e.admin.DID)
+			return setup{e.adminP, r}
 		}, status: KindConflict, code: CodeAgentExists},
 		{name: "invalid agent DID", build: func(t *testing.T, e *env, a *verifiertest.Agent) setup {
 			r := e.request(t, a)

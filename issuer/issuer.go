@@ -3,6 +3,9 @@ package issuer
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,6 +43,11 @@ type Config struct {
 	// asked (24 h); MaxRegistration bounds it (30 days).
 	DefaultRegistration time.Duration
 	MaxRegistration     time.Duration
+	// RefreshInterval and RefreshBurst limit each agent's refreshes: a
+	// burst of RefreshBurst, then one per RefreshInterval (30 s and 5).
+	// Refusals carry CodeRateLimited and the wait.
+	RefreshInterval time.Duration
+	RefreshBurst    int
 	// Now is the clock (time.Now).
 	Now func() time.Time
 	// Logger receives operational logs (discarded when nil). Secrets are
@@ -101,6 +109,15 @@ func New(db store.Store, keys *keystore.Store, status *publish.Store, auditLog A
 	}
 	if cfg.MaxRegistration == 0 {
 		cfg.MaxRegistration = 30 * 24 * time.Hour
+	}
+	if cfg.RefreshInterval == 0 {
+		cfg.RefreshInterval = 30 * time.Second
+	}
+	if cfg.RefreshBurst == 0 {
+		cfg.RefreshBurst = 5
+	}
+	if cfg.RefreshInterval < 0 || cfg.RefreshBurst < 0 {
+		return nil, fmt.Errorf("issuer: negative refresh limit")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -314,9 +331,11 @@ func (l *localStatus) Check(ctx context.Context, iss string, entries []vc.Status
 }
 
 // Authenticate checks a principal's request presentation (no credential,
-// aud = issuer URL, htm/htu bound to this request, fresh jti) and returns
-// the registered principal.
-func (is *Issuer) Authenticate(ctx context.Context, presentation, method, url string) (*Principal, error) {
+// aud = issuer URL, htm/htu bound to this request, fresh jti, and when the
+// presentation carries the agentid "htd" claim, the request body: see
+// BodyDigest) and returns the registered principal. body is the request
+// body (nil for none).
+func (is *Issuer) Authenticate(ctx context.Context, presentation, method, url string, body []byte) (*Principal, error) {
 	var pr *Principal
 	err := is.guard(ctx, &audit.Event{Action: "authenticate"}, func(ev *audit.Event) error {
 		// The jti is recorded only once the holder is known to be a
@@ -325,7 +344,7 @@ func (is *Issuer) Authenticate(ctx context.Context, presentation, method, url st
 		var refused error
 		_, err := is.principal.AuthenticateHolder(ctx, presentation, verifier.Request{Method: method, URL: url},
 			func(ctx context.Context, p *vc.Presentation) error {
-				refused = is.admitPrincipal(ctx, ev, p, &pr)
+				refused = is.admitPrincipal(ctx, ev, p, body, &pr)
 				return refused
 			})
 		switch {
@@ -342,10 +361,13 @@ func (is *Issuer) Authenticate(ctx context.Context, presentation, method, url st
 
 // admitPrincipal looks up the holder of an authenticated request
 // presentation among the registered principals.
-func (is *Issuer) admitPrincipal(ctx context.Context, ev *audit.Event, p *vc.Presentation, out **Principal) error {
+func (is *Issuer) admitPrincipal(ctx context.Context, ev *audit.Event, p *vc.Presentation, body []byte, out **Principal) error {
 	ev.Actor = p.HolderDID()
 	if len(p.VerifiableCredential) != 0 {
 		return fail(KindUnauthenticated, Code(reason.Malformed), "a principal's request presentation carries no credential")
+	}
+	if p.Htd != "" && subtle.ConstantTimeCompare([]byte(p.Htd), []byte(BodyDigest(body))) != 1 {
+		return fail(KindUnauthenticated, Code(reason.RequestMismatch), "htd does not match the request body")
 	}
 	pr, err := is.Principal(ctx, p.HolderDID())
 	if err != nil {
@@ -356,6 +378,14 @@ func (is *Issuer) admitPrincipal(ctx context.Context, ev *audit.Event, p *vc.Pre
 	}
 	*out = pr
 	return nil
+}
+
+// BodyDigest is the value of a request presentation's "htd" claim (an
+// agentid extension) for a request body: the unpadded base64url SHA-256 of
+// its exact bytes (of the empty string for no body).
+func BodyDigest(body []byte) string {
+	sum := sha256.Sum256(body)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // Principal returns a registered principal.
@@ -472,7 +502,11 @@ func (is *Issuer) checkPrincipal(p *Principal) *Error {
 }
 
 // RemovePrincipal unregisters a principal. The last admin cannot be
-// removed.
+// removed. What the principal registered stops with it, in the same
+// transaction: every unexpired, unrevoked credential of its agents is
+// suspended (as by an admin, so that only an admin lifts it), its agents
+// can no longer refresh (CodePrincipalRemoved) and the inventory shows
+// them as StatusOrphaned.
 func (is *Issuer) RemovePrincipal(ctx context.Context, actor *Principal, id string) error {
 	ev := is.event(actor, audit.ActionPrincipalRemove)
 	ev.Subject = id
@@ -506,11 +540,63 @@ func (is *Issuer) RemovePrincipal(ctx context.Context, actor *Principal, id stri
 			if err := b.Delete([]byte(id)); err != nil {
 				return err
 			}
+			n, err := is.suspendCreatedBy(tx, actor, id)
+			if err != nil {
+				return err
+			}
 			done := *ev
 			done.Time, done.Decision = is.cfg.Now().UTC(), audit.DecisionAllow
+			done.Detail = fmt.Sprintf("%d credentials of its agents suspended", n)
 			return is.audit.AppendTx(tx, &done)
 		})
 	})
+}
+
+// suspendCreatedBy suspends, as actor with an admin's hold, every
+// unexpired, unrevoked credential of the agents that principal created (a
+// suspension an orchestrator imposed is raised to an admin's), and returns
+// how many it changed.
+func (is *Issuer) suspendCreatedBy(tx store.Tx, actor *Principal, principal string) (int, error) {
+	now := is.cfg.Now()
+	var agents []agentRecord
+	err := tx.Bucket(bucketAgents).Range(nil, func(k, v []byte) error {
+		var a agentRecord
+		if err := json.Unmarshal(v, &a); err != nil {
+			return fmt.Errorf("issuer: corrupt agent record %s: %w", k, err)
+		}
+		if a.CreatedBy == principal && !a.Retired {
+			agents = append(agents, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range agents {
+		ids, err := agentCredentials(tx, &agents[i])
+		if err != nil {
+			return 0, err
+		}
+		for _, id := range ids {
+			var c credentialRecord
+			if ok, err := getJSON(tx, bucketCredentials, id, &c); err != nil || !ok {
+				return 0, fmt.Errorf("credential record %s missing: %v", id, err)
+			}
+			if c.Revoked || !now.Before(c.ValidUntil) || (c.Suspended && roleRank(c.SuspendedRole) >= roleRank(RoleAdmin)) {
+				continue
+			}
+			if err := is.status.SetTx(tx, c.Suspension, true); err != nil {
+				return 0, err
+			}
+			c.Suspended, c.SuspendedBy, c.SuspendedRole = true, actor.DID, RoleAdmin
+			if err := putJSON(tx, bucketCredentials, c.ID, c); err != nil {
+				return 0, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // event starts the audit event of an operation by actor (nil: the system).

@@ -58,8 +58,9 @@ type Agent struct {
 	Retired     bool
 	RetiredAt   *time.Time
 	LastSeen    *time.Time
-	// Status is computed when read: active, suspended, revoked, expired or
-	// retired (of the current credential and the registration).
+	// Status is computed when read: active, suspended, revoked, expired,
+	// retired or orphaned (of the current credential, the registration and
+	// the principal that created the agent).
 	Status string
 }
 
@@ -74,6 +75,8 @@ type Credential struct {
 	Suspension vc.StatusEntry
 	Revoked    bool
 	Suspended  bool
+	// SuspendedBy is the principal whose suspension is in force.
+	SuspendedBy string
 }
 
 // Agent statuses.
@@ -83,6 +86,11 @@ const (
 	StatusRevoked   = "revoked"
 	StatusExpired   = "expired"
 	StatusRetired   = "retired"
+	// StatusOrphaned: the principal that created the agent was removed
+	// (or removed and registered again since). Its credentials were
+	// suspended then and it cannot refresh: retire it, or register it
+	// again through a current principal after retiring.
+	StatusOrphaned = "orphaned"
 )
 
 // AllowedBy reports whether scope is within a ceiling entry: equal to it, or

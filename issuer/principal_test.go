@@ -156,7 +156,7 @@ func TestRemovePrincipal(t *testing.T) {
 		_, err := e.is.Principal(ctx, e.orch.DID)
 		return err
 	}(), KindNotFound, CodeUnknownPrincipal)
-	_, err := e.is.Authenticate(ctx, e.requestVP(t, e.orch, "POST", testURL+"/v1/agents"), "POST", testURL+"/v1/agents")
+	_, err := e.is.Authenticate(ctx, e.requestVP(t, e.orch, "POST", testURL+"/v1/agents"), "POST", testURL+"/v1/agents", nil)
 	wantErr(t, err, KindUnauthenticated, CodeUnknownPrincipal)
 
 	if evs := e.events(t, audit.Filter{Action: audit.ActionPrincipalRemove, Decision: audit.DecisionAllow}); len(evs) != 2 {
@@ -173,14 +173,14 @@ func TestAuthenticate(t *testing.T) {
 	e := newEnv(t)
 	const method, url = "POST", testURL + "/v1/agents"
 
-	got, err := e.is.Authenticate(ctx, e.requestVP(t, e.admin, method, url), method, url)
+	got, err := e.is.Authenticate(ctx, e.requestVP(t, e.admin, method, url), method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.DID != e.admin.DID || got.Role != RoleAdmin {
 		t.Fatalf("principal = %+v", got)
 	}
-	got, err = e.is.Authenticate(ctx, e.requestVP(t, e.orch, "GET", testURL+"/v1/agents"), "GET", testURL+"/v1/agents?status=active")
+	got, err = e.is.Authenticate(ctx, e.requestVP(t, e.orch, "GET", testURL+"/v1/agents"), "GET", testURL+"/v1/agents?status=active", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,14 +202,14 @@ func TestAuthenticateRefused(t *testing.T) {
 		}, code: reason.Code(CodeUnknownPrincipal)},
 		{name: "replayed jti", vp: func(t *testing.T, e *env) string {
 			vp := e.requestVP(t, e.admin, method, url)
-			if _, err := e.is.Authenticate(context.Background(), vp, method, url); err != nil {
+			if _, err := e.is.Authenticate(context.Background(), vp, method, url, nil); err != nil {
 				t.Fatal(err)
 			}
 			return vp
 		}, code: reason.Replayed},
 		{name: "same jti, new signature", vp: func(t *testing.T, e *env) string {
 			fix := func(p *vc.Presentation) { p.Jti = "fixed-jti" }
-			if _, err := e.is.Authenticate(context.Background(), e.admin.Present(t, "", testURL, method, url, e.clock.Now(), fix), method, url); err != nil {
+			if _, err := e.is.Authenticate(context.Background(), e.admin.Present(t, "", testURL, method, url, e.clock.Now(), fix), method, url, nil); err != nil {
 				t.Fatal(err)
 			}
 			return e.admin.Present(t, "", testURL, method, url, e.clock.Now().Add(time.Second), fix)
@@ -264,7 +264,7 @@ func TestAuthenticateRefused(t *testing.T) {
 			e := newEnv(t)
 			vp := tc.vp(t, e)
 			n := len(e.events(t, audit.Filter{Action: "authenticate", Decision: audit.DecisionDeny}))
-			p, err := e.is.Authenticate(context.Background(), vp, method, url)
+			p, err := e.is.Authenticate(context.Background(), vp, method, url, nil)
 			if p != nil {
 				t.Errorf("principal %+v with error %v", p, err)
 			}

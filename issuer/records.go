@@ -15,6 +15,12 @@ const (
 	bucketPrincipals  = "issuer.principals"
 	bucketAgents      = "issuer.agents"
 	bucketCredentials = "issuer.credentials"
+	// bucketAgentCredentials indexes each agent's credentials: key
+	// agentDID NUL credentialID, value the credential's 8-byte big-endian
+	// issue sequence within the agent (for oldest-first order). It
+	// replaces the list agent records used to carry, so that a refresh
+	// writes records of constant size.
+	bucketAgentCredentials = "issuer.agentcredentials"
 )
 
 // The stored records. They are the storage format, kept apart from the
@@ -57,10 +63,18 @@ type agentRecord struct {
 	RegistrationExpires time.Time       `json:"registrationExpires"`
 	CurrentCredential   string          `json:"currentCredential,omitempty"`
 	CredentialExpires   time.Time       `json:"credentialExpires"`
-	Credentials         []string        `json:"credentials,omitempty"`
-	Retired             bool            `json:"retired,omitempty"`
-	RetiredAt           *time.Time      `json:"retiredAt,omitempty"`
-	LastSeen            *time.Time      `json:"lastSeen,omitempty"`
+	// Credentials is the list of the first release, kept only for reading
+	// old records: new credentials go to bucketAgentCredentials.
+	Credentials []string `json:"credentials,omitempty"`
+	// Issued counts the credentials issued (0 in old records: then
+	// len(Credentials) is the count).
+	Issued int `json:"issued,omitempty"`
+	// RefreshTAT is the refresh limiter's theoretical arrival time (GCRA):
+	// see Issuer.refreshAllowed.
+	RefreshTAT *time.Time `json:"refreshTat,omitempty"`
+	Retired    bool       `json:"retired,omitempty"`
+	RetiredAt  *time.Time `json:"retiredAt,omitempty"`
+	LastSeen   *time.Time `json:"lastSeen,omitempty"`
 }
 
 func (r *agentRecord) agent() *Agent {
@@ -81,11 +95,17 @@ type credentialRecord struct {
 	Suspension vc.StatusEntry `json:"suspension"`
 	Revoked    bool           `json:"revoked,omitempty"`
 	Suspended  bool           `json:"suspended,omitempty"`
+	// SuspendedBy and SuspendedRole name who imposed the suspension in
+	// force (empty in records of earlier releases: then only an admin
+	// reinstates).
+	SuspendedBy   string `json:"suspendedBy,omitempty"`
+	SuspendedRole Role   `json:"suspendedRole,omitempty"`
 }
 
 func (r *credentialRecord) credential() *Credential {
-	c := Credential(*r)
-	return &c
+	return &Credential{ID: r.ID, Agent: r.Agent, IssuedBy: r.IssuedBy, IssuedAt: r.IssuedAt, ValidUntil: r.ValidUntil,
+		Revocation: r.Revocation, Suspension: r.Suspension, Revoked: r.Revoked, Suspended: r.Suspended,
+		SuspendedBy: r.SuspendedBy}
 }
 
 // duration is stored as a Go duration string ("15m0s") and read from one

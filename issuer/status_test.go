@@ -31,8 +31,8 @@ func TestSetStatus(t *testing.T) {
 	}{
 		{Suspend, e.orchP, state{false, true, StatusSuspended, reason.Suspended}},
 		{Suspend, e.adminP, state{false, true, StatusSuspended, reason.Suspended}}, // idempotent
-		{Reinstate, e.orchP, state{false, false, StatusActive, ""}},
-		{Reinstate, e.adminP, state{false, false, StatusActive, ""}}, // idempotent
+		{Reinstate, e.adminP, state{false, false, StatusActive, ""}},
+		{Reinstate, e.orchP, state{false, false, StatusActive, ""}}, // idempotent
 		{Suspend, e.adminP, state{false, true, StatusSuspended, reason.Suspended}},
 		{Revoke, e.adminP, state{true, true, StatusRevoked, reason.Revoked}},
 		{Revoke, e.orchP, state{true, true, StatusRevoked, reason.Revoked}}, // idempotent
@@ -184,6 +184,7 @@ func TestRetire(t *testing.T) {
 	_, err = e.is.Retire(ctx, e.adminP, a.DID)
 	wantErr(t, err, KindConflict, CodeAgentRetired)
 	r := e.request(t, a)
+	r.Proof = e.proofFor(t, a, e.admin.DID)
 	_, err = e.is.Issue(ctx, e.adminP, r)
 	wantErr(t, err, KindConflict, CodeAgentExists)
 

@@ -517,6 +517,12 @@ func fastDecodePresentation(b []byte) (*Presentation, bool) {
 		case "htu":
 			d.once(&seen, 13)
 			p.Htu = d.str()
+		case "htd":
+			d.once(&seen, 14)
+			p.Htd = d.str()
+		case "for":
+			d.once(&seen, 15)
+			p.For = d.str()
 		default:
 			d.bad = true
 		}

@@ -30,6 +30,14 @@ type Presentation struct {
 	// 9449): the method and the URL without query or fragment.
 	Htm string `json:"htm,omitempty"`
 	Htu string `json:"htu,omitempty"`
+	// Htd (agentid extension) binds the request body: the unpadded
+	// base64url SHA-256 of its exact bytes. The issuer checks it on
+	// principal calls when present.
+	Htd string `json:"htd,omitempty"`
+	// For (agentid extension) names, in a proof of control, the DID of the
+	// principal the proof is made for; the issuer refuses a proof made for
+	// another principal.
+	For string `json:"for,omitempty"`
 }
 
 // Enveloped is an EnvelopedVerifiableCredential: a vc+jwt in a data: URL.

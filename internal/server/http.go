@@ -248,6 +248,7 @@ var statusOf = map[issuer.Kind]int{
 	issuer.KindNotFound:        http.StatusNotFound,
 	issuer.KindConflict:        http.StatusConflict,
 	issuer.KindTooLarge:        http.StatusRequestEntityTooLarge,
+	issuer.KindRateLimited:     http.StatusTooManyRequests,
 }
 
 // fail writes err as problem details: a refusal with its code and the
@@ -265,6 +266,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 		if errors.Is(err, audit.ErrUnavailable) {
 			s.m.auditFailure.Inc()
 		}
+	}
+	if e, ok := issuer.Refusal(err); ok && st == http.StatusTooManyRequests && e.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	if st == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `VP realm="`+s.app.cfg.IssuerURL+`", error="`+code+`"`)
@@ -323,7 +327,16 @@ func (s *Server) authenticate(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	p, err := s.app.Issuer.Authenticate(c.Request.Context(), tok, c.Request.Method, s.requestURL(c))
+	// The body is read here, within the bound observe set, so that the
+	// presentation's htd claim can bind it; the handler reads it again
+	// from memory.
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		s.fail(c, decodeReader(errReader{err}, nil))
+		return
+	}
+	c.Request.Body = io.NopCloser(bytes.NewReader(body))
+	p, err := s.app.Issuer.Authenticate(c.Request.Context(), tok, c.Request.Method, s.requestURL(c), body)
 	if err != nil {
 		s.fail(c, err)
 		return

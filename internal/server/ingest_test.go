@@ -69,9 +69,22 @@ func (ts *testServer) head(t *testing.T) uint64 {
 	return seq
 }
 
-func verifyLine(i int, extra string) string {
+// verifyLine is a verify event about subject (which the reporting
+// principal must have created, unless it is an admin).
+func verifyLine(subject string, i int, extra string) string {
 	return fmt.Sprintf(`{"time":"2026-11-22T18:00:%02dZ","requestId":"r%d","actor":"did:key:zAgent","action":"verify",`+
-		`"subject":"did:key:zAgent","resource":"https://api.example.com","scopes":["calendar:read"],"decision":"deny","reason":"revoked"%s}`, i%60, i, extra)
+		`"subject":%q,"resource":"https://api.example.com","scopes":["calendar:read"],"decision":"deny","reason":"revoked"%s}`, i%60, i, subject, extra)
+}
+
+// agentOf registers a fresh agent through orchestrator orch and returns its
+// DID.
+func (ts *testServer) agentOf(t *testing.T, orch *client.Key) string {
+	t.Helper()
+	agent := newKey(t)
+	if _, err := ts.issue(t, client.New(ts.url, orch), agent, []string{"calendar:read"}); err != nil {
+		t.Fatal(err)
+	}
+	return agent.DID
 }
 
 // TestIngestForwarded: events recorded on an audit.Forwarder signed by a
@@ -81,11 +94,15 @@ func TestIngestForwarded(t *testing.T) {
 	ts := start(t, t.TempDir())
 	orch := ts.addOrchestrator(t)
 	agent := newKey(t)
+	if _, err := ts.issue(t, client.New(ts.url, orch), agent, []string{"calendar:read"}); err != nil {
+		t.Fatal(err)
+	}
 	fwd, err := audit.Forward(audit.ForwardOptions{URL: ts.url, Sign: ts.signerFor(orch), MaxBatch: 16, FlushInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Date(2026, 11, 22, 18, 0, 0, 0, time.UTC)
+	// Within the issuer's clock ± issuer.IngestSkew, so kept as sent.
+	t0 := time.Now().UTC().Truncate(time.Second).Add(-time.Minute)
 	const n = 40
 	for i := range n {
 		ev := &audit.Event{Time: t0.Add(time.Duration(i) * time.Second), RequestID: "r" + strconv.Itoa(i), Action: audit.ActionVerify,
@@ -121,7 +138,7 @@ func TestIngestForwarded(t *testing.T) {
 		}
 		if ev.RequestID != "r"+strconv.Itoa(i) || ev.Actor != orch.DID || ev.Subject != agent.DID ||
 			!ev.Time.Equal(t0.Add(time.Duration(i)*time.Second)) || ev.Detail != wantDetail ||
-			ev.SourceIP != "10.0.0.1" || !slices.Equal(ev.Scopes, []string{"calendar:read"}) || ev.Seq == 0 {
+			ev.SourceIP != "10.0.0.1" || !slices.Equal(ev.Scopes, []string{"calendar:read"}) || ev.Seq == 0 || !ev.Reported {
 			t.Fatalf("event %d: %+v", i, ev)
 		}
 	}
@@ -141,6 +158,8 @@ func TestIngestForwarded(t *testing.T) {
 func TestIngestRefusesBadLines(t *testing.T) {
 	ts := start(t, t.TempDir())
 	orch := ts.addOrchestrator(t)
+	agent := ts.agentOf(t, orch)
+	verifyLine := func(i int, extra string) string { return verifyLine(agent, i, extra) }
 	good := verifyLine(1, "")
 	for _, c := range []struct{ name, body, want string }{
 		{"unknown member", good + "\n" + verifyLine(2, `,"extra":1`), "line 2"},
@@ -179,7 +198,7 @@ func TestIngestRefusesBadLines(t *testing.T) {
 // TestIngestAuth: the endpoint needs a registered principal.
 func TestIngestAuth(t *testing.T) {
 	ts := start(t, t.TempDir())
-	body := verifyLine(1, "")
+	body := verifyLine("did:key:zAgent", 1, "")
 	if st, b := ts.postEvents(t, nil, body); st != http.StatusUnauthorized {
 		t.Fatalf("unauthenticated: %d %s", st, b)
 	}
@@ -205,6 +224,8 @@ func TestIngestAuth(t *testing.T) {
 func TestIngestBodyLimit(t *testing.T) {
 	ts := start(t, t.TempDir())
 	orch := ts.addOrchestrator(t)
+	agent := ts.agentOf(t, orch)
+	verifyLine := func(i int, extra string) string { return verifyLine(agent, i, extra) }
 	pad := `,"detail":"` + strings.Repeat("x", 1000) + `"`
 	var b strings.Builder
 	n := 0
