@@ -44,11 +44,15 @@ type AggregatorOptions struct {
 }
 
 // Aggregator counts refusals of unauthenticated callers in memory, per
-// (source, action, reason, window), and writes each bucket to the next
-// sink as ONE event (ActionRefusalsAggregate) once its window has ended.
-// A flood of garbage requests thus costs one durable event per source and
-// reason a minute rather than one per request, and the memory it holds is
-// bounded by MaxBuckets.
+// (source, action, reason, actor, window): the first refusal of a bucket
+// is written to the next sink as it is, and the rest as ONE event
+// (ActionRefusalsAggregate) once the window has ended. A flood of garbage
+// requests thus costs two durable events per source and reason a minute
+// rather than one per request, and the memory it holds is bounded by
+// MaxBuckets. The actor is the holder whose signature verified, if any
+// (a replayed token, a self-made did:key): a flood of one token is one
+// bucket, and a spray of fresh keys fills the bounded buckets and
+// overflows into OtherSources.
 //
 // Record makes an Aggregator a Sink in front of another: events that
 // AggregatorOptions.Aggregate selects are counted, every other event is
@@ -73,13 +77,15 @@ type Aggregator struct {
 }
 
 type bucketKey struct {
-	source, action, reason string
-	start                  int64 // Unix ns, a multiple of window
+	source, action, reason, actor string
+	start                         int64 // Unix ns, a multiple of window
 }
 
+// bucket counts the refusals after the first of its window, which was
+// written on its own.
 type bucket struct {
 	count       uint64
-	first, last time.Time
+	first, last time.Time // of the counted refusals
 }
 
 // NewAggregator returns an Aggregator that writes its aggregates to next.
@@ -136,10 +142,12 @@ func (a *Aggregator) Record(ctx context.Context, ev *Event) error {
 	return a.next.Record(ctx, ev)
 }
 
-// Count counts ev, a refusal, in the bucket of its source (WithSource on
-// ctx, else ev.SourceIP), action, reason and window, and writes the
-// buckets whose window has ended. Only the failure of that write is
-// returned.
+// Count takes ev, a refusal, into the bucket of its source (WithSource on
+// ctx, else ev.SourceIP), action, reason, actor and window. The first
+// refusal of a bucket is written to the next sink at once, in full, so
+// that a new kind of refusal is seen without delay; the following ones
+// are counted. Count then writes the aggregates whose window has ended.
+// The failure of either write is returned.
 func (a *Aggregator) Count(ctx context.Context, ev *Event) error {
 	now := a.now()
 	source := SourceFrom(ctx)
@@ -149,23 +157,35 @@ func (a *Aggregator) Count(ctx context.Context, ev *Event) error {
 	if source == "" {
 		source = "unknown"
 	}
-	k := bucketKey{source: source, action: ev.Action, reason: ev.Reason, start: a.start(now)}
+	k := bucketKey{source: source, action: ev.Action, reason: ev.Reason, actor: ev.Actor, start: a.start(now)}
 	a.mu.Lock()
 	b := a.buckets[k]
 	if b == nil && len(a.buckets) >= a.max {
-		k.source = OtherSources
+		k.source, k.actor = OtherSources, ""
 		b = a.buckets[k]
 	}
-	if b == nil {
-		b = &bucket{first: now}
-		a.buckets[k] = b
+	first := b == nil
+	if first {
+		a.buckets[k] = &bucket{}
 		if end := time.Unix(0, k.start).Add(a.window); a.due.IsZero() || end.Before(a.due) {
 			a.due = end
 		}
+	} else {
+		if b.count == 0 {
+			b.first = now
+		}
+		b.count++
+		b.last = now
 	}
-	b.count++
-	b.last = now
 	a.mu.Unlock()
+	if first {
+		if k.source == OtherSources && ev.SourceIP == "" {
+			ev.SourceIP = source
+		}
+		if err := a.next.Record(ctx, ev); err != nil {
+			return err
+		}
+	}
 	return a.flushDue(ctx)
 }
 
@@ -244,13 +264,16 @@ func (a *Aggregator) flush(ctx context.Context, now time.Time, all bool) error {
 	a.mu.Unlock()
 	slices.SortFunc(out, func(x, y taken) int {
 		return cmp.Or(cmp.Compare(x.k.start, y.k.start), cmp.Compare(x.k.source, y.k.source),
-			cmp.Compare(x.k.action, y.k.action), cmp.Compare(x.k.reason, y.k.reason))
+			cmp.Compare(x.k.action, y.k.action), cmp.Compare(x.k.reason, y.k.reason), cmp.Compare(x.k.actor, y.k.actor))
 	})
 	for i, t := range out {
+		if t.b.count == 0 {
+			continue // only the first refusal, already written
+		}
 		ev := &Event{
 			Time: now.UTC(), Action: ActionRefusalsAggregate, Decision: DecisionDeny,
-			Reason: t.k.reason, SourceIP: t.k.source,
-			Detail: fmt.Sprintf("%d refusals of %s from %s to %s", t.b.count, t.k.action,
+			Reason: t.k.reason, SourceIP: t.k.source, Actor: t.k.actor, Subject: t.k.actor,
+			Detail: fmt.Sprintf("%d further refusals of %s from %s to %s", t.b.count, t.k.action,
 				t.b.first.UTC().Format(time.RFC3339), t.b.last.UTC().Format(time.RFC3339)),
 		}
 		if err := a.next.Record(ctx, ev); err != nil {
@@ -269,10 +292,10 @@ func (a *Aggregator) putBack(ts []taken) {
 	defer a.mu.Unlock()
 	for _, t := range ts {
 		if b := a.buckets[t.k]; b != nil {
-			b.count += t.b.count
-			if t.b.first.Before(b.first) {
+			if b.count == 0 || t.b.first.Before(b.first) {
 				b.first = t.b.first
 			}
+			b.count += t.b.count
 			if t.b.last.After(b.last) {
 				b.last = t.b.last
 			}

@@ -96,7 +96,9 @@ func NewServer(app *App, opts ServerOptions) (*Server, error) {
 			}
 			s.m.verifyTime.Observe(d.Seconds())
 		}),
-		verifier.WithAudit(app.Audit),
+		// Refusals of callers no trusted issuer vouched for are
+		// aggregated; every other decision is its own durable event.
+		verifier.WithAudit(app.Refusals),
 	)
 	if err != nil {
 		return nil, err
@@ -139,6 +141,8 @@ func (r *routeStatus) Check(ctx context.Context, iss string, e []vc.StatusEntry)
 
 func (s *Server) routes() *gin.Engine {
 	r := gin.New()
+	// ClientIP is the peer's address: no X-Forwarded-For is believed.
+	_ = r.SetTrustedProxies(nil)
 	r.Use(gin.CustomRecovery(func(c *gin.Context, _ any) {
 		problem.Write(c.Writer, http.StatusInternalServerError, api.CodeInternal, "")
 		c.Abort()
@@ -228,6 +232,13 @@ func (s *Server) observe(c *gin.Context) {
 
 func rid(c *gin.Context) string { return c.GetString("rid") }
 
+// withSource returns the request's context carrying its client IP (the
+// peer's address; no proxy is trusted), by which refusals of
+// unauthenticated callers are aggregated.
+func withSource(c *gin.Context) context.Context {
+	return audit.WithSource(c.Request.Context(), c.ClientIP())
+}
+
 // statusOf is the one table from the issuer's kinds of refusal to HTTP.
 var statusOf = map[issuer.Kind]int{
 	issuer.KindInvalid:         http.StatusBadRequest,
@@ -311,7 +322,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	p, err := s.app.Issuer.Authenticate(c.Request.Context(), tok, c.Request.Method, s.requestURL(c))
+	p, err := s.app.Issuer.Authenticate(withSource(c), tok, c.Request.Method, s.requestURL(c))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -391,7 +402,7 @@ func (s *Server) verify(c *gin.Context) {
 		s.fail(c, issuer.InvalidRequest("presentation and audience are required"))
 		return
 	}
-	res, err := s.verifier.Verify(c.Request.Context(), req.Presentation, verifier.Request{
+	res, err := s.verifier.Verify(withSource(c), req.Presentation, verifier.Request{
 		Audience: req.Audience, Nonce: req.Nonce, Method: req.Method, URL: req.URL,
 		Scopes: req.Scopes, SourceIP: req.SourceIP, RequestID: rid(c),
 	})
@@ -412,7 +423,7 @@ func (s *Server) refresh(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out, err := s.app.Issuer.Refresh(c.Request.Context(), tok, c.Request.Method, s.requestURL(c))
+	out, err := s.app.Issuer.Refresh(withSource(c), tok, c.Request.Method, s.requestURL(c))
 	s.count("refresh", err)
 	if err != nil {
 		s.fail(c, err)
