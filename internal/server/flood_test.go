@@ -138,3 +138,42 @@ func TestAuthenticateFloodAggregated(t *testing.T) {
 		t.Fatalf("aggregate: %+v", ev)
 	}
 }
+
+// The change feed takes a principal's request presentation: a valid one
+// gets a stream, a refused one a 401; without one the stream is anonymous.
+func TestStatusEventsAuthenticated(t *testing.T) {
+	ts, s := startAt(t, time.Now())
+	h := httptest.NewServer(s.Handler())
+	defer h.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	key, err := client.LoadKey(filepath.Join(ts.app.cfg.DataDir, AdminKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(auth string) int {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.URL+"/v1/status/events", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp.StatusCode
+	}
+	vp, err := key.Present(client.PresentOptions{Audience: ts.url, Method: http.MethodGet, URL: ts.url + "/v1/status/events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := get("VP " + vp); st != http.StatusOK {
+		t.Fatalf("authenticated: %d", st)
+	}
+	if st := get("VP garbage"); st != http.StatusUnauthorized {
+		t.Fatalf("refused presentation: %d, want 401", st)
+	}
+	if st := get(""); st != http.StatusOK {
+		t.Fatalf("anonymous: %d", st)
+	}
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/schemas"
 	"github.com/agentid/agentid/statuslist"
+	"github.com/agentid/agentid/statuslist/publish"
 	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/verifier"
 	"github.com/agentid/agentid/verifier/middleware"
@@ -161,7 +162,7 @@ func (s *Server) routes() *gin.Engine {
 	}
 	r.GET(didPath, s.didDocument)
 	r.GET("/status/:purpose/:n", s.statusList)
-	r.GET("/v1/status/events", gin.WrapH(s.app.Feed))
+	r.GET("/v1/status/events", s.statusEvents)
 	sub, _ := fs.Sub(schemas.Files(), ".")
 	r.GET("/contexts/:file", s.file(sub, schemas.AgentIDContext, "application/ld+json"))
 	r.GET("/schemas/:file", s.file(sub, schemas.AgentCredentialSchema, "application/schema+json"))
@@ -347,6 +348,24 @@ func (s *Server) didDocument(c *gin.Context) {
 	b, _ := json.Marshal(doc)
 	c.Writer.WriteHeader(http.StatusOK)
 	_, _ = c.Writer.Write(b)
+}
+
+// statusEvents serves the change feed. A subscriber that sends a
+// principal's request presentation (Authorization: VP, htm GET, htu this
+// URL) is served from the slots kept for authenticated subscribers; one
+// whose presentation is refused gets the 401 (it asked to be known, so
+// it is told why not). Anonymous subscribers are bounded per client IP.
+func (s *Server) statusEvents(c *gin.Context) {
+	who := publish.Subscriber{Source: c.ClientIP()}
+	if tok, ok := middleware.Presentation(c.Request.Header); ok {
+		p, err := s.app.Issuer.Authenticate(withSource(c), tok, c.Request.Method, s.requestURL(c))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		who.Principal = p.DID
+	}
+	s.app.Feed.Serve(c.Writer, c.Request, who)
 }
 
 func (s *Server) statusList(c *gin.Context) {
