@@ -43,5 +43,6 @@
 //
 // The in-memory "last seen" times fed by [Issuer.Seen] are lost on
 // restart; refreshes record a durable one. Nonces for proofs of control are
-// kept in memory, single-use, for 5 minutes.
+// single-use and live 5 minutes; they are MACs under a key held in memory,
+// so issuing one stores nothing and a restart invalidates them.
 package issuer

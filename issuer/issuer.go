@@ -53,6 +53,12 @@ type Config struct {
 	// Logger receives operational logs (discarded when nil). Secrets are
 	// never logged.
 	Logger *slog.Logger
+	// Refusals counts the refusals of unauthenticated callers (kind
+	// KindUnauthenticated) and writes one audit event per source, reason
+	// and minute instead of one per refusal. Nil means an aggregator over
+	// the issuer's own audit log; pass one to share it with a verifier
+	// service writing to the same log. See [Issuer.FlushRefusals].
+	Refusals *audit.Aggregator
 }
 
 // Issuer registers principals and agents, issues, refreshes, revokes and
@@ -72,6 +78,7 @@ type Issuer struct {
 	proof     *verifier.Verifier // checks proofs of control: aud = URL, issuer nonce
 	nonces    *verifier.MemoryNonces
 	replay    *verifier.MemoryReplayCache // shared by principal, refresher and proof
+	refusals  *audit.Aggregator
 	log       *slog.Logger
 
 	seenMu sync.Mutex
@@ -136,6 +143,10 @@ func New(db store.Store, keys *keystore.Store, status *publish.Store, auditLog A
 	}
 	is := &Issuer{cfg: cfg, did: id, db: db, keys: keys, status: status, audit: auditLog, schema: schema,
 		nonces: verifier.NewMemoryNonces(5*time.Minute, 100_000), log: cfg.Logger, seen: map[string]time.Time{}}
+	is.refusals = cfg.Refusals
+	if is.refusals == nil {
+		is.refusals = audit.NewAggregator(appendSink{auditLog}, audit.AggregatorOptions{Now: cfg.Now})
+	}
 	is.resolver = &localResolver{is: is, other: did.NewMultiResolver(nil)}
 	if _, err := is.resolver.refresh(context.Background()); err != nil {
 		return nil, err
@@ -173,6 +184,16 @@ func (is *Issuer) KeyResolver() vc.KeyResolver { return is.resolver }
 
 // StatusChecker reads status bits straight from the issuer's store.
 func (is *Issuer) StatusChecker() verifier.StatusChecker { return &localStatus{is: is} }
+
+// FlushRefusals writes every aggregate of unauthenticated refusals
+// counted so far, ended or not (see Config.Refusals): call it before the
+// audit log closes.
+func (is *Issuer) FlushRefusals(ctx context.Context) error { return is.refusals.Flush(ctx) }
+
+// appendSink records through an AuditLog's Append.
+type appendSink struct{ log AuditLog }
+
+func (s appendSink) Record(ctx context.Context, ev *audit.Event) error { return s.log.Append(ctx, ev) }
 
 // Nonce issues a single-use nonce for a proof of control.
 func (is *Issuer) Nonce() string { return is.nonces.Issue(is.cfg.Now()) }
@@ -615,6 +636,15 @@ func (is *Issuer) event(actor *Principal, action string) *audit.Event {
 // caller gets the audit failure instead, so that no refusal goes
 // unrecorded. Other errors (internal failures) are wrapped and returned;
 // success is op's to record, inside its own transaction.
+//
+// Refusals of kind KindUnauthenticated — the caller proved no registered
+// identity: a bad, malformed, stale or replayed presentation, or a valid
+// signature by a key that is not a registered principal (a did:key costs
+// nothing to mint) — are not appended one by one but counted by the
+// refusal aggregator, per source (audit.WithSource on ctx), reason and
+// minute, and written as one audit.ActionRefusalsAggregate event per
+// bucket: otherwise anyone could fill the disk with one request per
+// event. Only a failure to write a due aggregate is returned.
 func (is *Issuer) guard(ctx context.Context, ev *audit.Event, op func(ev *audit.Event) error) error {
 	err := op(ev)
 	if err == nil {
@@ -628,6 +658,13 @@ func (is *Issuer) guard(ctx context.Context, ev *audit.Event, op func(ev *audit.
 		ev.Actor = ""
 	}
 	ev.Time, ev.Decision, ev.Reason, ev.Detail = is.cfg.Now().UTC(), audit.DecisionDeny, string(e.Code), e.Detail
+	if e.Kind == KindUnauthenticated {
+		if aerr := is.refusals.Count(ctx, ev); aerr != nil {
+			is.log.Error("audit write failed", "action", audit.ActionRefusalsAggregate, "err", aerr)
+			return fmt.Errorf("issuer: audit: %w", aerr)
+		}
+		return e
+	}
 	if aerr := is.audit.Append(ctx, ev); aerr != nil {
 		is.log.Error("audit write failed", "action", ev.Action, "err", aerr)
 		return fmt.Errorf("issuer: audit: %w", aerr)

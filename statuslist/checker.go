@@ -26,6 +26,9 @@ const (
 	DefaultMaxListBytes = 1 << 20
 	DefaultClockSkew    = 60 * time.Second
 	DefaultFetchTimeout = 5 * time.Second
+	// DefaultRevalidate is how long a cached list is trusted without a
+	// live change feed from its origin before it is revalidated.
+	DefaultRevalidate = 5 * time.Second
 	// DefaultMaxLists is about 17 MiB of 131,072-entry lists.
 	DefaultMaxLists = 1024
 	// MaxEntries bounds the credentialStatus entries one Check looks at.
@@ -64,6 +67,21 @@ type CheckerOptions struct {
 	// always allowed, other schemes never. By default only http://localhost
 	// (any port) is allowed.
 	AllowHTTP func(u *url.URL) bool
+	// Revalidate bounds how long a cached list is trusted while no change
+	// feed of its origin is live (never subscribed, refused, or down),
+	// DefaultRevalidate by default: after it, the next Check revalidates
+	// the list with a conditional request (If-None-Match; a 304 keeps
+	// it), so that a revocation is seen within Revalidate rather than
+	// within the list's ttl. If the revalidation fails while the list is
+	// within its ttl, the cached list is used and revalidated again after
+	// another Revalidate. Negative: trust lists for their ttl.
+	Revalidate time.Duration
+	// EventsAuth, when set, is called on every request for a change feed
+	// (Subscribe), to authenticate it: the issuer keeps slots for
+	// subscribers that send a principal's request presentation
+	// (Authorization: VP, htm GET, htu the feed's URL). An error fails
+	// that connection attempt.
+	EventsAuth func(ctx context.Context, req *http.Request) error
 	// Observe, when set, is called with one of the Observe* events for
 	// metrics: ObserveHit when a lookup is answered from the cache,
 	// ObserveFetch when a fetch (or a 304 revalidation) yields a list, and
@@ -88,15 +106,17 @@ const (
 // fails closed: any list it cannot obtain or trust is StatusUnavailable.
 // A Checker is safe for concurrent use.
 type Checker struct {
-	client    *http.Client
-	keys      vc.KeyResolver
-	maxAge    time.Duration
-	maxList   int
-	maxBits   int
-	skew      time.Duration
-	now       func() time.Time
-	allowHTTP func(*url.URL) bool
-	observe   func(event string)
+	client     *http.Client
+	keys       vc.KeyResolver
+	maxAge     time.Duration
+	maxList    int
+	maxBits    int
+	skew       time.Duration
+	now        func() time.Time
+	allowHTTP  func(*url.URL) bool
+	observe    func(event string)
+	reval      time.Duration
+	eventsAuth func(ctx context.Context, req *http.Request) error
 
 	maxLists int
 
@@ -107,6 +127,7 @@ type Checker struct {
 	// the cache entry (an invalidation after a revocation event drops the
 	// list, not this mark), so that an older list served later is refused.
 	newest map[string]time.Time
+	live   map[string]int // origin → change feed streams established
 
 	onConnect func(eventsURL string) // test hook: SSE stream established
 }
@@ -122,6 +143,8 @@ type cachedList struct {
 	validFrom  time.Time
 	etag       string
 	ttl        time.Duration
+	checked    time.Time // last fetched or revalidated
+	origin     string
 }
 
 type call struct {
@@ -137,22 +160,28 @@ func NewChecker(opts CheckerOptions) (*Checker, error) {
 		return nil, errors.New("statuslist: checker needs a key resolver")
 	}
 	c := &Checker{
-		client:    opts.Client,
-		keys:      opts.Keys,
-		maxAge:    opts.MaxAge,
-		maxList:   opts.MaxListBytes,
-		maxBits:   opts.MaxDecodedBytes,
-		skew:      opts.Skew,
-		now:       opts.Now,
-		allowHTTP: opts.AllowHTTP,
-		observe:   opts.Observe,
-		cache:     map[string]*cachedList{},
-		inflight:  map[string]*call{},
-		newest:    map[string]time.Time{},
-		maxLists:  opts.MaxLists,
+		client:     opts.Client,
+		keys:       opts.Keys,
+		maxAge:     opts.MaxAge,
+		maxList:    opts.MaxListBytes,
+		maxBits:    opts.MaxDecodedBytes,
+		skew:       opts.Skew,
+		now:        opts.Now,
+		allowHTTP:  opts.AllowHTTP,
+		observe:    opts.Observe,
+		reval:      opts.Revalidate,
+		eventsAuth: opts.EventsAuth,
+		live:       map[string]int{},
+		cache:      map[string]*cachedList{},
+		inflight:   map[string]*call{},
+		newest:     map[string]time.Time{},
+		maxLists:   opts.MaxLists,
 	}
 	if c.maxLists <= 0 {
 		c.maxLists = DefaultMaxLists
+	}
+	if c.reval == 0 {
+		c.reval = DefaultRevalidate
 	}
 	if c.client == nil {
 		c.client = &http.Client{Timeout: DefaultFetchTimeout}
@@ -298,13 +327,14 @@ func (c *Checker) list(ctx context.Context, u string) (*cachedList, error) {
 	now := c.now()
 	c.mu.RLock()
 	l := c.cache[u]
+	fresh := l != nil && c.freshLocked(l, now)
 	c.mu.RUnlock()
-	if l != nil && now.Before(l.expires) {
+	if fresh {
 		c.observe(ObserveHit)
 		return l, nil
 	}
 	c.mu.Lock()
-	if l = c.cache[u]; l != nil && now.Before(l.expires) {
+	if l = c.cache[u]; l != nil && c.freshLocked(l, now) {
 		c.mu.Unlock()
 		c.observe(ObserveHit)
 		return l, nil
@@ -327,6 +357,16 @@ func (c *Checker) list(ctx context.Context, u string) (*cachedList, error) {
 	}
 }
 
+// freshLocked reports whether l may be used without asking its server:
+// within its expiry, and either revalidated within the last Revalidate or
+// followed by a live change feed. The caller holds c.mu.
+func (c *Checker) freshLocked(l *cachedList, now time.Time) bool {
+	if !now.Before(l.expires) {
+		return false
+	}
+	return c.reval < 0 || now.Before(l.checked.Add(c.reval)) || c.live[l.origin] > 0
+}
+
 // fetch runs one fetch for every caller waiting on cl. It is detached from
 // the first caller's cancellation, so that one impatient caller does not
 // fail the others, and bounded by the client's timeout.
@@ -334,6 +374,17 @@ func (c *Checker) fetch(ctx context.Context, u string, prev *cachedList, cl *cal
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fetchTimeout())
 	defer cancel()
 	l, err := c.fetchList(fctx, u, prev)
+	if err != nil && prev != nil {
+		if now := c.now(); now.Before(prev.expires) && c.checkWindow(prev, now) == nil {
+			// A revalidation failed while the list is within its ttl:
+			// keep it (as a Checker without revalidation would) and try
+			// again after another Revalidate.
+			c.observe(ObserveFetchError)
+			kept := *prev
+			kept.checked = now
+			l, err = &kept, nil
+		}
+	}
 	c.mu.Lock()
 	if err == nil {
 		err = c.checkNewest(u, l)
@@ -507,6 +558,7 @@ func (c *Checker) renew(prev *cachedList) (*cachedList, error) {
 		return nil, err
 	}
 	l.expires = c.expiry(now, l.ttl, l.validUntil)
+	l.checked = now
 	return &l, nil
 }
 
@@ -593,6 +645,7 @@ func (c *Checker) parseList(ctx context.Context, u, token string) (*cachedList, 
 		issuer:   lc.Issuer.ID,
 		purposes: s.StatusPurpose,
 		ttl:      ttl,
+		origin:   originOf(u),
 	}
 	if lc.ValidFrom != nil {
 		l.validFrom = *lc.ValidFrom
@@ -605,5 +658,6 @@ func (c *Checker) parseList(ctx context.Context, u, token string) (*cachedList, 
 		return nil, err
 	}
 	l.expires = c.expiry(now, ttl, l.validUntil)
+	l.checked = now
 	return l, nil
 }

@@ -29,7 +29,9 @@ const (
 // Subscribe follows an issuer's change feed (GET /v1/status/events) in a
 // goroutine until ctx ends: each event invalidates the list it names, so the
 // next Check refetches it and a revocation is seen within a second instead
-// of within the ttl. Events are trusted only to cause a refetch, never for
+// of within CheckerOptions.Revalidate. While the stream is down (or was
+// refused: the issuer bounds anonymous subscribers per source), lists of
+// its origin are revalidated every Revalidate. Events are trusted only to cause a refetch, never for
 // status itself, and only for lists of the feed's own origin. Each time the
 // stream (re)connects, every cached list of that origin is invalidated,
 // since events may have been missed while disconnected. The stream
@@ -81,6 +83,11 @@ func (c *Checker) stream(ctx context.Context, cl *http.Client, eventsURL, origin
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-store")
+	if c.eventsAuth != nil {
+		if err := c.eventsAuth(sctx, req); err != nil {
+			return false, fmt.Errorf("statuslist: events: authenticate: %w", err)
+		}
+	}
 	// The idle watchdog also bounds the wait for response headers.
 	idle := time.AfterFunc(sseIdleTimeout, cancel)
 	defer idle.Stop()
@@ -96,6 +103,18 @@ func (c *Checker) stream(ctx context.Context, cl *http.Client, eventsURL, origin
 		return false, errors.New("statuslist: events: not an event stream")
 	}
 	c.invalidateOrigin(origin)
+	// While the stream is up, cached lists of its origin are trusted for
+	// their ttl: a change would have arrived as an event.
+	c.mu.Lock()
+	c.live[origin]++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		if c.live[origin]--; c.live[origin] <= 0 {
+			delete(c.live, origin)
+		}
+		c.mu.Unlock()
+	}()
 	if c.onConnect != nil {
 		c.onConnect(eventsURL)
 	}

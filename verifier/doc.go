@@ -173,7 +173,10 @@
 //     change what later presentations of the same credential are granted).
 //   - Status is whatever the [StatusChecker] says: a credential with no
 //     credentialStatus entries cannot be revoked by status list.
-//   - Every 401 from the middleware issues a nonce when nonces are required;
-//     [MemoryNonces] drops the oldest when full, so a flood of
-//     unauthenticated requests can expire outstanding challenges.
+//   - Every 401 from the middleware issues a nonce when nonces are required.
+//     [MemoryNonces] stores nothing when it issues one (a nonce is a MAC over
+//     its issue time and random bytes), so a flood of unauthenticated
+//     requests cannot expire outstanding challenges; it records only
+//     consumed nonces, bounded, and when that record is full it refuses
+//     every nonce issued before the oldest it had to forget.
 package verifier

@@ -22,6 +22,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
+	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/audit/auditlog"
 	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/issuer"
@@ -71,11 +72,18 @@ type App struct {
 	Publisher *publish.Publisher
 	Feed      *publish.Feed
 	Audit     *auditlog.Log
-	Issuer    *issuer.Issuer
+	// Refusals aggregates the refusals of unauthenticated callers, of the
+	// issuer API and of the verifier service, into one audit event per
+	// source, reason and minute.
+	Refusals *audit.Aggregator
+	Issuer   *issuer.Issuer
 	// AdminDID is set when Open created the first admin; its private JWK
 	// was written to DataDir/admin.jwk.
 	AdminDID string
 	log      *slog.Logger
+
+	stopRefusals context.CancelFunc
+	refusalsDone chan struct{}
 }
 
 // Open opens (and on first use initialises) the data directory.
@@ -136,8 +144,16 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 	if a.Audit, err = auditlog.Open(a.DB, &auditlog.Options{Now: a.cfg.Now}); err != nil {
 		return err
 	}
+	a.Refusals = audit.NewAggregator(a.Audit, audit.AggregatorOptions{Now: a.cfg.Now})
+	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopRefusals, a.refusalsDone = stop, make(chan struct{})
+	go func() {
+		defer close(a.refusalsDone)
+		a.Refusals.Run(rctx)
+	}()
 	if a.Issuer, err = issuer.New(a.DB, a.Keys, a.Status, a.Audit, issuer.Config{
 		URL: a.cfg.IssuerURL, DefaultTTL: a.cfg.DefaultTTL, MaxTTL: a.cfg.MaxTTL, Now: a.cfg.Now, Logger: a.log,
+		Refusals: a.Refusals,
 	}); err != nil {
 		return err
 	}
@@ -220,10 +236,14 @@ func WriteKeyFile(path string, priv any, id string) error {
 	return f.Close()
 }
 
-// Close releases the database.
+// Close writes the pending refusal aggregates and releases the database.
 func (a *App) Close() error {
 	if a.Publisher != nil {
 		a.Publisher.Close()
+	}
+	if a.stopRefusals != nil {
+		a.stopRefusals() // Run flushes what is left
+		<-a.refusalsDone
 	}
 	return a.DB.Close()
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/schemas"
 	"github.com/agentid/agentid/statuslist"
+	"github.com/agentid/agentid/statuslist/publish"
 	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/verifier"
 	"github.com/agentid/agentid/verifier/middleware"
@@ -96,7 +97,9 @@ func NewServer(app *App, opts ServerOptions) (*Server, error) {
 			}
 			s.m.verifyTime.Observe(d.Seconds())
 		}),
-		verifier.WithAudit(app.Audit),
+		// Refusals of callers no trusted issuer vouched for are
+		// aggregated; every other decision is its own durable event.
+		verifier.WithAudit(app.Refusals),
 	)
 	if err != nil {
 		return nil, err
@@ -151,6 +154,8 @@ func (r *routeStatus) Check(ctx context.Context, iss string, e []vc.StatusEntry)
 
 func (s *Server) routes() *gin.Engine {
 	r := gin.New()
+	// ClientIP is the peer's address: no X-Forwarded-For is believed.
+	_ = r.SetTrustedProxies(nil)
 	r.Use(gin.CustomRecovery(func(c *gin.Context, _ any) {
 		problem.Write(c.Writer, http.StatusInternalServerError, api.CodeInternal, "")
 		c.Abort()
@@ -169,7 +174,7 @@ func (s *Server) routes() *gin.Engine {
 	}
 	r.GET(didPath, s.didDocument)
 	r.GET("/status/:purpose/:n", s.statusList)
-	r.GET("/v1/status/events", gin.WrapH(s.app.Feed))
+	r.GET("/v1/status/events", s.statusEvents)
 	sub, _ := fs.Sub(schemas.Files(), ".")
 	r.GET("/contexts/:file", s.file(sub, schemas.AgentIDContext, "application/ld+json"))
 	r.GET("/schemas/:file", s.file(sub, schemas.AgentCredentialSchema, "application/schema+json"))
@@ -239,6 +244,13 @@ func (s *Server) observe(c *gin.Context) {
 }
 
 func rid(c *gin.Context) string { return c.GetString("rid") }
+
+// withSource returns the request's context carrying its client IP (the
+// peer's address; no proxy is trusted), by which refusals of
+// unauthenticated callers are aggregated.
+func withSource(c *gin.Context) context.Context {
+	return audit.WithSource(c.Request.Context(), c.ClientIP())
+}
 
 // statusOf is the one table from the issuer's kinds of refusal to HTTP.
 var statusOf = map[issuer.Kind]int{
@@ -336,7 +348,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	c.Request.Body = io.NopCloser(bytes.NewReader(body))
-	p, err := s.app.Issuer.Authenticate(c.Request.Context(), tok, c.Request.Method, s.requestURL(c), body)
+	p, err := s.app.Issuer.Authenticate(withSource(c), tok, c.Request.Method, s.requestURL(c), body)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -361,6 +373,24 @@ func (s *Server) didDocument(c *gin.Context) {
 	b, _ := json.Marshal(doc)
 	c.Writer.WriteHeader(http.StatusOK)
 	_, _ = c.Writer.Write(b)
+}
+
+// statusEvents serves the change feed. A subscriber that sends a
+// principal's request presentation (Authorization: VP, htm GET, htu this
+// URL) is served from the slots kept for authenticated subscribers; one
+// whose presentation is refused gets the 401 (it asked to be known, so
+// it is told why not). Anonymous subscribers are bounded per client IP.
+func (s *Server) statusEvents(c *gin.Context) {
+	who := publish.Subscriber{Source: c.ClientIP()}
+	if tok, ok := middleware.Presentation(c.Request.Header); ok {
+		p, err := s.app.Issuer.Authenticate(withSource(c), tok, c.Request.Method, s.requestURL(c), nil)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		who.Principal = p.DID
+	}
+	s.app.Feed.Serve(c.Writer, c.Request, who)
 }
 
 func (s *Server) statusList(c *gin.Context) {
@@ -416,7 +446,7 @@ func (s *Server) verify(c *gin.Context) {
 		s.fail(c, issuer.InvalidRequest("presentation and audience are required"))
 		return
 	}
-	res, err := s.verifier.Verify(c.Request.Context(), req.Presentation, verifier.Request{
+	res, err := s.verifier.Verify(withSource(c), req.Presentation, verifier.Request{
 		Audience: req.Audience, Nonce: req.Nonce, Method: req.Method, URL: req.URL,
 		Scopes: req.Scopes, SourceIP: req.SourceIP, RequestID: rid(c),
 	})
@@ -437,7 +467,7 @@ func (s *Server) refresh(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out, err := s.app.Issuer.Refresh(c.Request.Context(), tok, c.Request.Method, s.requestURL(c))
+	out, err := s.app.Issuer.Refresh(withSource(c), tok, c.Request.Method, s.requestURL(c))
 	s.count("refresh", err)
 	if err != nil {
 		s.fail(c, err)

@@ -100,10 +100,11 @@ func TestSuspendAndReinstate(t *testing.T) {
 }
 
 // TestCacheBounds: a list is cached for min(ttl, MaxAge), revalidated with
-// If-None-Match, and never used past validUntil.
+// If-None-Match, and never used past validUntil (with revalidation
+// between, which TestRevalidateWithoutFeed covers, turned off).
 func TestCacheBounds(t *testing.T) {
 	clock := newFakeClock()
-	e := newEnv(t, envOptions{store: Options{Now: clock.Now, TTL: time.Minute}, checker: statuslist.CheckerOptions{Now: clock.Now, MaxAge: 2 * time.Minute}})
+	e := newEnv(t, envOptions{store: Options{Now: clock.Now, TTL: time.Minute}, checker: statuslist.CheckerOptions{Now: clock.Now, MaxAge: 2 * time.Minute, Revalidate: -1}})
 	rev, _ := e.allocate(t)
 	entries := []vc.StatusEntry{rev}
 	check := func(want reason.Code, wantHits int64) {
@@ -130,7 +131,7 @@ func TestCacheBounds(t *testing.T) {
 	check(reason.Revoked, 3)
 
 	// MaxAge caps a long ttl.
-	e2 := newEnv(t, envOptions{store: Options{Now: clock.Now, TTL: time.Hour}, checker: statuslist.CheckerOptions{Now: clock.Now, MaxAge: time.Minute}})
+	e2 := newEnv(t, envOptions{store: Options{Now: clock.Now, TTL: time.Hour}, checker: statuslist.CheckerOptions{Now: clock.Now, MaxAge: time.Minute, Revalidate: -1}})
 	rev2, _ := e2.allocate(t)
 	wantCode(t, e2.checker.Check(context.Background(), testIssuer, []vc.StatusEntry{rev2}), "")
 	clock.Add(61 * time.Second)
@@ -185,4 +186,58 @@ func swapFeed(e *env, f *Feed) {
 	e.feedMu.Lock()
 	e.feed = f
 	e.feedMu.Unlock()
+}
+
+// TestRevalidateWithoutFeed: a Checker with no change feed (never
+// subscribed, or refused a slot) revalidates its lists every Revalidate
+// by ETag, so a revocation is seen within that interval rather than
+// within the list's five-minute ttl.
+func TestRevalidateWithoutFeed(t *testing.T) {
+	clock := newFakeClock()
+	e := newEnv(t, envOptions{store: Options{Now: clock.Now, TTL: 5 * time.Minute},
+		checker: statuslist.CheckerOptions{Now: clock.Now, Revalidate: 3 * time.Second}})
+	rev, _ := e.allocate(t)
+	entries := []vc.StatusEntry{rev}
+	check := func(want reason.Code, wantHits int64) {
+		t.Helper()
+		wantCode(t, e.checker.Check(context.Background(), testIssuer, entries), want)
+		if n := e.hits.Load(); n != wantHits {
+			t.Fatalf("%d requests, want %d", n, wantHits)
+		}
+	}
+	check("", 1)
+	clock.Add(2 * time.Second)
+	check("", 1) // within the interval: cached
+	clock.Add(2 * time.Second)
+	check("", 2) // revalidated: 304 keeps the list
+	if err := e.store.Set(context.Background(), rev, true); err != nil {
+		t.Fatal(err)
+	}
+	waitSettled(t, e.pub)
+	check("", 2) // cached until the interval ends
+	clock.Add(3 * time.Second)
+	check(reason.Revoked, 3)
+}
+
+// With a live change feed, lists are trusted for their ttl: events do
+// the work, and no revalidation request is made.
+func TestNoRevalidationWhileFeedIsLive(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clock := newFakeClock()
+	e := newEnv(t, envOptions{store: Options{Now: clock.Now, TTL: 5 * time.Minute},
+		checker: statuslist.CheckerOptions{Now: clock.Now, Revalidate: 3 * time.Second}})
+	connected := make(chan struct{}, 8)
+	e.setOnConnect(func(string) { connected <- struct{}{} })
+	if err := e.checker.Subscribe(ctx, e.base+"/v1/status/events"); err != nil {
+		t.Fatal(err)
+	}
+	<-connected
+	rev, _ := e.allocate(t)
+	wantCode(t, e.checker.Check(ctx, testIssuer, []vc.StatusEntry{rev}), "")
+	clock.Add(time.Minute)
+	wantCode(t, e.checker.Check(ctx, testIssuer, []vc.StatusEntry{rev}), "")
+	if n := e.hits.Load(); n != 1 {
+		t.Fatalf("%d requests, want 1", n)
+	}
 }

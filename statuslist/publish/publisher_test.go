@@ -256,7 +256,7 @@ func waitSettled(tb testing.TB, p *Publisher) {
 // subscribeFeed subscribes to f directly, without HTTP.
 func subscribeFeed(tb testing.TB, f *Feed) (<-chan statuslist.Event, func()) {
 	tb.Helper()
-	s := f.subscribe()
+	s := anonSub(f)
 	if s == nil {
 		tb.Fatal("subscribe refused")
 	}
@@ -389,8 +389,8 @@ func TestFeedSSE(t *testing.T) {
 
 func TestFeedDropsSlowSubscriber(t *testing.T) {
 	f := NewFeed(FeedOptions{Buffer: 2})
-	slow := f.subscribe()
-	fast := f.subscribe()
+	slow := anonSub(f)
+	fast := anonSub(f)
 	start := time.Now()
 	for i := 0; i < 100; i++ {
 		f.Publish(statuslist.Event{List: "u" + strconv.Itoa(i), Purpose: Suspension})
@@ -419,7 +419,7 @@ func TestFeedDropsSlowSubscriber(t *testing.T) {
 func TestFeedMaxSubscribers(t *testing.T) {
 	f := NewFeed(FeedOptions{MaxSubscribers: 1})
 	defer f.Close()
-	if f.subscribe() == nil {
+	if anonSub(f) == nil {
 		t.Fatal("first subscriber refused")
 	}
 	if w := get(t, f, "GET", "/v1/status/events"); w.Code != 503 || w.Header().Get("Retry-After") == "" {
