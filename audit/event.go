@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -66,8 +67,9 @@ type Event struct {
 	Reason     string    `json:"reason,omitempty"`     // reason code on deny
 	Detail     string    `json:"detail,omitempty"`     // free text for people
 	SourceIP   string    `json:"sourceIp,omitempty"`   // caller's address, if known
+	Alg        string    `json:"alg,omitempty"`        // chain algorithm: "" (SHA-256) or AlgHMACSHA256
 	Prev       string    `json:"prev"`                 // Hash of the previous event, GenesisPrev for the first
-	Hash       string    `json:"hash"`                 // hex SHA-256 of the canonical encoding
+	Hash       string    `json:"hash"`                 // hex SHA-256, or HMAC-SHA256 when Alg says so, of the canonical encoding
 }
 
 // Sentinel errors. Errors returned by this package wrap one of these, so
@@ -102,6 +104,13 @@ const (
 	// KindCorrupt: a record cannot be parsed, or the log's bookkeeping
 	// (keys, chain head) is damaged.
 	KindCorrupt = "corrupt"
+	// KindDowngraded: an unkeyed (plain SHA-256) event follows a keyed
+	// one. A log never goes back from keyed to unkeyed, so the event was
+	// written by someone without the chain key.
+	KindDowngraded = "downgraded"
+	// KindTruncated: the log ends before a signed head that was given to
+	// check it against: events were removed from its end.
+	KindTruncated = "truncated"
 )
 
 // ChainError locates one break in the hash chain. Seq is the sequence
@@ -194,7 +203,22 @@ func record(canon []byte, hash string) []byte {
 // to chain the event, and normally runs ev through Prepare. An event that
 // cannot be encoded or whose encoding exceeds MaxEventSize fails with an
 // error wrapping ErrInvalidEvent.
-func Seal(ev *Event) ([]byte, error) {
+func Seal(ev *Event) ([]byte, error) { return SealKeyed(ev, nil) }
+
+// AlgHMACSHA256 is the Alg of a keyed event: its Hash is the hex
+// HMAC-SHA256 of its canonical encoding under the log's chain key. An
+// event without Alg is unkeyed (plain SHA-256), as every event written
+// before keyed chains was.
+const AlgHMACSHA256 = "hmac-sha256"
+
+// SealKeyed is Seal for a keyed chain: with a non-nil key it sets ev.Alg to
+// AlgHMACSHA256 and ev.Hash to the HMAC-SHA256 of the canonical encoding
+// under key; with a nil key it seals an unkeyed event (and clears Alg).
+func SealKeyed(ev *Event, key []byte) ([]byte, error) {
+	ev.Alg = ""
+	if key != nil {
+		ev.Alg = AlgHMACSHA256
+	}
 	canon, err := canonical(ev)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
@@ -202,8 +226,7 @@ func Seal(ev *Event) ([]byte, error) {
 	if len(canon) > MaxEventSize {
 		return nil, fmt.Errorf("%w: %d bytes encoded, limit %d", ErrInvalidEvent, len(canon), MaxEventSize)
 	}
-	sum := sha256.Sum256(canon)
-	ev.Hash = hex.EncodeToString(sum[:])
+	ev.Hash = digest(canon, key)
 	return record(canon, ev.Hash), nil
 }
 
@@ -233,24 +256,55 @@ func parse(raw []byte) (*Event, string, string) {
 	return ev, "", ""
 }
 
+// digest is the chain value of a canonical encoding: hex SHA-256 without
+// a key, hex HMAC-SHA256 under key.
+func digest(canon, key []byte) string {
+	if key == nil {
+		sum := sha256.Sum256(canon)
+		return hex.EncodeToString(sum[:])
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(canon)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
 // check parses a stored record and checks it against its own hash. It
 // returns the parsed event (nil when the record cannot be parsed) and, when
 // the record is bad, the kind and detail of the problem. It never panics.
-func check(raw []byte) (ev *Event, kind, detail string) {
+//
+// A keyed event (Alg AlgHMACSHA256) is checked under key; with a nil key
+// its MAC cannot be checked, only its form, and unchecked is true.
+func check(raw, key []byte) (ev *Event, kind, detail string, unchecked bool) {
 	ev, kind, detail = parse(raw)
 	if ev == nil {
-		return nil, kind, detail
+		return nil, kind, detail, false
 	}
 	canon, err := canonical(ev)
 	if err != nil {
-		return ev, KindCorrupt, "record cannot be re-encoded: " + err.Error()
+		return ev, KindCorrupt, "record cannot be re-encoded: " + err.Error(), false
 	}
-	sum := sha256.Sum256(canon)
-	if want := hex.EncodeToString(sum[:]); want != ev.Hash {
-		return ev, KindEdited, fmt.Sprintf("content hashes to %s, record says %.64q", want, ev.Hash)
+	switch ev.Alg {
+	case "":
+		if want := digest(canon, nil); want != ev.Hash {
+			return ev, KindEdited, fmt.Sprintf("content hashes to %s, record says %.64q", want, ev.Hash), false
+		}
+	case AlgHMACSHA256:
+		if key == nil {
+			unchecked = true
+			if len(ev.Hash) != 64 {
+				return ev, KindEdited, fmt.Sprintf("MAC %.64q is not 64 hex digits", ev.Hash), true
+			}
+			break
+		}
+		want := digest(canon, key)
+		if !hmac.Equal([]byte(want), []byte(ev.Hash)) {
+			return ev, KindEdited, "MAC does not match the content under the chain key: the event was edited or written without the key", false
+		}
+	default:
+		return ev, KindCorrupt, fmt.Sprintf("unknown chain algorithm %.32q", ev.Alg), false
 	}
 	if !bytes.Equal(record(canon, ev.Hash), raw) {
-		return ev, KindEdited, "record is not in canonical form (bytes were added or altered outside the hashed fields)"
+		return ev, KindEdited, "record is not in canonical form (bytes were added or altered outside the hashed fields)", unchecked
 	}
-	return ev, "", ""
+	return ev, "", "", unchecked
 }

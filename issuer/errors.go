@@ -30,6 +30,10 @@ const (
 	CodePrincipalExists     Code = "principal_exists"
 	CodeIrreversible        Code = "irreversible"
 	CodeLastAdmin           Code = "last_admin"
+	// CodeRecordTampered: a stored record failed its integrity check (it
+	// was edited or forged in the database without the master key); the
+	// operation is refused rather than run on it.
+	CodeRecordTampered Code = "record_tampered"
 )
 
 // Kind classifies a refusal the way a protocol status would, without the
@@ -57,10 +61,13 @@ const (
 	KindConflict
 	// KindTooLarge: the request body is over its bound.
 	KindTooLarge
+	// KindIntegrity: stored state failed its integrity check; the
+	// operation fails closed. It is the server's fault, not the caller's.
+	KindIntegrity
 )
 
 var kindNames = [...]string{KindInvalid: "invalid", KindUnauthenticated: "unauthenticated", KindForbidden: "forbidden",
-	KindNotFound: "not_found", KindConflict: "conflict", KindTooLarge: "too_large"}
+	KindNotFound: "not_found", KindConflict: "conflict", KindTooLarge: "too_large", KindIntegrity: "integrity"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {

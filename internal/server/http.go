@@ -188,6 +188,7 @@ func (s *Server) routes() *gin.Engine {
 	p.GET("/audit", s.auditQuery)
 	p.GET("/audit/summary", s.auditSummary)
 	p.GET("/audit/verify", s.auditVerify)
+	p.GET("/audit/head", s.auditHead)
 	p.POST(ingestRoute[len("/v1"):], s.ingestAudit)
 	return r
 }
@@ -236,6 +237,7 @@ var statusOf = map[issuer.Kind]int{
 	issuer.KindNotFound:        http.StatusNotFound,
 	issuer.KindConflict:        http.StatusConflict,
 	issuer.KindTooLarge:        http.StatusRequestEntityTooLarge,
+	issuer.KindIntegrity:       http.StatusInternalServerError,
 }
 
 // fail writes err as problem details: a refusal with its code and the
@@ -360,6 +362,10 @@ func (s *Server) file(fsys fs.FS, name, ctype string) gin.HandlerFunc {
 }
 
 func (s *Server) ready(c *gin.Context) {
+	if s.app.IntegrityErr != nil {
+		problem.Write(c.Writer, http.StatusServiceUnavailable, "not_ready", "integrity check failed at start; see the server log")
+		return
+	}
 	if _, _, err := s.app.Audit.Head(c.Request.Context()); err != nil {
 		problem.Write(c.Writer, http.StatusServiceUnavailable, "not_ready", "")
 		return
@@ -680,6 +686,17 @@ func (s *Server) auditVerify(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, rep)
+}
+
+// auditHead is GET /v1/audit/head: the current chain head, signed now by
+// the issuer key, as {"token": compact JWS, "head": {...}}.
+func (s *Server) auditHead(c *gin.Context) {
+	tok, h, err := s.app.Issuer.AuditHead(c.Request.Context(), principal(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, api.SignedHead{Token: tok, Head: *h})
 }
 
 // ingestAudit is POST /v1/audit/events: see issuer.IngestAudit.
