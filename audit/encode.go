@@ -43,7 +43,6 @@ func appendCanonical(dst []byte, ev *Event) ([]byte, error) {
 	dst = appendField(dst, `,"reason":`, ev.Reason, true)
 	dst = appendField(dst, `,"detail":`, ev.Detail, true)
 	dst = appendField(dst, `,"sourceIp":`, ev.SourceIP, true)
-	dst = appendField(dst, `,"alg":`, ev.Alg, true)
 	dst = appendField(dst, `,"prev":`, ev.Prev, false)
 	return append(dst, hashSuffix...), nil
 }

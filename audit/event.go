@@ -52,7 +52,7 @@ const MaxEventSize = 64 << 10
 // The JSON encoding of an Event is part of the chain: see the package
 // documentation ("Canonical encoding") before adding or reordering fields.
 // New fields must carry omitempty so that old records re-encode to the same
-// bytes, and Hash must remain the last field.
+// bytes, and Hash and MAC must remain the last fields.
 type Event struct {
 	Seq        uint64    `json:"seq"`                  // assigned on append, 1-based, gap-free
 	Time       time.Time `json:"time"`                 // UTC
@@ -67,9 +67,9 @@ type Event struct {
 	Reason     string    `json:"reason,omitempty"`     // reason code on deny
 	Detail     string    `json:"detail,omitempty"`     // free text for people
 	SourceIP   string    `json:"sourceIp,omitempty"`   // caller's address, if known
-	Alg        string    `json:"alg,omitempty"`        // chain algorithm: "" (SHA-256) or AlgHMACSHA256
 	Prev       string    `json:"prev"`                 // Hash of the previous event, GenesisPrev for the first
-	Hash       string    `json:"hash"`                 // hex SHA-256, or HMAC-SHA256 when Alg says so, of the canonical encoding
+	Hash       string    `json:"hash"`                 // hex SHA-256 of the canonical encoding
+	MAC        string    `json:"mac,omitempty"`        // keyed chains: hex HMAC-SHA256 of the record up to and with Hash
 }
 
 // Sentinel errors. Errors returned by this package wrap one of these, so
@@ -205,20 +205,14 @@ func record(canon []byte, hash string) []byte {
 // error wrapping ErrInvalidEvent.
 func Seal(ev *Event) ([]byte, error) { return SealKeyed(ev, nil) }
 
-// AlgHMACSHA256 is the Alg of a keyed event: its Hash is the hex
-// HMAC-SHA256 of its canonical encoding under the log's chain key. An
-// event without Alg is unkeyed (plain SHA-256), as every event written
-// before keyed chains was.
-const AlgHMACSHA256 = "hmac-sha256"
-
-// SealKeyed is Seal for a keyed chain: with a non-nil key it sets ev.Alg to
-// AlgHMACSHA256 and ev.Hash to the HMAC-SHA256 of the canonical encoding
-// under key; with a nil key it seals an unkeyed event (and clears Alg).
+// SealKeyed is Seal for a keyed chain. The event is sealed as by Seal (its
+// Hash, a SHA-256, links the chain and can be checked by anyone); with a
+// non-nil key it also gets a MAC, the hex HMAC-SHA256 under key of the
+// record up to and with its hash, appended as the last field "mac". An
+// event without a MAC is unkeyed, as every event written before keyed
+// chains was. With a nil key MAC is cleared.
 func SealKeyed(ev *Event, key []byte) ([]byte, error) {
-	ev.Alg = ""
-	if key != nil {
-		ev.Alg = AlgHMACSHA256
-	}
+	ev.MAC = ""
 	canon, err := canonical(ev)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
@@ -226,8 +220,14 @@ func SealKeyed(ev *Event, key []byte) ([]byte, error) {
 	if len(canon) > MaxEventSize {
 		return nil, fmt.Errorf("%w: %d bytes encoded, limit %d", ErrInvalidEvent, len(canon), MaxEventSize)
 	}
-	ev.Hash = digest(canon, key)
-	return record(canon, ev.Hash), nil
+	sum := sha256.Sum256(canon)
+	ev.Hash = hex.EncodeToString(sum[:])
+	rec := record(canon, ev.Hash)
+	if key != nil {
+		ev.MAC = mac(rec, key)
+		rec = withMAC(rec, ev.MAC)
+	}
+	return rec, nil
 }
 
 // ParseRecord decodes a record without checking its hash or its place in
@@ -256,24 +256,30 @@ func parse(raw []byte) (*Event, string, string) {
 	return ev, "", ""
 }
 
-// digest is the chain value of a canonical encoding: hex SHA-256 without
-// a key, hex HMAC-SHA256 under key.
-func digest(canon, key []byte) string {
-	if key == nil {
-		sum := sha256.Sum256(canon)
-		return hex.EncodeToString(sum[:])
-	}
+// mac is the hex HMAC-SHA256 under key of an unkeyed record (the
+// canonical encoding with its hash).
+func mac(rec, key []byte) string {
 	m := hmac.New(sha256.New, key)
-	m.Write(canon)
+	m.Write(rec)
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// withMAC appends the "mac" field to an unkeyed record.
+func withMAC(rec []byte, mac string) []byte {
+	out := make([]byte, 0, len(rec)+len(mac)+9)
+	out = append(out, rec[:len(rec)-1]...) // drop "}"
+	out = append(out, `,"mac":"`...)
+	out = append(out, mac...)
+	return append(out, `"}`...)
 }
 
 // check parses a stored record and checks it against its own hash. It
 // returns the parsed event (nil when the record cannot be parsed) and, when
 // the record is bad, the kind and detail of the problem. It never panics.
 //
-// A keyed event (Alg AlgHMACSHA256) is checked under key; with a nil key
-// its MAC cannot be checked, only its form, and unchecked is true.
+// A keyed event (one with a MAC) has its MAC checked under key; with a
+// nil key its MAC cannot be checked, only its hash and form, and unchecked
+// is true.
 func check(raw, key []byte) (ev *Event, kind, detail string, unchecked bool) {
 	ev, kind, detail = parse(raw)
 	if ev == nil {
@@ -283,27 +289,23 @@ func check(raw, key []byte) (ev *Event, kind, detail string, unchecked bool) {
 	if err != nil {
 		return ev, KindCorrupt, "record cannot be re-encoded: " + err.Error(), false
 	}
-	switch ev.Alg {
-	case "":
-		if want := digest(canon, nil); want != ev.Hash {
-			return ev, KindEdited, fmt.Sprintf("content hashes to %s, record says %.64q", want, ev.Hash), false
+	sum := sha256.Sum256(canon)
+	if want := hex.EncodeToString(sum[:]); want != ev.Hash {
+		return ev, KindEdited, fmt.Sprintf("content hashes to %s, record says %.64q", want, ev.Hash), false
+	}
+	rec := record(canon, ev.Hash)
+	if ev.MAC != "" {
+		if len(ev.MAC) != 64 {
+			return ev, KindEdited, fmt.Sprintf("MAC %.64q is not 64 hex digits", ev.MAC), false
 		}
-	case AlgHMACSHA256:
 		if key == nil {
 			unchecked = true
-			if len(ev.Hash) != 64 {
-				return ev, KindEdited, fmt.Sprintf("MAC %.64q is not 64 hex digits", ev.Hash), true
-			}
-			break
+		} else if want := mac(rec, key); !hmac.Equal([]byte(want), []byte(ev.MAC)) {
+			return ev, KindEdited, "MAC does not match under the chain key: the event was edited or written without the key", false
 		}
-		want := digest(canon, key)
-		if !hmac.Equal([]byte(want), []byte(ev.Hash)) {
-			return ev, KindEdited, "MAC does not match the content under the chain key: the event was edited or written without the key", false
-		}
-	default:
-		return ev, KindCorrupt, fmt.Sprintf("unknown chain algorithm %.32q", ev.Alg), false
+		rec = withMAC(rec, ev.MAC)
 	}
-	if !bytes.Equal(record(canon, ev.Hash), raw) {
+	if !bytes.Equal(rec, raw) {
 		return ev, KindEdited, "record is not in canonical form (bytes were added or altered outside the hashed fields)", unchecked
 	}
 	return ev, "", "", unchecked

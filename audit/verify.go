@@ -57,6 +57,11 @@ type ChainOptions struct {
 	// caller) the chain must agree with: the event at Head.Seq must carry
 	// Head.Hash, and the chain must reach Head.Seq.
 	Head *Head
+	// RequireKeyed, with Key, demands that the chain's last event be
+	// keyed: a log that has a chain key and has been written by it never
+	// ends on an unkeyed event, so one that does was rewritten (or cut
+	// back to its unkeyed start) by someone without the key.
+	RequireKeyed bool
 }
 
 // OK reports whether the chain holds.
@@ -97,10 +102,14 @@ type walker struct {
 	keyed  bool   // a keyed event was seen: no unkeyed event may follow
 	head   *Head  // signed head to agree with
 	pinned bool   // the event at head.Seq was seen
+
+	requireKeyed bool // the last event must be keyed
+	lastKeyed    bool // the last event seen is keyed
 }
 
 func newWalker(opts ChainOptions) *walker {
-	w := &walker{expect: 1, prev: GenesisPrev, prevOK: true, macKey: opts.Key, head: opts.Head}
+	w := &walker{expect: 1, prev: GenesisPrev, prevOK: true, macKey: opts.Key, head: opts.Head,
+		requireKeyed: opts.RequireKeyed && opts.Key != nil}
 	if opts.From > 1 {
 		w.expect, w.prevOK = opts.From, false
 	}
@@ -128,7 +137,8 @@ func (w *walker) seen(ev *Event) {
 // keying applies the no-downgrade rule to ev, whose content is checked:
 // once a keyed event was seen, every later one must be keyed.
 func (w *walker) keying(ev *Event, unchecked bool) {
-	if ev.Alg != "" {
+	w.lastKeyed = ev.MAC != ""
+	if ev.MAC != "" {
 		w.keyed = true
 		w.rep.Keyed++
 		if unchecked {
@@ -143,6 +153,9 @@ func (w *walker) keying(ev *Event, unchecked bool) {
 
 // finish checks the walk's end against the signed head.
 func (w *walker) finish() {
+	if w.requireKeyed && w.rep.LastSeq > 0 && !w.lastKeyed {
+		w.rep.add(w.rep.LastSeq, KindDowngraded, "the log ends on an unkeyed event although it has a chain key: it was rewritten or cut back without the key")
+	}
 	if w.head == nil || w.pinned {
 		return
 	}

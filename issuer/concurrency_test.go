@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"encoding/json"
 	"github.com/agentid/agentid/store"
 	"sync"
 	"testing"

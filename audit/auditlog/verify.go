@@ -22,8 +22,12 @@ import (
 // Verify shows that the log is consistent with itself. Someone who can
 // write the database can rewrite the chain and its head consistently; to
 // detect that, compare Head with a copy kept elsewhere (see Log.Head).
+//
+// A Log with a chain key demands that the log end on a keyed event
+// (ChainOptions.RequireKeyed): an upgraded log is keyed from its first
+// append under the key (the server appends one at once).
 func (l *Log) Verify(ctx context.Context) (*audit.VerifyReport, error) {
-	return l.VerifyWith(ctx, audit.ChainOptions{})
+	return l.VerifyWith(ctx, audit.ChainOptions{RequireKeyed: true})
 }
 
 // VerifyWith is Verify with options: opts.From verifies only the tail

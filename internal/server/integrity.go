@@ -71,7 +71,7 @@ func (a *App) checkIntegrity(ctx context.Context) error {
 	if len(bad) > 0 {
 		return fmt.Errorf("%w: stored records fail their MAC: %s", ErrIntegrity, strings.Join(bad, ", "))
 	}
-	opts := audit.ChainOptions{}
+	opts := audit.ChainOptions{RequireKeyed: true}
 	tok, err := a.Audit.LatestSignedHead(ctx)
 	if err != nil {
 		return err
