@@ -35,3 +35,13 @@ type NonceResponse struct {
 type Accepted struct {
 	Accepted int `json:"accepted"`
 }
+
+// SignedHead is the answer of GET /v1/audit/head: the audit chain's head
+// signed by the issuer key (Token, a compact JWS of typ
+// "agentid-audit-head+jwt"), and the head it vouches for. Keep Token
+// outside the issuer and check the log against it with
+// `agentid audit verify --head`.
+type SignedHead struct {
+	Token string     `json:"token"`
+	Head  audit.Head `json:"head"`
+}

@@ -14,7 +14,7 @@ import (
 // appendCanonical is tested against.
 func canonicalJSON(ev *Event) ([]byte, error) {
 	c := *ev
-	c.Hash = ""
+	c.Hash, c.MAC = "", ""
 	b, err := json.Marshal(&c)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -51,7 +52,7 @@ const MaxEventSize = 64 << 10
 // The JSON encoding of an Event is part of the chain: see the package
 // documentation ("Canonical encoding") before adding or reordering fields.
 // New fields must carry omitempty so that old records re-encode to the same
-// bytes, and Hash must remain the last field.
+// bytes, and Hash and MAC must remain the last fields.
 type Event struct {
 	Seq        uint64    `json:"seq"`                  // assigned on append, 1-based, gap-free
 	Time       time.Time `json:"time"`                 // UTC
@@ -72,8 +73,9 @@ type Event struct {
 	// in its window but never lets it move an agent's last-seen time or
 	// rate baseline.
 	Reported bool   `json:"reported,omitempty"`
-	Prev     string `json:"prev"` // Hash of the previous event, GenesisPrev for the first
-	Hash     string `json:"hash"` // hex SHA-256 of the canonical encoding
+	Prev     string `json:"prev"`          // Hash of the previous event, GenesisPrev for the first
+	Hash     string `json:"hash"`          // hex SHA-256 of the canonical encoding
+	MAC      string `json:"mac,omitempty"` // keyed chains: hex HMAC-SHA256 of the record up to and with Hash
 }
 
 // Sentinel errors. Errors returned by this package wrap one of these, so
@@ -108,6 +110,13 @@ const (
 	// KindCorrupt: a record cannot be parsed, or the log's bookkeeping
 	// (keys, chain head) is damaged.
 	KindCorrupt = "corrupt"
+	// KindDowngraded: an unkeyed (plain SHA-256) event follows a keyed
+	// one. A log never goes back from keyed to unkeyed, so the event was
+	// written by someone without the chain key.
+	KindDowngraded = "downgraded"
+	// KindTruncated: the log ends before a signed head that was given to
+	// check it against: events were removed from its end.
+	KindTruncated = "truncated"
 )
 
 // ChainError locates one break in the hash chain. Seq is the sequence
@@ -200,7 +209,16 @@ func record(canon []byte, hash string) []byte {
 // to chain the event, and normally runs ev through Prepare. An event that
 // cannot be encoded or whose encoding exceeds MaxEventSize fails with an
 // error wrapping ErrInvalidEvent.
-func Seal(ev *Event) ([]byte, error) {
+func Seal(ev *Event) ([]byte, error) { return SealKeyed(ev, nil) }
+
+// SealKeyed is Seal for a keyed chain. The event is sealed as by Seal (its
+// Hash, a SHA-256, links the chain and can be checked by anyone); with a
+// non-nil key it also gets a MAC, the hex HMAC-SHA256 under key of the
+// record up to and with its hash, appended as the last field "mac". An
+// event without a MAC is unkeyed, as every event written before keyed
+// chains was. With a nil key MAC is cleared.
+func SealKeyed(ev *Event, key []byte) ([]byte, error) {
+	ev.MAC = ""
 	canon, err := canonical(ev)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
@@ -210,7 +228,12 @@ func Seal(ev *Event) ([]byte, error) {
 	}
 	sum := sha256.Sum256(canon)
 	ev.Hash = hex.EncodeToString(sum[:])
-	return record(canon, ev.Hash), nil
+	rec := record(canon, ev.Hash)
+	if key != nil {
+		ev.MAC = mac(rec, key)
+		rec = withMAC(rec, ev.MAC)
+	}
+	return rec, nil
 }
 
 // ParseRecord decodes a record without checking its hash or its place in
@@ -239,24 +262,57 @@ func parse(raw []byte) (*Event, string, string) {
 	return ev, "", ""
 }
 
+// mac is the hex HMAC-SHA256 under key of an unkeyed record (the
+// canonical encoding with its hash).
+func mac(rec, key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(rec)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// withMAC appends the "mac" field to an unkeyed record.
+func withMAC(rec []byte, mac string) []byte {
+	out := make([]byte, 0, len(rec)+len(mac)+9)
+	out = append(out, rec[:len(rec)-1]...) // drop "}"
+	out = append(out, `,"mac":"`...)
+	out = append(out, mac...)
+	return append(out, `"}`...)
+}
+
 // check parses a stored record and checks it against its own hash. It
 // returns the parsed event (nil when the record cannot be parsed) and, when
 // the record is bad, the kind and detail of the problem. It never panics.
-func check(raw []byte) (ev *Event, kind, detail string) {
+//
+// A keyed event (one with a MAC) has its MAC checked under key; with a
+// nil key its MAC cannot be checked, only its hash and form, and unchecked
+// is true.
+func check(raw, key []byte) (ev *Event, kind, detail string, unchecked bool) {
 	ev, kind, detail = parse(raw)
 	if ev == nil {
-		return nil, kind, detail
+		return nil, kind, detail, false
 	}
 	canon, err := canonical(ev)
 	if err != nil {
-		return ev, KindCorrupt, "record cannot be re-encoded: " + err.Error()
+		return ev, KindCorrupt, "record cannot be re-encoded: " + err.Error(), false
 	}
 	sum := sha256.Sum256(canon)
 	if want := hex.EncodeToString(sum[:]); want != ev.Hash {
-		return ev, KindEdited, fmt.Sprintf("content hashes to %s, record says %.64q", want, ev.Hash)
+		return ev, KindEdited, fmt.Sprintf("content hashes to %s, record says %.64q", want, ev.Hash), false
 	}
-	if !bytes.Equal(record(canon, ev.Hash), raw) {
-		return ev, KindEdited, "record is not in canonical form (bytes were added or altered outside the hashed fields)"
+	rec := record(canon, ev.Hash)
+	if ev.MAC != "" {
+		if len(ev.MAC) != 64 {
+			return ev, KindEdited, fmt.Sprintf("MAC %.64q is not 64 hex digits", ev.MAC), false
+		}
+		if key == nil {
+			unchecked = true
+		} else if want := mac(rec, key); !hmac.Equal([]byte(want), []byte(ev.MAC)) {
+			return ev, KindEdited, "MAC does not match under the chain key: the event was edited or written without the key", false
+		}
+		rec = withMAC(rec, ev.MAC)
 	}
-	return ev, "", ""
+	if !bytes.Equal(rec, raw) {
+		return ev, KindEdited, "record is not in canonical form (bytes were added or altered outside the hashed fields)", unchecked
+	}
+	return ev, "", "", unchecked
 }

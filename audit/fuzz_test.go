@@ -72,7 +72,7 @@ func FuzzSeal(f *testing.F) {
 		if err != nil {
 			return // unencodable time, too large
 		}
-		if _, kind, detail := check(rec); kind != "" {
+		if _, kind, detail, _ := check(rec, nil); kind != "" {
 			t.Fatalf("sealed record fails its own check: %s: %s\n%s", kind, detail, rec)
 		}
 	})

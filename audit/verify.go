@@ -2,10 +2,12 @@ package audit
 
 import (
 	"bufio"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"time"
 )
 
 // MaxChainErrors bounds VerifyReport.Errors; past it, Truncated is set.
@@ -22,6 +24,44 @@ type VerifyReport struct {
 	Head      string       `json:"head"`             // hash of the last event read
 	Errors    []ChainError `json:"errors,omitempty"` // breaks found, in seq order
 	Truncated bool         `json:"truncated"`        // more than MaxChainErrors breaks; the rest were dropped
+	// Keyed counts keyed (HMAC) events; Unchecked those whose MAC could
+	// not be checked because no key was given (an offline file check):
+	// their form and links were checked, not their MACs.
+	Keyed     uint64 `json:"keyed,omitempty"`
+	Unchecked uint64 `json:"unchecked,omitempty"`
+	// SignedHead is the signed head the chain was checked against, if any.
+	SignedHead *Head `json:"signedHead,omitempty"`
+}
+
+// Head is a chain head as the issuer signs it: the seq and hash of the
+// last event at a time. Kept outside the log, it anchors the chain: a log
+// whose event Seq no longer has Hash was rewritten, a log that ends before
+// Seq was truncated.
+type Head struct {
+	Issuer string    `json:"iss,omitempty"`
+	Seq    uint64    `json:"seq"`
+	Hash   string    `json:"hash"`
+	Time   time.Time `json:"time"`
+}
+
+// ChainOptions tune a chain walk. The zero value walks an unkeyed or keyed
+// chain from seq 1 without checking MACs (and counts them Unchecked).
+type ChainOptions struct {
+	// Key is the chain key: keyed events' MACs are checked under it.
+	Key []byte
+	// From starts the walk at this seq rather than 1 (0 means 1): the
+	// event at From is taken as the anchor, its link to its predecessor
+	// unchecked. Used to verify the tail after a trusted signed head.
+	From uint64
+	// Head, when set, is a signed head (already authenticated by the
+	// caller) the chain must agree with: the event at Head.Seq must carry
+	// Head.Hash, and the chain must reach Head.Seq.
+	Head *Head
+	// RequireKeyed, with Key, demands that the chain's last event be
+	// keyed: a log that has a chain key and has been written by it never
+	// ends on an unkeyed event, so one that does was rewritten (or cut
+	// back to its unkeyed start) by someone without the key.
+	RequireKeyed bool
 }
 
 // OK reports whether the chain holds.
@@ -58,9 +98,27 @@ type walker struct {
 	expect uint64 // next expected seq
 	prev   string // hash the next event must link to
 	prevOK bool   // whether prev is known (false after a break)
+	macKey []byte // chain key, nil when MACs cannot be checked
+	keyed  bool   // a keyed event was seen: no unkeyed event may follow
+	head   *Head  // signed head to agree with
+	pinned bool   // the event at head.Seq was seen
+
+	requireKeyed bool // the last event must be keyed
+	lastKeyed    bool // the last event seen is keyed
 }
 
-func newWalker() *walker { return &walker{expect: 1, prev: GenesisPrev, prevOK: true} }
+func newWalker(opts ChainOptions) *walker {
+	w := &walker{expect: 1, prev: GenesisPrev, prevOK: true, macKey: opts.Key, head: opts.Head,
+		requireKeyed: opts.RequireKeyed && opts.Key != nil}
+	if opts.From > 1 {
+		w.expect, w.prevOK = opts.From, false
+	}
+	if opts.Head != nil {
+		h := *opts.Head
+		w.rep.SignedHead = &h
+	}
+	return w
+}
 
 func (w *walker) seen(ev *Event) {
 	if w.rep.FirstSeq == 0 {
@@ -68,6 +126,46 @@ func (w *walker) seen(ev *Event) {
 	}
 	w.rep.LastSeq = ev.Seq
 	w.rep.Head = ev.Hash
+	if w.head != nil && ev.Seq == w.head.Seq {
+		w.pinned = true
+		if subtle.ConstantTimeCompare([]byte(ev.Hash), []byte(w.head.Hash)) != 1 {
+			w.rep.add(ev.Seq, KindEdited, "the signed head records another hash for this event: the log was rewritten up to here")
+		}
+	}
+}
+
+// keying applies the no-downgrade rule to ev, whose content is checked:
+// once a keyed event was seen, every later one must be keyed.
+func (w *walker) keying(ev *Event, unchecked bool) {
+	w.lastKeyed = ev.MAC != ""
+	if ev.MAC != "" {
+		w.keyed = true
+		w.rep.Keyed++
+		if unchecked {
+			w.rep.Unchecked++
+		}
+		return
+	}
+	if w.keyed {
+		w.rep.add(ev.Seq, KindDowngraded, "unkeyed event after a keyed one: it was written without the chain key")
+	}
+}
+
+// finish checks the walk's end against the signed head.
+func (w *walker) finish() {
+	if w.requireKeyed && w.rep.LastSeq > 0 && !w.lastKeyed {
+		w.rep.add(w.rep.LastSeq, KindDowngraded, "the log ends on an unkeyed event although it has a chain key: it was rewritten or cut back without the key")
+	}
+	if w.head == nil || w.pinned {
+		return
+	}
+	if w.rep.LastSeq < w.head.Seq {
+		w.rep.add(w.rep.LastSeq+1, KindTruncated, fmt.Sprintf("the log ends at event %d, before the signed head at %d: events were removed", w.rep.LastSeq, w.head.Seq))
+		return
+	}
+	if w.head.Seq > 0 && (w.rep.FirstSeq == 0 || w.rep.FirstSeq <= w.head.Seq) {
+		w.rep.add(w.head.Seq, KindRemoved, fmt.Sprintf("event %d of the signed head is missing", w.head.Seq))
+	}
 }
 
 // link checks ev (whose content is already checked) against its
@@ -107,7 +205,13 @@ type ChainChecker struct {
 
 // NewChainChecker returns a checker expecting the chain to start at seq 1
 // with Prev GenesisPrev.
-func NewChainChecker() *ChainChecker { return &ChainChecker{w: newWalker()} }
+func NewChainChecker() *ChainChecker { return NewChainCheckerWith(ChainOptions{}) }
+
+// NewChainCheckerWith returns a checker with the given key, start and
+// signed head (see ChainOptions).
+func NewChainCheckerWith(opts ChainOptions) *ChainChecker {
+	return &ChainChecker{w: newWalker(opts)}
+}
 
 // CheckRecord checks raw, the record stored under key seq. Records must be
 // given in increasing key order; a key at or below one already given is
@@ -139,7 +243,7 @@ func (c *ChainChecker) CheckHead(seq uint64, hash string) {
 // Report returns the outcome of the walk so far: the report, and when the
 // chain is broken an error wrapping the first *ChainError (and so
 // ErrCorrupt), which the report's Errors list in seq order.
-func (c *ChainChecker) Report() (*VerifyReport, error) { return c.w.report() }
+func (c *ChainChecker) Report() (*VerifyReport, error) { c.w.finish(); return c.w.report() }
 
 // report sorts the breaks found and returns the report with its error.
 func (w *walker) report() (*VerifyReport, error) {
@@ -170,7 +274,7 @@ func (w *walker) key(seq uint64, v []byte) {
 		w.prevOK = false
 	}
 	w.expect = seq + 1
-	ev, kind, detail := check(v)
+	ev, kind, detail, unchecked := check(v, w.macKey)
 	if ev == nil {
 		w.rep.add(seq, kind, detail)
 		w.prevOK = false
@@ -185,6 +289,7 @@ func (w *walker) key(seq uint64, v []byte) {
 	if kind != "" {
 		w.rep.add(seq, kind, detail)
 	}
+	w.keying(ev, unchecked)
 	w.link(ev)
 }
 
@@ -202,8 +307,18 @@ func (w *walker) key(seq uint64, v []byte) {
 //
 // Errors are as for the durable log's Verify: a non-nil report with an error wrapping
 // ErrCorrupt when the chain is broken, a nil report on read errors.
-func VerifyLines(r io.Reader) (*VerifyReport, error) {
-	w := newWalker()
+func VerifyLines(r io.Reader) (*VerifyReport, error) { return VerifyLinesWith(r, ChainOptions{}) }
+
+// VerifyLinesWith is VerifyLines with a chain key (to check keyed events'
+// MACs) and a signed head to check the file against; opts.From is
+// ignored, the file's first event being the anchor. Without a key, keyed
+// events are checked for form and links and counted in
+// VerifyReport.Unchecked: someone who rewrote the file could have
+// recomputed their chain values, which only the key or a signed head
+// exposes.
+func VerifyLinesWith(r io.Reader, opts ChainOptions) (*VerifyReport, error) {
+	opts.From = 0
+	w := newWalker(opts)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4<<10), MaxLineSize)
 	var gaps []gap // missing seqs seen so far; an event may still turn up late
@@ -215,7 +330,7 @@ func VerifyLines(r io.Reader) (*VerifyReport, error) {
 			continue
 		}
 		w.rep.Events++
-		ev, kind, detail := check(raw)
+		ev, kind, detail, unchecked := check(raw, w.macKey)
 		if ev == nil {
 			w.rep.add(w.expect, kind, fmt.Sprintf("line %d: %s", line, detail))
 			w.expect++
@@ -247,6 +362,7 @@ func VerifyLines(r io.Reader) (*VerifyReport, error) {
 			w.prevOK = false
 		}
 		w.seen(ev)
+		w.keying(ev, unchecked)
 		w.link(ev)
 		if w.expect == 0 { // seq overflow
 			break
@@ -261,6 +377,7 @@ func VerifyLines(r io.Reader) (*VerifyReport, error) {
 	for _, g := range gaps {
 		w.rep.add(g.from, KindRemoved, missing(g.from, g.to))
 	}
+	w.finish()
 	return w.report()
 }
 

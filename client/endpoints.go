@@ -313,3 +313,13 @@ func (c *Client) authed(ctx context.Context, method, path string, in, out any) e
 	}
 	return c.do(ctx, c.key, "", method, path, in, out)
 }
+
+// AuditHead asks the server to sign its audit chain head now
+// (GET /v1/audit/head, admins) and returns the signed head.
+func (c *Client) AuditHead(ctx context.Context) (*api.SignedHead, error) {
+	out := new(api.SignedHead)
+	if err := c.authed(ctx, http.MethodGet, "/v1/audit/head", nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -607,8 +607,8 @@ func (is *Issuer) Agents(ctx context.Context, actor *Principal, f AgentFilter) (
 	err := is.db.View(ctx, func(tx store.Tx) error {
 		return tx.Bucket(bucketAgents).Range(nil, func(k, v []byte) error {
 			var r agentRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("issuer: corrupt agent record %s: %w", k, err)
+			if err := decodeJSON(tx, bucketAgents, k, v, &r); err != nil {
+				return err
 			}
 			a := r.agent()
 			is.fill(tx, a, now)

@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"encoding/json"
 	"github.com/agentid/agentid/store"
 	"sync"
 	"testing"
@@ -172,10 +171,10 @@ func TestIssueSchemaRefusalInBatch(t *testing.T) {
 		t.Fatalf("%d credential records, want %d", n, good)
 	}
 	seen := map[string]string{}
-	_ = e.db.View(ctx, func(tx store.Tx) error {
+	_ = e.is.db.View(ctx, func(tx store.Tx) error {
 		return tx.Bucket(bucketCredentials).Range(nil, func(k, v []byte) error {
 			var c credentialRecord
-			if err := json.Unmarshal(v, &c); err != nil {
+			if err := decodeJSON(tx, bucketCredentials, k, v, &c); err != nil {
 				t.Fatal(err)
 			}
 			for _, s := range []vc.StatusEntry{c.Revocation, c.Suspension} {

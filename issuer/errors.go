@@ -40,6 +40,10 @@ const (
 	// CodeProofPrincipal: the proof of control does not name the calling
 	// principal in its "for" claim.
 	CodeProofPrincipal Code = "proof_principal_mismatch"
+	// CodeRecordTampered: a stored record failed its integrity check (it
+	// was edited or forged in the database without the master key); the
+	// operation is refused rather than run on it.
+	CodeRecordTampered Code = "record_tampered"
 )
 
 // Kind classifies a refusal the way a protocol status would, without the
@@ -69,11 +73,14 @@ const (
 	KindTooLarge
 	// KindRateLimited: too many requests; retry after Error.RetryAfter.
 	KindRateLimited
+	// KindIntegrity: stored state failed its integrity check; the
+	// operation fails closed. It is the server's fault, not the caller's.
+	KindIntegrity
 )
 
 var kindNames = [...]string{KindInvalid: "invalid", KindUnauthenticated: "unauthenticated", KindForbidden: "forbidden",
 	KindNotFound: "not_found", KindConflict: "conflict", KindTooLarge: "too_large",
-	KindRateLimited: "rate_limited"}
+	KindRateLimited: "rate_limited", KindIntegrity: "integrity"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {

@@ -189,7 +189,7 @@ func TestReinstateNeedsSuspendingRole(t *testing.T) {
 	}
 	// A suspension recorded by an earlier release names no role: only an
 	// admin lifts it.
-	if err := e.db.Update(ctx, func(tx store.Tx) error {
+	if err := e.is.db.Update(ctx, func(tx store.Tx) error {
 		var c credentialRecord
 		if _, err := getJSON(tx, bucketCredentials, iss.ID, &c); err != nil {
 			return err
@@ -261,7 +261,7 @@ func TestRefreshRecordConstant(t *testing.T) {
 
 	// Make it a record of the first release: the credential list inside,
 	// no index.
-	if err := e.db.Update(ctx, func(tx store.Tx) error {
+	if err := e.is.db.Update(ctx, func(tx store.Tx) error {
 		var r agentRecord
 		if _, err := getJSON(tx, bucketAgents, a.DID, &r); err != nil {
 			return err

@@ -99,14 +99,22 @@ func (e *env) open(tb testing.TB) {
 			tb.Fatal(err)
 		}
 	}
-	if e.status, err = publish.Open(db, publish.Options{BaseURL: testURL, Now: e.clock.Now}); err != nil {
+	// Records and the audit chain are authenticated, as a server runs them.
+	ik, err := e.ks.IntegrityKeys(ctx)
+	if err != nil {
 		tb.Fatal(err)
 	}
-	if e.audit, err = auditlog.Open(db, &auditlog.Options{Now: e.clock.Now}); err != nil {
+	if e.status, err = publish.Open(db, publish.Options{BaseURL: testURL, Now: e.clock.Now, RecordsKey: ik.Records}); err != nil {
+		tb.Fatal(err)
+	}
+	if e.audit, err = auditlog.Open(db, &auditlog.Options{Now: e.clock.Now, Key: ik.Audit}); err != nil {
 		tb.Fatal(err)
 	}
 	cfg := e.isConfig
 	cfg.URL, cfg.Now = testURL, e.clock.Now
+	if cfg.RecordsKey == nil {
+		cfg.RecordsKey = ik.Records
+	}
 	if e.is, err = New(db, e.ks, e.status, e.audit, cfg); err != nil {
 		tb.Fatal(err)
 	}
@@ -275,7 +283,7 @@ func (e *env) credential(tb testing.TB, id string) (Credential, bool) {
 	tb.Helper()
 	var c credentialRecord
 	var ok bool
-	if err := e.db.View(context.Background(), func(tx store.Tx) error {
+	if err := e.is.db.View(context.Background(), func(tx store.Tx) error {
 		var err error
 		ok, err = getJSON(tx, bucketCredentials, id, &c)
 		return err

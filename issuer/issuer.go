@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/did"
+	"github.com/agentid/agentid/internal/recordmac"
 	"github.com/agentid/agentid/keystore"
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/schemas"
@@ -59,6 +59,12 @@ type Config struct {
 	// the issuer's own audit log; pass one to share it with a verifier
 	// service writing to the same log. See [Issuer.FlushRefusals].
 	Refusals *audit.Aggregator
+	// RecordsKey authenticates the principal, agent and credential records
+	// at rest (keystore.IntegrityKeys.Records): each is sealed with a MAC
+	// bound to its bucket and key, and one that fails it is refused with
+	// CodeRecordTampered. Nil keeps records unauthenticated, as earlier
+	// releases stored them (tests, tools without the master key).
+	RecordsKey []byte
 }
 
 // Issuer registers principals and agents, issues, refreshes, revokes and
@@ -80,6 +86,7 @@ type Issuer struct {
 	replay    *verifier.MemoryReplayCache // shared by principal, refresher and proof
 	refusals  *audit.Aggregator
 	log       *slog.Logger
+	seal      *recordmac.Sealer
 
 	seenMu sync.Mutex
 	seen   map[string]time.Time
@@ -141,7 +148,13 @@ func New(db store.Store, keys *keystore.Store, status *publish.Store, auditLog A
 	if err != nil {
 		return nil, err
 	}
-	is := &Issuer{cfg: cfg, did: id, db: db, keys: keys, status: status, audit: auditLog, schema: schema,
+	var seal *recordmac.Sealer
+	if cfg.RecordsKey != nil {
+		if seal, err = recordmac.New(cfg.RecordsKey); err != nil {
+			return nil, fmt.Errorf("issuer: %w", err)
+		}
+	}
+	is := &Issuer{cfg: cfg, did: id, db: sealedDB{db, seal}, seal: seal, keys: keys, status: status, audit: auditLog, schema: schema,
 		nonces: verifier.NewMemoryNonces(5*time.Minute, 100_000), log: cfg.Logger, seen: map[string]time.Time{}}
 	is.refusals = cfg.Refusals
 	if is.refusals == nil {
@@ -395,6 +408,11 @@ func (is *Issuer) admitPrincipal(ctx context.Context, ev *audit.Event, p *vc.Pre
 		if e, ok := Refusal(err); ok && e.Code == CodeUnknownPrincipal {
 			return fail(KindUnauthenticated, CodeUnknownPrincipal, "%s is not a registered principal", p.HolderDID())
 		}
+		if e, ok := Refusal(err); ok && e.Code == CodeRecordTampered {
+			// A forged or edited principal record authenticates no one.
+			is.log.Error("integrity: refused a principal record that fails its MAC", "principal", p.HolderDID())
+			return &Error{Kind: KindUnauthenticated, Code: CodeRecordTampered, Detail: e.Detail}
+		}
 		return err
 	}
 	*out = pr
@@ -444,10 +462,10 @@ func (is *Issuer) Principals(ctx context.Context, actor *Principal) ([]Principal
 func (is *Issuer) principals(ctx context.Context) ([]Principal, error) {
 	var out []Principal
 	err := is.db.View(ctx, func(tx store.Tx) error {
-		return tx.Bucket(bucketPrincipals).Range(nil, func(_, v []byte) error {
+		return tx.Bucket(bucketPrincipals).Range(nil, func(k, v []byte) error {
 			var r principalRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("issuer: corrupt principal record: %w", err)
+			if err := decodeJSON(tx, bucketPrincipals, k, v, &r); err != nil {
+				return err
 			}
 			out = append(out, *r.principal())
 			return nil
@@ -547,9 +565,9 @@ func (is *Issuer) RemovePrincipal(ctx context.Context, actor *Principal, id stri
 			}
 			if p.Role == RoleAdmin {
 				admins := 0
-				_ = b.Range(nil, func(_, v []byte) error {
+				_ = b.Range(nil, func(k, v []byte) error {
 					var q principalRecord
-					if json.Unmarshal(v, &q) == nil && q.Role == RoleAdmin {
+					if decodeJSON(tx, bucketPrincipals, k, v, &q) == nil && q.Role == RoleAdmin {
 						admins++
 					}
 					return nil
@@ -582,8 +600,8 @@ func (is *Issuer) suspendCreatedBy(tx store.Tx, actor *Principal, principal stri
 	var agents []agentRecord
 	err := tx.Bucket(bucketAgents).Range(nil, func(k, v []byte) error {
 		var a agentRecord
-		if err := json.Unmarshal(v, &a); err != nil {
-			return fmt.Errorf("issuer: corrupt agent record %s: %w", k, err)
+		if err := decodeJSON(tx, bucketAgents, k, v, &a); err != nil {
+			return err
 		}
 		if a.CreatedBy == principal && !a.Retired {
 			agents = append(agents, a)

@@ -297,7 +297,7 @@ func TestAuthenticateFloodLeavesNoTrace(t *testing.T) {
 	const method, url = "POST", testURL + "/v1/agents"
 	before := e.is.replay.Len()
 	for range 300 {
-		_, err := e.is.Authenticate(ctx, e.requestVP(t, e.newAgent(t), method, url), method, url)
+		_, err := e.is.Authenticate(ctx, e.requestVP(t, e.newAgent(t), method, url), method, url, nil)
 		wantErr(t, err, KindUnauthenticated, CodeUnknownPrincipal)
 	}
 	if n := e.is.replay.Len(); n != before {
@@ -305,10 +305,10 @@ func TestAuthenticateFloodLeavesNoTrace(t *testing.T) {
 	}
 	for range 3 {
 		vp := e.requestVP(t, e.admin, method, url)
-		if _, err := e.is.Authenticate(ctx, vp, method, url); err != nil {
+		if _, err := e.is.Authenticate(ctx, vp, method, url, nil); err != nil {
 			t.Fatalf("admin after the flood: %v", err)
 		}
-		_, err := e.is.Authenticate(ctx, vp, method, url)
+		_, err := e.is.Authenticate(ctx, vp, method, url, nil)
 		wantErr(t, err, KindUnauthenticated, Code(reason.Replayed))
 	}
 }

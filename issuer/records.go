@@ -1,11 +1,14 @@
 package issuer
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/agentid/agentid/internal/recordmac"
 	"github.com/agentid/agentid/store"
 	"github.com/agentid/agentid/vc"
 )
@@ -129,12 +132,63 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Records at rest are authenticated: putJSON seals each record with a MAC
+// bound to its bucket and key (package internal/recordmac, under
+// Config.RecordsKey) and getJSON and decodeJSON refuse one that does not
+// verify, with a KindIntegrity *Error (CodeRecordTampered). They find the
+// sealer in the transaction: the Issuer wraps its store (sealedDB) so that
+// every transaction it opens carries it, and a transaction that does not
+// is refused rather than read unauthenticated.
+
+// sealedDB is the issuer's store: each transaction carries the sealer.
+type sealedDB struct {
+	store.Store
+	seal *recordmac.Sealer
+}
+
+type sealedTx struct {
+	store.Tx
+	seal *recordmac.Sealer
+}
+
+func (d sealedDB) View(ctx context.Context, fn func(store.Tx) error) error {
+	return d.Store.View(ctx, func(tx store.Tx) error { return fn(sealedTx{tx, d.seal}) })
+}
+
+func (d sealedDB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return d.Store.Update(ctx, func(tx store.Tx) error { return fn(sealedTx{tx, d.seal}) })
+}
+
+func (d sealedDB) Batch(ctx context.Context, fn func(store.Tx) error) error {
+	return d.Store.Batch(ctx, func(tx store.Tx) error { return fn(sealedTx{tx, d.seal}) })
+}
+
+var errNoSealer = errors.New("issuer: transaction does not carry the record sealer")
+
+func sealerOf(tx store.Tx) (*recordmac.Sealer, error) {
+	st, ok := tx.(sealedTx)
+	if !ok {
+		return nil, errNoSealer
+	}
+	return st.seal, nil
+}
+
+// tampered is the refusal for a stored record that fails its check.
+func tampered(bucket, key string, err error) *Error {
+	return &Error{Kind: KindIntegrity, Code: CodeRecordTampered,
+		Detail: fmt.Sprintf("stored record %s/%s failed its integrity check", bucket, key), Err: err}
+}
+
 func putJSON(tx store.Tx, bucket, key string, v any) error {
+	seal, err := sealerOf(tx)
+	if err != nil {
+		return err
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucket).Put([]byte(key), b)
+	return tx.Bucket(bucket).Put([]byte(key), seal.Seal(bucket, []byte(key), b))
 }
 
 func getJSON(tx store.Tx, bucket, key string, v any) (bool, error) {
@@ -142,8 +196,87 @@ func getJSON(tx store.Tx, bucket, key string, v any) (bool, error) {
 	if b == nil {
 		return false, nil
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return true, fmt.Errorf("issuer: corrupt record %s/%s: %w", bucket, key, err)
+	return true, decodeJSON(tx, bucket, []byte(key), b, v)
+}
+
+// decodeJSON authenticates and decodes the stored value b of key in
+// bucket, as read by a Range.
+func decodeJSON(tx store.Tx, bucket string, key, b []byte, v any) error {
+	seal, err := sealerOf(tx)
+	if err != nil {
+		return err
 	}
-	return true, nil
+	raw, err := seal.Open(bucket, key, b)
+	if err != nil {
+		return tampered(bucket, string(key), err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("issuer: corrupt record %s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+// recordBuckets are the buckets whose records are sealed.
+var recordBuckets = []string{bucketPrincipals, bucketAgents, bucketCredentials}
+
+// SealRecordsTx authenticates every principal, agent and credential
+// record written before record MACs (the upgrade of a data directory),
+// inside the caller's write transaction, and returns how many it sealed. A
+// record already sealed must verify; one that does not fails the migration
+// with a CodeRecordTampered *Error.
+func (is *Issuer) SealRecordsTx(tx store.Tx) (int, error) {
+	tx = sealedTx{tx, is.seal}
+	if !is.seal.Keyed() {
+		return 0, errors.New("issuer: seal records: no records key")
+	}
+	n := 0
+	for _, bucket := range recordBuckets {
+		type kv struct{ k, v []byte }
+		var todo []kv
+		err := tx.Bucket(bucket).Range(nil, func(k, v []byte) error {
+			if recordmac.IsSealed(v) {
+				if _, err := is.seal.Open(bucket, k, v); err != nil {
+					return tampered(bucket, string(k), err)
+				}
+				return nil
+			}
+			todo = append(todo, kv{append([]byte(nil), k...), append([]byte(nil), v...)})
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		for _, r := range todo {
+			if err := tx.Bucket(bucket).Put(r.k, is.seal.Seal(bucket, r.k, r.v)); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// CheckRecords authenticates every principal, agent and credential record
+// and returns the bucket/key of each that fails (at most limit; 0 means
+// all). It changes nothing; a server runs it at start.
+func (is *Issuer) CheckRecords(ctx context.Context, limit int) ([]string, error) {
+	var bad []string
+	err := is.db.View(ctx, func(tx store.Tx) error {
+		for _, bucket := range recordBuckets {
+			err := tx.Bucket(bucket).Range(nil, func(k, v []byte) error {
+				if _, err := is.seal.Open(bucket, k, v); err != nil {
+					bad = append(bad, bucket+"/"+string(k))
+					if limit > 0 && len(bad) >= limit {
+						return store.Stop
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return bad, err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/agentid/agentid/internal/strictjson"
 	"io"
 	"net/http"
 	"net/url"
@@ -588,11 +589,18 @@ func (c *Checker) expiry(now time.Time, ttl time.Duration, validUntil time.Time)
 	return exp
 }
 
+// listNames are the members of a list credential (vc.Issuer decodes
+// {"id", "name"} itself).
+var listNames = strictjson.NewVocab(listCredential{}).With("id", "name")
+
 // parseList verifies and decodes a list credential fetched from u.
 func (c *Checker) parseList(ctx context.Context, u, token string) (*cachedList, error) {
 	t, err := vc.VerifyJWT(ctx, token, vc.TypCredential, c.keys, did.AssertionMethod)
 	if err != nil {
 		return nil, unavailable("list credential does not verify", err)
+	}
+	if err := strictjson.Check(t.Payload, listNames); err != nil {
+		return nil, unavailable("list credential is ambiguous JSON", reason.Wrap(reason.Malformed, "", err))
 	}
 	var lc listCredential
 	if err := json.Unmarshal(t.Payload, &lc); err != nil {

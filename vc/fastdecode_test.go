@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/agentid/agentid/internal/strictjson"
 	"reflect"
 	"strings"
 	"testing"
@@ -33,10 +34,22 @@ func refDecode[T any, PT interface {
 		}
 		return nil, reason.Wrap(reason.Malformed, "vc: payload is not valid JSON", err)
 	}
+	// Since the strict decoding of signed payloads, JSON that parsers may
+	// read two ways is refused after encoding/json accepted it.
+	if err := strictjson.Check(b, strictNames(v)); err != nil {
+		return nil, reason.Wrap(reason.Malformed, "vc: payload is ambiguous JSON", err)
+	}
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
 	return (*T)(v), nil
+}
+
+func strictNames(v any) *strictjson.Vocab {
+	if _, ok := v.(*Presentation); ok {
+		return presentationNames
+	}
+	return credentialNames
 }
 
 // sameResult fails t unless both decodes gave DeepEqual values or errors

@@ -134,7 +134,7 @@ func DecodePresentation(payload []byte) (*Presentation, error) {
 	p, ok := fastDecodePresentation(payload)
 	if !ok {
 		p = new(Presentation)
-		if err := decodeJSON(payload, p); err != nil {
+		if err := decodeJSON(payload, p, presentationNames); err != nil {
 			return nil, err
 		}
 	}

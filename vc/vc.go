@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/agentid/agentid/internal/strictjson"
 	"time"
 
 	"github.com/agentid/agentid/internal/credcheck"
@@ -190,7 +191,7 @@ func DecodeCredential(payload []byte) (*Credential, error) {
 	c, ok := fastDecodeCredential(payload)
 	if !ok {
 		c = new(Credential)
-		if err := decodeJSON(payload, c); err != nil {
+		if err := decodeJSON(payload, c, credentialNames); err != nil {
 			return nil, err
 		}
 	}
@@ -200,8 +201,17 @@ func DecodeCredential(payload []byte) (*Credential, error) {
 	return c, nil
 }
 
-// decodeJSON decodes a single JSON object, refusing trailing data.
-func decodeJSON(b []byte, v any) error {
+// The member names the decoders know, for strictjson: Issuer decodes
+// {"id", "name"} itself.
+var (
+	credentialNames   = strictjson.NewVocab(Credential{}).With("name")
+	presentationNames = strictjson.NewVocab(Presentation{}).With("name")
+)
+
+// decodeJSON decodes a single JSON object, refusing trailing data and
+// anything on which parsers could disagree (strictjson: duplicate or
+// case-folded member names, bytes that are not UTF-8).
+func decodeJSON(b []byte, v any, names *strictjson.Vocab) error {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || b[0] != '{' {
 		return reason.New(reason.Malformed, "vc: payload is not a JSON object")
@@ -212,6 +222,11 @@ func decodeJSON(b []byte, v any) error {
 			return reason.Wrap(reason.Malformed, fmt.Sprintf("vc: member %q has the wrong type", ute.Field), nil)
 		}
 		return reason.Wrap(reason.Malformed, "vc: payload is not valid JSON", err)
+	}
+	// Valid JSON, and decoded; but what encoding/json read may not be what
+	// another parser reads: then the payload means nothing.
+	if err := strictjson.Check(b, names); err != nil {
+		return reason.Wrap(reason.Malformed, "vc: payload is ambiguous JSON", err)
 	}
 	return nil
 }

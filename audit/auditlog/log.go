@@ -30,6 +30,11 @@ type Options struct {
 	// Now is the clock used to timestamp events whose Time is zero, and as
 	// the end of the Summary window. Nil means time.Now.
 	Now func() time.Time
+	// Key is the chain key (keystore.IntegrityKeys.Audit): every event
+	// appended is sealed with HMAC-SHA256 under it, and Verify checks
+	// keyed events' MACs. Nil keeps the unkeyed SHA-256 chain of earlier
+	// releases, for tests and tools without the master key.
+	Key []byte
 }
 
 // Log is the hash-chained audit log kept in a store.Store. It is safe
@@ -39,6 +44,7 @@ type Options struct {
 type Log struct {
 	db  store.Store
 	now func() time.Time
+	key []byte
 
 	// Group commit for Append: callers queue their events and wait; one
 	// writer goroutine commits everything queued in one transaction (one
@@ -65,6 +71,12 @@ func Open(db store.Store, opts *Options) (*Log, error) {
 	l := &Log{db: db, now: time.Now}
 	if opts != nil && opts.Now != nil {
 		l.now = opts.Now
+	}
+	if opts != nil && opts.Key != nil {
+		if len(opts.Key) < 32 {
+			return nil, errorf("open: chain key is %d bytes, want at least 32", len(opts.Key))
+		}
+		l.key = bytes.Clone(opts.Key)
 	}
 	return l, nil
 }
@@ -145,7 +157,7 @@ func (l *Log) AppendTx(tx store.Tx, ev *audit.Event) error {
 	}
 	ev.Seq = h.seq + 1
 	ev.Prev = h.hash
-	rec, err := audit.Seal(ev)
+	rec, err := audit.SealKeyed(ev, l.key)
 	if err != nil {
 		return err
 	}
@@ -190,7 +202,7 @@ func (l *Log) appendLot(tx store.Tx, evs []audit.Event) error {
 		}
 		ev.Seq = h.seq + 1
 		ev.Prev = h.hash
-		rec, err := audit.Seal(ev)
+		rec, err := audit.SealKeyed(ev, l.key)
 		if err != nil {
 			return err
 		}

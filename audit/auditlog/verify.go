@@ -22,9 +22,25 @@ import (
 // Verify shows that the log is consistent with itself. Someone who can
 // write the database can rewrite the chain and its head consistently; to
 // detect that, compare Head with a copy kept elsewhere (see Log.Head).
+//
+// A Log with a chain key demands that the log end on a keyed event
+// (ChainOptions.RequireKeyed): an upgraded log is keyed from its first
+// append under the key (the server appends one at once).
 func (l *Log) Verify(ctx context.Context) (*audit.VerifyReport, error) {
-	c := audit.NewChainChecker()
+	return l.VerifyWith(ctx, audit.ChainOptions{RequireKeyed: true})
+}
+
+// VerifyWith is Verify with options: opts.From verifies only the tail
+// from that seq (after a trusted signed head, as at start), opts.Head
+// checks the log against a signed head the caller has authenticated.
+// The log's own chain key is always used; opts.Key is ignored.
+func (l *Log) VerifyWith(ctx context.Context, opts audit.ChainOptions) (*audit.VerifyReport, error) {
+	opts.Key = l.key
+	c := audit.NewChainCheckerWith(opts)
 	var resume []byte // key to continue from; nil: the first key
+	if opts.From > 1 {
+		resume = seqKey(opts.From)
+	}
 	done := false
 	for !done {
 		if err := ctx.Err(); err != nil {

@@ -447,12 +447,40 @@ func auditCmd() *cobra.Command {
 		},
 	}
 	summary.Flags().StringVar(&sumSince, "since", "24h", "window: a duration back from now")
-	var file string
+	var file, headFile string
+	head := &cobra.Command{
+		Use: "head", Short: "Print the audit chain head, signed now by the issuer key (keep it elsewhere)", Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			var out *api.SignedHead
+			if err := cn.call(func(cl *client.Client) (err error) {
+				out, err = cl.AuditHead(c.Context())
+				return err
+			}); err != nil {
+				return err
+			}
+			if cn.json {
+				return printJSON(c.OutOrStdout(), out)
+			}
+			_, err := fmt.Fprintln(c.OutOrStdout(), out.Token)
+			return err
+		},
+	}
 	verify := &cobra.Command{
-		Use: "verify", Short: "Check the hash chain (of the server's log, or of an exported --file)", Args: cobra.NoArgs,
+		Use: "verify", Short: "Check the hash chain (of the server's log, or of an exported --file), optionally against a saved --head", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			var rep *audit.VerifyReport
-			if file != "" {
+			if headFile != "" {
+				var err error
+				if rep, err = verifyAgainstHead(c, &cn, file, headFile); err != nil {
+					if rep == nil || rep.OK() {
+						return err
+					}
+					if perr := printJSON(c.OutOrStdout(), rep); perr != nil {
+						return perr
+					}
+					return err
+				}
+			} else if file != "" {
 				f, err := os.Open(file)
 				if err != nil {
 					return err
@@ -486,7 +514,8 @@ func auditCmd() *cobra.Command {
 		},
 	}
 	verify.Flags().StringVar(&file, "file", "", "an exported JSON-lines file to check offline")
-	c.AddCommand(tail, export, summary, verify)
+	verify.Flags().StringVar(&headFile, "head", "", "a signed head saved by 'agentid audit head': the log must reach it and agree with it")
+	c.AddCommand(tail, export, summary, head, verify)
 	return c
 }
 

@@ -61,7 +61,21 @@ type Config struct {
 	TrustedIssuers []string
 	Logger         *slog.Logger
 	Now            func() time.Time
+	// HeadInterval is how often the audit chain head is signed (when it
+	// moved) and kept as the anchor of the next start's check: 1m by
+	// default, negative to sign only on demand and at start.
+	HeadInterval time.Duration
+	// AllowIntegrityFailure starts the server even when the start-up
+	// integrity check fails (the audit chain or a record MAC does not
+	// verify), so that admins can read and export what is there; the
+	// failure is logged at error level and /readyz answers 503. Without
+	// it, Open refuses with an error wrapping ErrIntegrity.
+	AllowIntegrityFailure bool
 }
+
+// ErrIntegrity: the start-up check found the audit chain or a stored
+// record altered without the master key.
+var ErrIntegrity = errors.New("server: integrity check failed: the database was altered without the master key")
 
 // App is an opened data directory.
 type App struct {
@@ -80,10 +94,15 @@ type App struct {
 	// AdminDID is set when Open created the first admin; its private JWK
 	// was written to DataDir/admin.jwk.
 	AdminDID string
-	log      *slog.Logger
+	// IntegrityErr is the start-up integrity failure, when
+	// Config.AllowIntegrityFailure let the server start anyway.
+	IntegrityErr error
 
+	log          *slog.Logger
 	stopRefusals context.CancelFunc
 	refusalsDone chan struct{}
+	stopHeads    chan struct{}
+	headsDone    chan struct{}
 }
 
 // Open opens (and on first use initialises) the data directory.
@@ -138,10 +157,16 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		}
 		a.log.Info("created issuer signing key", "alg", string(a.cfg.KeyAlg))
 	}
-	if a.Status, err = publish.Open(a.DB, publish.Options{BaseURL: a.cfg.IssuerURL, TTL: a.cfg.StatusTTL, Now: a.cfg.Now}); err != nil {
+	// The MAC keys of data at rest, derived from the master key (see
+	// keystore.IntegrityKeys and docs/audit.md).
+	ik, err := a.Keys.IntegrityKeys(ctx)
+	if err != nil {
 		return err
 	}
-	if a.Audit, err = auditlog.Open(a.DB, &auditlog.Options{Now: a.cfg.Now}); err != nil {
+	if a.Status, err = publish.Open(a.DB, publish.Options{BaseURL: a.cfg.IssuerURL, TTL: a.cfg.StatusTTL, Now: a.cfg.Now, RecordsKey: ik.Records}); err != nil {
+		return err
+	}
+	if a.Audit, err = auditlog.Open(a.DB, &auditlog.Options{Now: a.cfg.Now, Key: ik.Audit}); err != nil {
 		return err
 	}
 	a.Refusals = audit.NewAggregator(a.Audit, audit.AggregatorOptions{Now: a.cfg.Now})
@@ -153,9 +178,22 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 	}()
 	if a.Issuer, err = issuer.New(a.DB, a.Keys, a.Status, a.Audit, issuer.Config{
 		URL: a.cfg.IssuerURL, DefaultTTL: a.cfg.DefaultTTL, MaxTTL: a.cfg.MaxTTL, Now: a.cfg.Now, Logger: a.log,
-		Refusals: a.Refusals,
+		Refusals:   a.Refusals,
+		RecordsKey: ik.Records,
 	}); err != nil {
 		return err
+	}
+	if ik.Created {
+		if err := a.migrate(ctx); err != nil {
+			return err
+		}
+	}
+	if err := a.checkIntegrity(ctx); err != nil {
+		if !a.cfg.AllowIntegrityFailure {
+			return err
+		}
+		a.IntegrityErr = err
+		a.log.Error("INTEGRITY CHECK FAILED: starting anyway (AllowIntegrityFailure); not ready until resolved", "err", err)
 	}
 	a.Feed = publish.NewFeed(publish.FeedOptions{})
 	signer := func() jws.Signer {
@@ -169,13 +207,20 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		return err
 	}
 	have, err := a.Issuer.HasPrincipals(ctx)
-	if err != nil {
+	if err != nil && a.IntegrityErr == nil {
 		return err
 	}
-	if !have {
+	if !have && err == nil {
 		if err := a.createAdmin(ctx); err != nil {
 			return err
 		}
+	}
+	if a.IntegrityErr == nil {
+		// The anchor of the next start's check.
+		if _, _, err := a.Issuer.SignAuditHead(ctx); err != nil {
+			return err
+		}
+		a.startHeadSigner()
 	}
 	return nil
 }
@@ -238,6 +283,10 @@ func WriteKeyFile(path string, priv any, id string) error {
 
 // Close writes the pending refusal aggregates and releases the database.
 func (a *App) Close() error {
+	if a.stopHeads != nil {
+		close(a.stopHeads)
+		<-a.headsDone
+	}
 	if a.Publisher != nil {
 		a.Publisher.Close()
 	}

@@ -205,6 +205,7 @@ func (s *Server) routes() *gin.Engine {
 	p.GET("/audit", s.auditQuery)
 	p.GET("/audit/summary", s.auditSummary)
 	p.GET("/audit/verify", s.auditVerify)
+	p.GET("/audit/head", s.auditHead)
 	p.POST(ingestRoute[len("/v1"):], s.ingestAudit)
 	return r
 }
@@ -261,6 +262,7 @@ var statusOf = map[issuer.Kind]int{
 	issuer.KindConflict:        http.StatusConflict,
 	issuer.KindTooLarge:        http.StatusRequestEntityTooLarge,
 	issuer.KindRateLimited:     http.StatusTooManyRequests,
+	issuer.KindIntegrity:       http.StatusInternalServerError,
 }
 
 // fail writes err as problem details: a refusal with its code and the
@@ -415,6 +417,10 @@ func (s *Server) file(fsys fs.FS, name, ctype string) gin.HandlerFunc {
 }
 
 func (s *Server) ready(c *gin.Context) {
+	if s.app.IntegrityErr != nil {
+		problem.Write(c.Writer, http.StatusServiceUnavailable, "not_ready", "integrity check failed at start; see the server log")
+		return
+	}
 	if _, _, err := s.app.Audit.Head(c.Request.Context()); err != nil {
 		problem.Write(c.Writer, http.StatusServiceUnavailable, "not_ready", "")
 		return
@@ -735,6 +741,17 @@ func (s *Server) auditVerify(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, rep)
+}
+
+// auditHead is GET /v1/audit/head: the current chain head, signed now by
+// the issuer key, as {"token": compact JWS, "head": {...}}.
+func (s *Server) auditHead(c *gin.Context) {
+	tok, h, err := s.app.Issuer.AuditHead(c.Request.Context(), principal(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, api.SignedHead{Token: tok, Head: *h})
 }
 
 // ingestAudit is POST /v1/audit/events: see issuer.IngestAudit.

@@ -20,4 +20,8 @@ var (
 	ErrUnknownEntry = errors.New("statuslist: status entry was not issued by this store")
 	// ErrReadOnlyTx: AllocateTx or SetTx was given a read-only transaction.
 	ErrReadOnlyTx = errors.New("statuslist: transaction is not writable")
+	// ErrTampered: a stored record failed its integrity check (its MAC
+	// does not match, or it has none where one is required): it was
+	// edited or forged without the master key, and is not used.
+	ErrTampered = errors.New("statuslist: stored record failed its integrity check")
 )

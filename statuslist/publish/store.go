@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentid/agentid/internal/recordmac"
 	"github.com/agentid/agentid/statuslist"
 	"github.com/agentid/agentid/store"
 	"github.com/agentid/agentid/vc"
@@ -57,6 +58,12 @@ type Options struct {
 	TTL time.Duration
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+	// RecordsKey authenticates the stored records (list meta, bits,
+	// current list) with a MAC bound to bucket and key
+	// (keystore.IntegrityKeys.Records); a record that fails it is refused
+	// with an error wrapping ErrTampered. Nil stores records unauthenticated,
+	// as earlier releases did.
+	RecordsKey []byte
 
 	// minSize overrides statuslist.MinSize so that tests can fill a list; it is not
 	// settable outside the package.
@@ -69,6 +76,7 @@ type Options struct {
 // though only one should publish.
 type Store struct {
 	db      store.Store
+	seal    *recordmac.Sealer
 	base    string // BaseURL without a trailing slash
 	prefix  string // base + "/status/"
 	size    int
@@ -113,7 +121,13 @@ func Open(db store.Store, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, base: base, prefix: base + "/status/", size: size, ttl: ttl, now: now}, nil
+	var seal *recordmac.Sealer
+	if opts.RecordsKey != nil {
+		if seal, err = recordmac.New(opts.RecordsKey); err != nil {
+			return nil, fmt.Errorf("statuslist: %w", err)
+		}
+	}
+	return &Store{db: db, seal: seal, base: base, prefix: base + "/status/", size: size, ttl: ttl, now: now}, nil
 }
 
 func checkBaseURL(s string) (string, error) {
@@ -188,12 +202,68 @@ func unmarshalMeta(b []byte) (*listMeta, error) {
 	return m, nil
 }
 
-func getMeta(tx store.Tx, p Purpose, n uint32) (*listMeta, error) {
-	v := tx.Bucket(bucketLists).Get(listKey(p, n))
+func (s *Store) getMeta(tx store.Tx, p Purpose, n uint32) (*listMeta, error) {
+	v, err := s.get(tx, bucketLists, listKey(p, n))
+	if err != nil {
+		return nil, err
+	}
 	if v == nil {
 		return nil, ErrUnknownList
 	}
 	return unmarshalMeta(v)
+}
+
+// get reads and authenticates one record; nil when absent.
+func (s *Store) get(tx store.Tx, bucket string, key []byte) ([]byte, error) {
+	v := tx.Bucket(bucket).Get(key)
+	if v == nil {
+		return nil, nil
+	}
+	out, err := s.seal.Open(bucket, key, v)
+	if err != nil {
+		return nil, fmt.Errorf("statuslist: record %s/%q: %w: %w", bucket, key, ErrTampered, err)
+	}
+	return out, nil
+}
+
+// put seals and writes one record.
+func (s *Store) put(tx store.Tx, bucket string, key, val []byte) error {
+	return tx.Bucket(bucket).Put(key, s.seal.Seal(bucket, key, val))
+}
+
+// SealRecordsTx authenticates every record written before record MACs
+// (the upgrade of a data directory), inside the caller's write
+// transaction, and returns how many it sealed. A record already sealed
+// must verify; one that does not fails the migration with ErrTampered.
+func (s *Store) SealRecordsTx(tx store.Tx) (int, error) {
+	if !s.seal.Keyed() {
+		return 0, errors.New("statuslist: seal records: no records key")
+	}
+	n := 0
+	for _, bucket := range []string{bucketLists, bucketBits, bucketCurrent} {
+		type kv struct{ k, v []byte }
+		var todo []kv
+		err := tx.Bucket(bucket).Range(nil, func(k, v []byte) error {
+			if recordmac.IsSealed(v) {
+				if _, err := s.seal.Open(bucket, k, v); err != nil {
+					return fmt.Errorf("statuslist: record %s/%q: %w: %w", bucket, k, ErrTampered, err)
+				}
+				return nil
+			}
+			todo = append(todo, kv{append([]byte(nil), k...), append([]byte(nil), v...)})
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		for _, r := range todo {
+			if err := s.put(tx, bucket, r.k, r.v); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // AllocateTx allocates a fresh index in the current list of purpose p, inside
@@ -212,17 +282,20 @@ func (s *Store) AllocateTx(tx store.Tx, p Purpose) (vc.StatusEntry, error) {
 	if !tx.Writable() {
 		return vc.StatusEntry{}, ErrReadOnlyTx
 	}
-	cur := tx.Bucket(bucketCurrent)
 	lists := tx.Bucket(bucketLists)
 	var n uint32
 	var m *listMeta
-	if v := cur.Get([]byte(p)); v != nil {
+	curV, err := s.get(tx, bucketCurrent, []byte(p))
+	if err != nil {
+		return vc.StatusEntry{}, err
+	}
+	if v := curV; v != nil {
 		if len(v) != 4 {
 			return vc.StatusEntry{}, errors.New("statuslist: corrupt current-list record")
 		}
 		n = binary.BigEndian.Uint32(v)
 		var err error
-		if m, err = getMeta(tx, p, n); err != nil {
+		if m, err = s.getMeta(tx, p, n); err != nil {
 			return vc.StatusEntry{}, err
 		}
 		if m.counter >= m.size {
@@ -241,13 +314,13 @@ func (s *Store) AllocateTx(tx store.Tx, p Purpose) (vc.StatusEntry, error) {
 		if lists.Get(listKey(p, n)) != nil {
 			return vc.StatusEntry{}, errors.New("statuslist: corrupt store: list exists beyond the current one")
 		}
-		if err := cur.Put([]byte(p), binary.BigEndian.AppendUint32(nil, n)); err != nil {
+		if err := s.put(tx, bucketCurrent, []byte(p), binary.BigEndian.AppendUint32(nil, n)); err != nil {
 			return vc.StatusEntry{}, err
 		}
 	}
 	idx := newPermutation(m.key[:], int(m.size)).Permute(uint64(m.counter))
 	m.counter++
-	if err := lists.Put(listKey(p, n), m.marshal()); err != nil {
+	if err := s.put(tx, bucketLists, listKey(p, n), m.marshal()); err != nil {
 		return vc.StatusEntry{}, err
 	}
 	u := s.ListURL(p, n)
@@ -288,7 +361,7 @@ func (s *Store) resolveTx(tx store.Tx, e vc.StatusEntry, allocated bool) (ref, *
 	if !ok {
 		return ref{}, nil, fmt.Errorf("%w: statusListIndex %q", ErrUnknownEntry, e.StatusListIndex)
 	}
-	m, err := getMeta(tx, p, n)
+	m, err := s.getMeta(tx, p, n)
 	if err != nil {
 		if errors.Is(err, ErrUnknownList) {
 			return ref{}, nil, fmt.Errorf("%w: %w", ErrUnknownEntry, err)
@@ -322,10 +395,13 @@ func (s *Store) SetTx(tx store.Tx, e vc.StatusEntry, set bool) error {
 	if r.purpose == Revocation && !set {
 		return ErrIrreversible
 	}
-	bits := tx.Bucket(bucketBits)
 	k := listKey(r.purpose, r.n)
 	var b []byte
-	if v := bits.Get(k); v != nil {
+	v, err := s.get(tx, bucketBits, k)
+	if err != nil {
+		return err
+	}
+	if v != nil {
 		if len(v) != int(m.size)/8 {
 			return errors.New("statuslist: corrupt bitstring record")
 		}
@@ -346,7 +422,7 @@ func (s *Store) SetTx(tx store.Tx, e vc.StatusEntry, set bool) error {
 	} else {
 		_ = l.Clear(r.index)
 	}
-	if err := bits.Put(k, b); err != nil {
+	if err := s.put(tx, bucketBits, k, b); err != nil {
 		return err
 	}
 	u, p := r.url, r.purpose
@@ -374,7 +450,11 @@ func (s *Store) Status(ctx context.Context, e vc.StatusEntry) (bool, error) {
 		if err != nil {
 			return err
 		}
-		if v := tx.Bucket(bucketBits).Get(listKey(r.purpose, r.n)); v != nil {
+		v, err := s.get(tx, bucketBits, listKey(r.purpose, r.n))
+		if err != nil {
+			return err
+		}
+		if v != nil {
 			set, _ = statuslist.FromBytes(v).Get(r.index)
 		}
 		return nil
@@ -397,12 +477,16 @@ func (s *Store) load(ctx context.Context, u string) (*snapshot, error) {
 	}
 	snap := &snapshot{purpose: p, n: n}
 	err = s.db.View(ctx, func(tx store.Tx) error {
-		m, err := getMeta(tx, p, n)
+		m, err := s.getMeta(tx, p, n)
 		if err != nil {
 			return err
 		}
 		b := make([]byte, m.size/8)
-		if v := tx.Bucket(bucketBits).Get(listKey(p, n)); v != nil {
+		v, err := s.get(tx, bucketBits, listKey(p, n))
+		if err != nil {
+			return err
+		}
+		if v != nil {
 			if len(v) != len(b) {
 				return errors.New("statuslist: corrupt bitstring record")
 			}
@@ -424,7 +508,7 @@ func (s *Store) exists(ctx context.Context, u string) error {
 		return err
 	}
 	return s.db.View(ctx, func(tx store.Tx) error {
-		_, err := getMeta(tx, p, n)
+		_, err := s.getMeta(tx, p, n)
 		return err
 	})
 }

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/agentid/agentid/internal/strictjson"
 	"math/big"
 	"strings"
 
@@ -51,6 +52,9 @@ type Header struct {
 }
 
 // rawHeader additionally catches members that must not appear.
+// headerNames are the header members the codec reads.
+var headerNames = strictjson.NewVocab(rawHeader{})
+
 type rawHeader struct {
 	Header
 	Crit json.RawMessage `json:"crit"`
@@ -114,6 +118,9 @@ func Parse(token string) (*Token, error) {
 	var rh rawHeader
 	if err := json.Unmarshal(hdr, &rh); err != nil {
 		return nil, malformed("header is not a JSON object", err)
+	}
+	if err := strictjson.Check(hdr, headerNames); err != nil {
+		return nil, malformed("header is ambiguous JSON", err)
 	}
 	if rh.Crit != nil || rh.B64 != nil {
 		return nil, malformed("critical header extensions are not supported", nil)
