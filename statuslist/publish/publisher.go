@@ -122,6 +122,10 @@ func (p *Publisher) changed(u string, purpose Purpose) {
 		return
 	}
 	p.dirty[u] = purpose
+	// The old signature is never served again: a list fetched after the
+	// change was acknowledged is signed afresh (current signs on demand),
+	// whenever the coalesced flush runs.
+	delete(p.signed, u)
 	if p.scheduled {
 		return
 	}

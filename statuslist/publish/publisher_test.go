@@ -426,3 +426,50 @@ func TestFeedMaxSubscribers(t *testing.T) {
 		t.Fatalf("over the limit: %d", w.Code)
 	}
 }
+
+// A list fetched after a change was acknowledged shows the change, even
+// while the coalesced re-signing waits for its interval: the signature of
+// the list before the change is never served again.
+func TestNoStaleListAfterChange(t *testing.T) {
+	e := newEnv(t, envOptions{pub: PublisherOptions{CoalesceInterval: time.Hour}})
+	var en vc.StatusEntry
+	if err := e.db.Update(context.Background(), func(tx store.Tx) error {
+		var err error
+		en, err = e.store.AllocateTx(tx, Revocation)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bit := func() bool {
+		t.Helper()
+		w := get(t, e.pub, "GET", "/status/revocation/0")
+		if w.Code != 200 {
+			t.Fatal(w.Code)
+		}
+		_, lc, _ := decodeList(t, e.signer, w.Body.String())
+		bits, err := statuslist.Decode(lc.CredentialSubject.EncodedList, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, _ := strconv.Atoi(en.StatusListIndex)
+		b, _ := bits.Get(i)
+		return b
+	}
+	if bit() {
+		t.Fatal("set before the change")
+	}
+	// A first change flushes at once and starts the hour's interval; the
+	// second waits for it.
+	other, _ := e.allocate(t)
+	if err := e.store.Set(context.Background(), other, true); err != nil {
+		t.Fatal(err)
+	}
+	waitSettled(t, e.pub)
+	_ = bit() // signed and cached again
+	if err := e.store.Set(context.Background(), en, true); err != nil {
+		t.Fatal(err)
+	}
+	if !bit() {
+		t.Fatal("the list served after the revocation was acknowledged does not show it")
+	}
+}
