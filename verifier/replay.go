@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,50 +38,64 @@ type ReplayCache interface {
 	Record(holder, jti string, exp, now time.Time) error
 }
 
-// MemoryReplayCache is a bounded in-memory ReplayCache. Entries are sharded
-// by holder, to keep lock contention low, and each holder has a quota of
-// unexpired entries, so that one holder cannot take the room of others.
-// Entries are dropped once they expire and never before: when a holder's
-// quota or a shard is full of unexpired entries, new keys are refused
+// MemoryReplayCache is a bounded in-memory ReplayCache. Entries are spread
+// over shards by holder and jti, to keep lock contention low, and each
+// holder has a quota of unexpired entries (a quarter of the cache by
+// default), so that one holder cannot take the room of all others. Entries
+// are dropped once they expire and never before: when a shard or a
+// holder's quota is full of unexpired entries, new keys are refused
 // (ErrReplayFull).
 type MemoryReplayCache struct {
 	shards    [64]replayShard
+	holders   [64]holderShard
 	perMax    int
 	perHolder int
+	// lastReclaim is when a holder over its quota last swept the other
+	// shards (Unix ns).
+	lastReclaim atomic.Int64
 }
 
 type replayShard struct {
-	mu      sync.Mutex
-	holders map[[16]byte]*holderEntries
-	n       int // entries in the shard, over all holders
-	nextGC  int64
+	mu     sync.Mutex
+	m      map[[16]byte]replayEntry
+	nextGC int64
 }
 
-type holderEntries struct {
-	m map[[16]byte]int64 // key hash -> expiry (Unix ns)
+type replayEntry struct {
+	exp    int64    // Unix ns
+	holder [16]byte // hash of the holder, for its quota
+}
+
+// holderShard counts the entries each holder has in the cache.
+type holderShard struct {
+	mu sync.Mutex
+	n  map[[16]byte]int
 }
 
 // NewMemoryReplayCache returns a replay cache that holds at most size
-// entries (default 1,000,000 when size <= 0, about 40 MiB at capacity),
-// each holder at most a quarter of a shard's share (size/256, at least 1).
+// entries (default 1,000,000 when size <= 0, about 60 MiB at capacity),
+// each holder at most a quarter of them.
 func NewMemoryReplayCache(size int) *MemoryReplayCache {
 	return NewMemoryReplayCacheQuota(size, 0)
 }
 
 // NewMemoryReplayCacheQuota is NewMemoryReplayCache with an explicit quota:
 // at most perHolder unexpired entries per holder (default, when
-// perHolder <= 0, a quarter of a shard: size/256, at least 1). A holder's
-// presentations beyond its quota within their lifetimes are refused.
+// perHolder <= 0, a quarter of size). A holder's presentations beyond its
+// quota within their lifetimes are refused. An agent that makes r requests
+// a second with presentations valid for l seconds (plus the skew) needs
+// r*l entries: 60 s presentations at 1,000 requests a second take 60,000.
 func NewMemoryReplayCacheQuota(size, perHolder int) *MemoryReplayCache {
 	if size <= 0 {
 		size = 1_000_000
 	}
 	c := &MemoryReplayCache{perMax: size/64 + 1, perHolder: perHolder}
 	if c.perHolder <= 0 {
-		c.perHolder = max(c.perMax/4, 1)
+		c.perHolder = max(size/4, 1)
 	}
 	for i := range c.shards {
-		c.shards[i].holders = make(map[[16]byte]*holderEntries)
+		c.shards[i].m = make(map[[16]byte]replayEntry)
+		c.holders[i].n = make(map[[16]byte]int)
 	}
 	return c
 }
@@ -98,80 +113,88 @@ func hash16(parts ...string) [16]byte {
 
 // Seen implements ReplayCache.
 func (c *MemoryReplayCache) Seen(holder, jti string, now time.Time) bool {
-	hk, k := hash16(holder), hash16(holder, jti)
-	s := &c.shards[hk[0]&63]
+	k := hash16(holder, jti)
+	s := &c.shards[k[0]&63]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h := s.holders[hk]
-	if h == nil {
-		return false
-	}
-	exp, ok := h.m[k]
-	return ok && exp >= now.UnixNano()
+	e, ok := s.m[k]
+	return ok && e.exp >= now.UnixNano()
 }
 
 // Record implements ReplayCache.
 func (c *MemoryReplayCache) Record(holder, jti string, exp, now time.Time) error {
-	hk, k := hash16(holder), hash16(holder, jti)
-	s := &c.shards[hk[0]&63]
-	n, e := now.UnixNano(), exp.UnixNano()
+	k, hk := hash16(holder, jti), hash16(holder)
+	s := &c.shards[k[0]&63]
+	n := now.UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h := s.holders[hk]
-	if h != nil {
-		if old, ok := h.m[k]; ok && old >= n {
-			return ErrReplayed
-		}
+	old, had := s.m[k]
+	if had && old.exp >= n {
+		return ErrReplayed
 	}
-	if s.n >= c.perMax || n >= s.nextGC {
-		s.gc(n)
+	if len(s.m) >= c.perMax || n >= s.nextGC {
+		c.gc(s, n)
 		// When full, sweep at most once a second: a full shard of live
 		// entries must not make every call a full scan.
 		s.nextGC = n + int64(time.Second)
-		if s.n < c.perMax {
+		if len(s.m) < c.perMax {
 			s.nextGC = n + int64(10*time.Second)
 		}
-		h = s.holders[hk]
+		old, had = s.m[k]
 	}
-	if s.n >= c.perMax {
-		return ErrReplayFull
-	}
-	if h == nil {
-		h = &holderEntries{m: make(map[[16]byte]int64)}
-		s.holders[hk] = h
-	}
-	if len(h.m) >= c.perHolder {
-		s.n -= h.gc(n)
-		if len(h.m) >= c.perHolder {
+	if !had {
+		if len(s.m) >= c.perMax {
 			return ErrReplayFull
 		}
+		// The lock order is always a replay shard, then a holder shard.
+		if !c.take(hk) {
+			// The holder's expired entries may wait in shards that have
+			// not been swept: sweep what can be had without waiting, at
+			// most every 100 ms, then look again.
+			if last := c.lastReclaim.Load(); n-last >= int64(100*time.Millisecond) && c.lastReclaim.CompareAndSwap(last, n) {
+				for i := range c.shards {
+					if o := &c.shards[i]; o != s && o.mu.TryLock() {
+						c.gc(o, n)
+						o.mu.Unlock()
+					}
+				}
+			}
+			if !c.take(hk) {
+				return ErrReplayFull
+			}
+		}
 	}
-	if _, ok := h.m[k]; !ok {
-		s.n++
-	}
-	h.m[k] = e
+	s.m[k] = replayEntry{exp: exp.UnixNano(), holder: hk}
 	return nil
 }
 
-// gc drops expired entries and empty holders. s.mu is held.
-func (s *replayShard) gc(n int64) {
-	for hk, h := range s.holders {
-		s.n -= h.gc(n)
-		if len(h.m) == 0 {
-			delete(s.holders, hk)
-		}
+// take counts one more entry for holder hk, unless its quota is full.
+func (c *MemoryReplayCache) take(hk [16]byte) bool {
+	h := &c.holders[hk[0]&63]
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n[hk] >= c.perHolder {
+		return false
 	}
+	h.n[hk]++
+	return true
 }
 
-func (h *holderEntries) gc(n int64) int {
-	dropped := 0
-	for k, x := range h.m {
-		if x < n {
-			delete(h.m, k)
-			dropped++
+// gc drops the expired entries of s and releases them from their holders'
+// quotas. s.mu is held.
+func (c *MemoryReplayCache) gc(s *replayShard, n int64) {
+	for k, e := range s.m {
+		if e.exp >= n {
+			continue
 		}
+		delete(s.m, k)
+		h := &c.holders[e.holder[0]&63]
+		h.mu.Lock()
+		if h.n[e.holder]--; h.n[e.holder] <= 0 {
+			delete(h.n, e.holder)
+		}
+		h.mu.Unlock()
 	}
-	return dropped
 }
 
 // Len returns the number of entries held, expired or not.
@@ -179,7 +202,7 @@ func (c *MemoryReplayCache) Len() int {
 	n := 0
 	for i := range c.shards {
 		c.shards[i].mu.Lock()
-		n += c.shards[i].n
+		n += len(c.shards[i].m)
 		c.shards[i].mu.Unlock()
 	}
 	return n

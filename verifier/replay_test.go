@@ -135,3 +135,21 @@ func TestReplayQuotaPerHolder(t *testing.T) {
 		t.Fatalf("after expiry: %v", err)
 	}
 }
+
+// TestReplayBusyAgent: a busy agent is not a flood. With the default
+// cache, one holder records 20,000 live presentations (about 330 requests
+// a second with 60 s presentations); the first per-holder quota, a quarter
+// of one shard (3,906), refused it from the 3,907th on.
+func TestReplayBusyAgent(t *testing.T) {
+	c := NewMemoryReplayCache(0)
+	now := time.Unix(1000, 0)
+	exp := now.Add(time.Minute)
+	for i := range 20_000 {
+		if err := c.Record("did:key:zBusy", fmt.Sprint(i), exp, now); err != nil {
+			t.Fatalf("presentation %d: %v", i, err)
+		}
+	}
+	if err := c.Record("did:key:zBusy", "7", exp, now); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("replay: got %v, want ErrReplayed", err)
+	}
+}
