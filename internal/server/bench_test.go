@@ -111,7 +111,7 @@ func benchIssueAudit(b *testing.B, withAudit bool) {
 	for i := range reqs {
 		_, k, _ := ed25519.GenerateKey(rand.Reader)
 		a, _ := client.KeyFromSigner(k)
-		p, _ := a.Present(client.PresentOptions{Audience: ts.url, Nonce: is.Nonce(), Lifetime: 5 * time.Minute})
+		p, _ := a.Present(client.PresentOptions{Audience: ts.url, Nonce: is.Nonce(), For: app.AdminDID, Lifetime: 5 * time.Minute})
 		reqs[i] = issuer.IssueRequest{Agent: a.DID, Proof: p, Scopes: []string{"calendar:read"},
 			Audiences: []string{"https://calendar.example.com"}, Owner: "bench", Purpose: "bench"}
 	}
