@@ -1,12 +1,12 @@
 // Package keystore keeps agentid's signing keys: Tink keysets, encrypted at
-// rest in a bbolt database under a master AEAD key, handed out as signers
+// rest in the issuer's store (package store) under a master AEAD key, handed out as signers
 // that never expose private key material.
 //
 // # Entry points
 //
 //   - [Master] (or [LoadOrCreateMasterKey], [MasterKeyFromEnv]) obtains the
 //     master AEAD that encrypts every keyset.
-//   - [Open] binds a [Store] to a *bbolt.DB and a master AEAD.
+//   - [Open] binds a [Store] to a store.Store and a master AEAD.
 //   - [Store.Create] makes a named keyset ("issuer", ...) with one key,
 //     [Store.Signer] returns a [Signer] for its primary key, and
 //     [Store.PublicKeys] lists every key that still verifies.
@@ -57,13 +57,13 @@
 //
 // # Storage
 //
-// The store owns the bbolt buckets whose names start with "keystore". Each
+// The keystore owns the buckets whose names start with "keystore". Each
 // keyset is stored as a Tink EncryptedKeyset, encrypted with the master AEAD
 // and with associated data binding it to its bucket and name, so a keyset
 // copied under another name does not decrypt. Next to it sits a small
 // unencrypted metadata record (kid, algorithm, status, creation and
 // retirement time): public information only. Every write happens in one
-// bbolt transaction, committed with fsync before the method returns.
+// store transaction, committed with fsync before the method returns.
 //
 // Decrypted keysets are cached in memory as Tink signing primitives, so
 // signing does not decrypt; the cache is checked against a generation
