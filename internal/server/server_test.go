@@ -42,6 +42,13 @@ func startWith(t testing.TB, dir string, log *slog.Logger) *testServer {
 	}
 	u := "http://localhost:" + strings.Split(ln.Addr().String(), ":")[1]
 	t.Setenv("AGENTID_MASTER_KEY", "")
+	if _, err := os.Stat(filepath.Join(dir, DBFile)); err == nil {
+		// A restart listens on another port: move the directory to the
+		// new URL, as an operator would with init --change-issuer-url.
+		if _, err := ChangeIssuerURL(context.Background(), dir, u); err != nil {
+			t.Fatal(err)
+		}
+	}
 	app, err := Open(context.Background(), Config{DataDir: dir, IssuerURL: u, AllowHTTPLocalhost: true, Logger: log})
 	if err != nil {
 		t.Fatal(err)
