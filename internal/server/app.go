@@ -99,11 +99,14 @@ type App struct {
 	// Config.AllowIntegrityFailure let the server start anyway.
 	IntegrityErr error
 
-	log          *slog.Logger
-	stopRefusals context.CancelFunc
-	refusalsDone chan struct{}
-	stopHeads    chan struct{}
-	headsDone    chan struct{}
+	log *slog.Logger
+	// The replay caches of the issuer's presentations and of the verifier
+	// service, kept in the store across restarts.
+	replayIssuer, replayVerify *journaledReplay
+	stopRefusals               context.CancelFunc
+	refusalsDone               chan struct{}
+	stopHeads                  chan struct{}
+	headsDone                  chan struct{}
 }
 
 // Errors of Open about the data directory. Each is wrapped with the
@@ -191,7 +194,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		err = a.open(ctx, master)
 	}
 	if err != nil {
-		db.Close()
+		a.Close()
 		return nil, err
 	}
 	return a, nil
@@ -394,8 +397,15 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		defer close(a.refusalsDone)
 		a.Refusals.Run(rctx)
 	}()
+	if a.replayIssuer, err = openReplay(ctx, a.DB, bucketReplayIssuer, a.cfg.Now, a.log); err != nil {
+		return err
+	}
+	if a.replayVerify, err = openReplay(ctx, a.DB, bucketReplayVerify, a.cfg.Now, a.log); err != nil {
+		return err
+	}
 	if a.Issuer, err = issuer.New(a.DB, a.Keys, a.Status, a.Audit, issuer.Config{
-		URL: a.cfg.IssuerURL, DefaultTTL: a.cfg.DefaultTTL, MaxTTL: a.cfg.MaxTTL, Now: a.cfg.Now, Logger: a.log,
+		Replay: a.replayIssuer,
+		URL:    a.cfg.IssuerURL, DefaultTTL: a.cfg.DefaultTTL, MaxTTL: a.cfg.MaxTTL, Now: a.cfg.Now, Logger: a.log,
 		Refusals:   a.Refusals,
 		RecordsKey: ik.Records,
 	}); err != nil {
@@ -574,5 +584,11 @@ func (a *App) Close() error {
 		a.stopRefusals() // Run flushes what is left
 		<-a.refusalsDone
 	}
-	return a.DB.Close()
+	var errs []error
+	for _, j := range []*journaledReplay{a.replayIssuer, a.replayVerify} {
+		if j != nil {
+			errs = append(errs, j.Close())
+		}
+	}
+	return errors.Join(append(errs, a.DB.Close())...)
 }
