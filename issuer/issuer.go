@@ -65,6 +65,11 @@ type Config struct {
 	// CodeRecordTampered. Nil keeps records unauthenticated, as earlier
 	// releases stored them (tests, tools without the master key).
 	RecordsKey []byte
+	// Replay is the replay cache of every presentation addressed to the
+	// issuer (principal calls, refreshes, proofs of control). Nil: a
+	// verifier.MemoryReplayCache, which a restart empties; the server
+	// passes one that outlives the process.
+	Replay verifier.ReplayCache
 }
 
 // Issuer registers principals and agents, issues, refreshes, revokes and
@@ -83,7 +88,7 @@ type Issuer struct {
 	refresher *verifier.Verifier // checks refresh presentations: as principal, plus the credential
 	proof     *verifier.Verifier // checks proofs of control: aud = URL, issuer nonce
 	nonces    *verifier.MemoryNonces
-	replay    *verifier.MemoryReplayCache // shared by principal, refresher and proof
+	replay    *verifier.MemoryReplayCache // the default Config.Replay (nil when one is given)
 	refusals  *audit.Aggregator
 	log       *slog.Logger
 	seal      *recordmac.Sealer
@@ -165,8 +170,11 @@ func New(db store.Store, keys *keystore.Store, status *publish.Store, auditLog A
 		return nil, err
 	}
 	// One replay cache for every presentation addressed to the issuer.
-	replay := verifier.NewMemoryReplayCache(0)
-	is.replay = replay
+	var replay verifier.ReplayCache = cfg.Replay
+	if replay == nil {
+		is.replay = verifier.NewMemoryReplayCache(0)
+		replay = is.replay
+	}
 	common := []verifier.Option{verifier.WithKeyResolver(is.resolver), verifier.WithTrustedIssuers(id),
 		verifier.WithStatusChecker(is.StatusChecker()), verifier.WithClock(cfg.Now), verifier.WithAudience(cfg.URL),
 		verifier.WithReplayCache(replay)}

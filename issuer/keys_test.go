@@ -2,12 +2,14 @@ package issuer
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/did"
+	"github.com/agentid/agentid/store"
 	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/vc/jws"
 )
@@ -111,5 +113,32 @@ func TestRotateKey(t *testing.T) {
 		if _, err := vc.VerifyCredential(ctx, tok, e.is.KeyResolver()); err != nil {
 			t.Fatalf("after reopen: %v", err)
 		}
+	}
+}
+
+// failTxAudit fails every event written inside a transaction.
+type failTxAudit struct{ AuditLog }
+
+func (failTxAudit) AppendTx(store.Tx, *audit.Event) error { return errors.New("audit disk full") }
+
+// TestFaultRotateAuditFails: a rotation whose audit event cannot be
+// written leaves no new key, in memory or on disk (after a reopen).
+func TestFaultRotateAuditFails(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	is, err := New(e.db, e.ks, e.status, failTxAudit{e.audit}, Config{URL: testURL, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := e.is.Keys(ctx)
+	if _, err := is.RotateKey(ctx, e.adminP); err == nil {
+		t.Fatal("rotation succeeded without its audit event")
+	}
+	if keys, _ := is.Keys(ctx); len(keys) != len(before) {
+		t.Errorf("%d keys after a failed rotation, want %d", len(keys), len(before))
+	}
+	e.reopen(t)
+	if keys, _ := e.is.Keys(ctx); len(keys) != len(before) {
+		t.Errorf("%d keys on disk after a failed rotation, want %d", len(keys), len(before))
 	}
 }

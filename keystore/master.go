@@ -106,6 +106,24 @@ func Master(path string) (tink.AEAD, error) {
 	return LoadOrCreateMasterKey(path)
 }
 
+// ErrNoMasterKey is returned by [LoadMaster] when neither [EnvMasterKey]
+// nor the master key file is there.
+var ErrNoMasterKey = errors.New("master key is missing")
+
+// LoadMaster is [Master] for data that already exists: it reads the master
+// key from [EnvMasterKey] or the file at path, and never creates one. A
+// missing file is an error wrapping [ErrNoMasterKey] (and fs.ErrNotExist):
+// a new key cannot read what the old one encrypted.
+func LoadMaster(path string) (tink.AEAD, error) {
+	if os.Getenv(EnvMasterKey) != "" {
+		return MasterKeyFromEnv(EnvMasterKey)
+	}
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("keystore: %w: %s does not exist and %s is not set: %w", ErrNoMasterKey, path, EnvMasterKey, fs.ErrNotExist)
+	}
+	return loadMasterKeyFile(path)
+}
+
 // LoadOrCreateMasterKey returns the master AEAD stored in the file at path.
 // If the file does not exist, it creates it with O_EXCL and mode 0600 and
 // writes a new random key, synced to disk. An existing file must be a regular

@@ -154,6 +154,23 @@ func (s *Store) Create(ctx context.Context, name string, alg Algorithm) error {
 	return err
 }
 
+// HasKeysets reports whether db holds any keyset. It needs no master key:
+// a caller deciding whether data exists (and so whether a master key must
+// already be there) asks it before it has one.
+func HasKeysets(ctx context.Context, db store.Store) (bool, error) {
+	var ok bool
+	err := db.View(ctx, func(tx store.Tx) error {
+		return tx.Bucket(bucketMeta).Range(nil, func(_, _ []byte) error {
+			ok = true
+			return store.Stop
+		})
+	})
+	if err != nil {
+		return false, fmt.Errorf("keystore: %w", err)
+	}
+	return ok, nil
+}
+
 // Exists reports whether a keyset called name exists.
 func (s *Store) Exists(ctx context.Context, name string) (bool, error) {
 	if err := checkArgs(ctx, name); err != nil {

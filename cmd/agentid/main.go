@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -41,8 +42,19 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
+// recovered turns a panic into a failure (exit 1) with one line on stderr:
+// Go exits 2 on an unrecovered panic, which is the usage code here.
+func recovered(stderr io.Writer, code *int) {
+	if r := recover(); r != nil {
+		msg := strings.ReplaceAll(fmt.Sprint(r), "\n", " ")
+		fmt.Fprintf(stderr, "agentid: error: internal error: %s\n", msg)
+		*code = 1
+	}
+}
+
 // run executes the CLI and returns the exit status.
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	defer recovered(stderr, &code)
 	root := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()

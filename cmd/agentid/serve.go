@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/internal/server"
 	"github.com/agentid/agentid/keystore"
 )
@@ -74,20 +76,53 @@ func announce(c *cobra.Command, app *server.App, data string) {
 	}
 }
 
+// openError adds the operator's way forward to a refusal of server.Open.
+func openError(err error) error {
+	var u *server.IssuerURLError
+	if errors.As(err, &u) {
+		return hintError{err, []string{
+			"start it with --issuer-url " + u.Stored + ", or change the URL with 'agentid init --data DIR --change-issuer-url " + u.Given + "'",
+			"credentials issued under the old URL name the old issuer DID and will no longer be trusted after a change",
+		}}
+	}
+	return err
+}
+
+// changeIssuerURL is `agentid init --change-issuer-url`.
+func changeIssuerURL(c *cobra.Command, data, newURL string) error {
+	f := serveFlags{issuerURL: newURL, keyAlg: "ed25519"}
+	if _, err := f.config(nil); err != nil {
+		return err
+	}
+	old, err := server.ChangeIssuerURL(c.Context(), data, newURL)
+	if err != nil {
+		return err
+	}
+	oldDID, _ := did.WebDID(strings.TrimSuffix(old, "/"))
+	newDID, _ := did.WebDID(strings.TrimSuffix(newURL, "/"))
+	fmt.Fprintf(c.ErrOrStderr(), "agentid: issuer URL of %s changed from %s to %s\n", data, old, strings.TrimSuffix(newURL, "/"))
+	fmt.Fprintf(c.ErrOrStderr(), "agentid: warning: the issuer is now %s; credentials and status lists issued as %s name the old DID and verifiers that trust only the new one refuse them (untrusted_issuer): issue new credentials\n", newDID, oldDID)
+	return nil
+}
+
 func initCmd() *cobra.Command {
 	var f serveFlags
+	var changeURL string
 	c := &cobra.Command{
 		Use:   "init",
 		Short: "Initialise a data directory: master key, issuer key, first admin",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if changeURL != "" {
+				return changeIssuerURL(c, f.data, changeURL)
+			}
 			cfg, err := f.config(slog.New(slog.DiscardHandler))
 			if err != nil {
 				return err
 			}
 			app, err := server.Open(c.Context(), cfg)
 			if err != nil {
-				return err
+				return openError(err)
 			}
 			defer app.Close()
 			if app.AdminDID == "" {
@@ -98,6 +133,8 @@ func initCmd() *cobra.Command {
 		},
 	}
 	f.register(c, false)
+	c.Flags().StringVar(&changeURL, "change-issuer-url", "", "change the issuer URL recorded in an initialised data directory (the issuer DID changes with it)")
+	c.MarkFlagsMutuallyExclusive("change-issuer-url", "issuer-url")
 	return c
 }
 
@@ -118,16 +155,18 @@ func serveCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			app, err := server.Open(ctx, cfg)
+			// The port first: a serve that cannot listen creates nothing.
+			ln, err := net.Listen("tcp", f.addr)
 			if err != nil {
 				return err
+			}
+			defer ln.Close()
+			app, err := server.Open(ctx, cfg)
+			if err != nil {
+				return openError(err)
 			}
 			defer app.Close()
 			srv, err := server.NewServer(app, server.ServerOptions{})
-			if err != nil {
-				return err
-			}
-			ln, err := net.Listen("tcp", f.addr)
 			if err != nil {
 				return err
 			}

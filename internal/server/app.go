@@ -7,6 +7,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -98,14 +99,63 @@ type App struct {
 	// Config.AllowIntegrityFailure let the server start anyway.
 	IntegrityErr error
 
-	log          *slog.Logger
-	stopRefusals context.CancelFunc
-	refusalsDone chan struct{}
-	stopHeads    chan struct{}
-	headsDone    chan struct{}
+	log *slog.Logger
+	// The replay caches of the issuer's presentations and of the verifier
+	// service, kept in the store across restarts.
+	replayIssuer, replayVerify *journaledReplay
+	stopRefusals               context.CancelFunc
+	refusalsDone               chan struct{}
+	stopHeads                  chan struct{}
+	headsDone                  chan struct{}
 }
 
+// Errors of Open about the data directory. Each is wrapped with the
+// path and what to do; none is ever answered by creating a new identity.
+var (
+	// ErrDamaged: the database file is not a whole bbolt database.
+	ErrDamaged = boltstore.ErrDamaged
+	// ErrMissingData: the database or the master key is missing (or the
+	// database is empty) beside other files of an initialised directory.
+	ErrMissingData = errors.New("server: data is missing")
+	// ErrIssuerURL: the data directory was initialised for another issuer
+	// URL (see ChangeIssuerURL).
+	ErrIssuerURL = errors.New("server: issuer URL differs from the data directory's")
+)
+
+// IssuerURLError is the error wrapping ErrIssuerURL.
+type IssuerURLError struct{ Stored, Given string }
+
+func (e *IssuerURLError) Error() string {
+	return fmt.Sprintf("server: the data directory was initialised for issuer URL %s, not %s", e.Stored, e.Given)
+}
+func (e *IssuerURLError) Unwrap() error { return ErrIssuerURL }
+
+// The data directory's own record: bucket metaBucket in the database.
+const (
+	metaBucket = "server.meta"
+	// metaState is "pending" from the first commit of an initialisation
+	// until its first admin is committed, then "ready".
+	metaState     = "state"
+	metaIssuerURL = "issuerURL"
+	statePending  = "pending"
+	stateReady    = "ready"
+	// adminTmpSuffix: the first admin's key is written beside its final
+	// name and renamed once the admin is committed.
+	adminTmpSuffix = ".tmp"
+)
+
 // Open opens (and on first use initialises) the data directory.
+//
+// A directory is initialised in an order that a crash at any point leaves
+// either a directory that opens or one that the next Open initialises from
+// where it stopped: the database first (marked "pending", with the issuer
+// URL), then the master key, the issuer key, the first admin's key file
+// (admin.jwk.tmp, synced), the admin's record and the mark "ready" in the
+// database, and last the rename to admin.jwk. A directory whose database
+// is marked ready (or that an earlier release initialised) is never
+// initialised again: a damaged database (ErrDamaged), a missing or empty
+// database or a missing master key beside its other files
+// (ErrMissingData), or another issuer URL (ErrIssuerURL) are refused.
 func Open(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -117,29 +167,200 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, errors.New("server: issuer URL is required")
 	}
 	cfg.IssuerURL = strings.TrimSuffix(cfg.IssuerURL, "/")
+	dbPath := filepath.Join(cfg.DataDir, DBFile)
+	masterPath := filepath.Join(cfg.DataDir, MasterKeyFile)
+	if err := checkFiles(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data directory: %w", err)
-	}
-	master, err := keystore.Master(filepath.Join(cfg.DataDir, MasterKeyFile))
-	if err != nil {
-		return nil, err
 	}
 	// Issuance commits through Batch: a short window (boltstore's 2 ms
 	// default) is enough to gather concurrent requests, and a lone request
 	// waits at most that.
-	db, err := boltstore.Open(filepath.Join(cfg.DataDir, DBFile), nil)
+	db, err := boltstore.Open(dbPath, nil)
 	if err != nil {
 		if errors.Is(err, boltstore.ErrLocked) {
-			return nil, fmt.Errorf("server: %s is in use by another agentid process", filepath.Join(cfg.DataDir, DBFile))
+			return nil, fmt.Errorf("server: %s is in use by another agentid process", dbPath)
+		}
+		if errors.Is(err, boltstore.ErrDamaged) {
+			return nil, fmt.Errorf("server: %w; restore it from a backup", err)
 		}
 		return nil, fmt.Errorf("server: open database: %w", err)
 	}
 	a := &App{cfg: cfg, DB: db, log: cfg.Logger}
-	if err := a.open(ctx, master); err != nil {
-		db.Close()
+	master, err := a.prepare(ctx, masterPath)
+	if err == nil {
+		err = a.open(ctx, master)
+	}
+	if err != nil {
+		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// checkFiles refuses a directory whose database is damaged, or missing
+// (or empty) beside the files of an initialised directory. A directory
+// with none of them is new.
+func checkFiles(dir string) error {
+	dbPath := filepath.Join(dir, DBFile)
+	err := boltstore.Validate(dbPath)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, boltstore.ErrDamaged):
+		return fmt.Errorf("server: %w; restore it from a backup", err)
+	case !errors.Is(err, boltstore.ErrEmpty) && !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("server: %s: %w", dbPath, err)
+	}
+	what := "missing"
+	if errors.Is(err, boltstore.ErrEmpty) {
+		what = "empty"
+	}
+	var others []string
+	for _, f := range []string{MasterKeyFile, AdminKeyFile, AdminKeyFile + adminTmpSuffix} {
+		if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
+			others = append(others, f)
+		}
+	}
+	if len(others) > 0 {
+		return fmt.Errorf("%w: %s is %s beside %s of an initialised data directory; restore it from a backup (a new database would be a new issuer identity)",
+			ErrMissingData, dbPath, what, strings.Join(others, ", "))
+	}
+	return nil
+}
+
+// prepare reads or begins the directory's own record and returns the
+// master key: an existing one for a directory that holds keys, a new one
+// only for a directory being initialised that holds none yet.
+func (a *App) prepare(ctx context.Context, masterPath string) (tink.AEAD, error) {
+	var state, url string
+	err := a.DB.Update(ctx, func(tx store.Tx) error {
+		b := tx.Bucket(metaBucket)
+		state, url = string(b.Get([]byte(metaState))), string(b.Get([]byte(metaIssuerURL)))
+		if state != "" {
+			return nil
+		}
+		has, err := hasIssuerData(tx)
+		if err != nil || has {
+			return err
+		}
+		// A new directory: the first commit of its initialisation.
+		state, url = statePending, a.cfg.IssuerURL
+		if err := b.Put([]byte(metaState), []byte(state)); err != nil {
+			return err
+		}
+		return b.Put([]byte(metaIssuerURL), []byte(url))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: data directory record: %w", err)
+	}
+	hasKeys, err := keystore.HasKeysets(ctx, a.DB)
+	if err != nil {
+		return nil, err
+	}
+	if state == "" {
+		// Initialised by a release that kept no record: adopt the URL it
+		// is started with, as it did.
+		a.log.Warn("data directory has no record of its issuer URL; recording the one given", "issuerURL", a.cfg.IssuerURL)
+		if err := a.setMeta(ctx, stateReady, a.cfg.IssuerURL); err != nil {
+			return nil, err
+		}
+		state, url = stateReady, a.cfg.IssuerURL
+	}
+	if url != a.cfg.IssuerURL {
+		if state == statePending && !hasKeys {
+			// Nothing was made for the old URL yet.
+			if err := a.setMeta(ctx, statePending, a.cfg.IssuerURL); err != nil {
+				return nil, err
+			}
+		} else {
+			return nil, &IssuerURLError{Stored: url, Given: a.cfg.IssuerURL}
+		}
+	}
+	if state == statePending && !hasKeys {
+		return keystore.Master(masterPath)
+	}
+	m, err := keystore.LoadMaster(masterPath)
+	if errors.Is(err, keystore.ErrNoMasterKey) {
+		return nil, fmt.Errorf("%w: the master key %s is missing beside %s, which holds keys it encrypted; restore it (or set %s); a new key cannot read them",
+			ErrMissingData, masterPath, a.DB.(*boltstore.Store).Path(), keystore.EnvMasterKey)
+	}
+	return m, err
+}
+
+// hasIssuerData reports whether a database without the directory's record
+// holds what an earlier release's initialisation wrote.
+func hasIssuerData(tx store.Tx) (bool, error) {
+	var has bool
+	for _, name := range []string{"keystore.meta", "issuer.principals"} {
+		err := tx.Bucket(name).Range(nil, func(_, _ []byte) error {
+			has = true
+			return store.Stop
+		})
+		if err != nil || has {
+			return has, err
+		}
+	}
+	return false, nil
+}
+
+func (a *App) setMeta(ctx context.Context, state, url string) error {
+	err := a.DB.Update(ctx, func(tx store.Tx) error {
+		b := tx.Bucket(metaBucket)
+		if err := b.Put([]byte(metaState), []byte(state)); err != nil {
+			return err
+		}
+		return b.Put([]byte(metaIssuerURL), []byte(url))
+	})
+	if err != nil {
+		return fmt.Errorf("server: data directory record: %w", err)
+	}
+	return nil
+}
+
+// ChangeIssuerURL records a new issuer URL for an initialised data
+// directory and returns the old one. The issuer's DID derives from its
+// URL: credentials, status lists and DID documents issued under the old
+// URL name the old DID, and verifiers refuse them (untrusted_issuer) once
+// only the new one is trusted.
+func ChangeIssuerURL(ctx context.Context, dataDir, newURL string) (old string, err error) {
+	newURL = strings.TrimSuffix(newURL, "/")
+	if _, err := did.WebDID(newURL); err != nil {
+		return "", fmt.Errorf("server: issuer URL %q: %w", newURL, err)
+	}
+	dbPath := filepath.Join(dataDir, DBFile)
+	if err := boltstore.Validate(dbPath); err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, boltstore.ErrEmpty) {
+			return "", fmt.Errorf("%w: %s is not an initialised data directory (no database)", ErrMissingData, dataDir)
+		}
+		return "", fmt.Errorf("server: %s: %w", dbPath, err)
+	}
+	db, err := boltstore.Open(dbPath, nil)
+	if err != nil {
+		return "", fmt.Errorf("server: open database: %w", err)
+	}
+	defer db.Close()
+	err = db.Update(ctx, func(tx store.Tx) error {
+		b := tx.Bucket(metaBucket)
+		switch string(b.Get([]byte(metaState))) {
+		case stateReady:
+		case "":
+			// Initialised by a release that kept no record of its URL.
+			if has, err := hasIssuerData(tx); err != nil || !has {
+				return cmp.Or(err, fmt.Errorf("server: %s is not an initialised data directory (run agentid init first)", dataDir))
+			}
+			if err := b.Put([]byte(metaState), []byte(stateReady)); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("server: %s is not an initialised data directory (run agentid init first)", dataDir)
+		}
+		old = string(b.Get([]byte(metaIssuerURL)))
+		return b.Put([]byte(metaIssuerURL), []byte(newURL))
+	})
+	return old, err
 }
 
 func (a *App) open(ctx context.Context, master tink.AEAD) error {
@@ -176,8 +397,15 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		defer close(a.refusalsDone)
 		a.Refusals.Run(rctx)
 	}()
+	if a.replayIssuer, err = openReplay(ctx, a.DB, bucketReplayIssuer, a.cfg.Now, a.log); err != nil {
+		return err
+	}
+	if a.replayVerify, err = openReplay(ctx, a.DB, bucketReplayVerify, a.cfg.Now, a.log); err != nil {
+		return err
+	}
 	if a.Issuer, err = issuer.New(a.DB, a.Keys, a.Status, a.Audit, issuer.Config{
-		URL: a.cfg.IssuerURL, DefaultTTL: a.cfg.DefaultTTL, MaxTTL: a.cfg.MaxTTL, Now: a.cfg.Now, Logger: a.log,
+		Replay: a.replayIssuer,
+		URL:    a.cfg.IssuerURL, DefaultTTL: a.cfg.DefaultTTL, MaxTTL: a.cfg.MaxTTL, Now: a.cfg.Now, Logger: a.log,
 		Refusals:   a.Refusals,
 		RecordsKey: ik.Records,
 	}); err != nil {
@@ -215,6 +443,11 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 			return err
 		}
 	}
+	if err == nil {
+		if err := a.finishInit(ctx); err != nil {
+			return err
+		}
+	}
 	if a.IntegrityErr == nil {
 		// The anchor of the next start's check.
 		if _, _, err := a.Issuer.SignAuditHead(ctx); err != nil {
@@ -232,9 +465,16 @@ func (f failingSigner) KeyID() string               { return "" }
 func (f failingSigner) Sign([]byte) ([]byte, error) { return nil, f.err }
 
 // createAdmin makes the first admin identity: an Ed25519 key whose private
-// JWK is written to DataDir/admin.jwk (0600, never overwritten).
+// JWK is written to DataDir/admin.jwk (0600, never overwritten). The key
+// is written to admin.jwk.tmp and synced before the admin is committed,
+// and renamed after: a crash before the commit leaves a stale .tmp that
+// the next attempt overwrites; a crash after it, one that finishAdmin
+// renames.
 func (a *App) createAdmin(ctx context.Context) error {
 	path := filepath.Join(a.cfg.DataDir, AdminKeyFile)
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("server: first admin key: %s exists but the database has no principal; move it away if it is not needed", path)
+	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return err
@@ -243,15 +483,65 @@ func (a *App) createAdmin(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := WriteKeyFile(path, priv, id); err != nil {
+	tmp := path + adminTmpSuffix
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("server: first admin key: %w", err)
+	}
+	if err := WriteKeyFile(tmp, priv, id); err != nil {
 		return fmt.Errorf("server: first admin key: %w", err)
 	}
 	if _, err := a.Issuer.AddPrincipal(ctx, nil, issuer.Principal{DID: id, Role: issuer.RoleAdmin, Name: "first admin"}); err != nil {
 		return err
 	}
 	a.AdminDID = id
-	a.log.Info("created first admin", "did", id, "key", path)
 	return nil
+}
+
+// finishInit marks the directory ready and moves a first admin's key file
+// committed before a crash (or just now) to its final name.
+func (a *App) finishInit(ctx context.Context) error {
+	if err := a.setMeta(ctx, stateReady, a.cfg.IssuerURL); err != nil {
+		return err
+	}
+	path := filepath.Join(a.cfg.DataDir, AdminKeyFile)
+	tmp := path + adminTmpSuffix
+	if _, err := os.Lstat(tmp); err != nil {
+		return nil
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("server: first admin key: both %s and %s exist; keep the one whose kid is an admin (agentid principal list)", path, tmp)
+	}
+	if a.AdminDID == "" {
+		a.AdminDID = keyFileDID(tmp)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("server: first admin key: %w", err)
+	}
+	if d, err := os.Open(a.cfg.DataDir); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("server: first admin key: sync %s: %w", a.cfg.DataDir, err)
+		}
+	}
+	a.log.Info("created first admin", "did", a.AdminDID, "key", path)
+	return nil
+}
+
+// keyFileDID returns the DID of a key file's kid, or "" if unreadable.
+func keyFileDID(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var k struct {
+		Kid string `json:"kid"`
+	}
+	if json.Unmarshal(b, &k) != nil {
+		return ""
+	}
+	id, _, _ := strings.Cut(k.Kid, "#")
+	return id
 }
 
 // WriteKeyFile writes a private key as a JWK with mode 0600, refusing to
@@ -294,5 +584,11 @@ func (a *App) Close() error {
 		a.stopRefusals() // Run flushes what is left
 		<-a.refusalsDone
 	}
-	return a.DB.Close()
+	var errs []error
+	for _, j := range []*journaledReplay{a.replayIssuer, a.replayVerify} {
+		if j != nil {
+			errs = append(errs, j.Close())
+		}
+	}
+	return errors.Join(append(errs, a.DB.Close())...)
 }

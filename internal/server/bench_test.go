@@ -38,7 +38,7 @@ func BenchmarkAuditOverhead(b *testing.B) {
 		name  string
 		audit bool
 	}{{"no-op-sink", false}, {"bbolt-audit-log", true}} {
-		b.Run("verify/"+v.name, func(b *testing.B) { benchVerifyAudit(b, v.audit) })
+		b.Run("verify/"+v.name, func(b *testing.B) { benchVerifyAudit(b, v.audit, false) })
 	}
 	for _, v := range []struct {
 		name  string
@@ -56,7 +56,15 @@ func tuned(b *testing.B) {
 	b.Cleanup(restore)
 }
 
-func benchVerifyAudit(b *testing.B, withAudit bool) {
+// BenchmarkReplayJournal measures the verifier service's configuration
+// (bbolt audit log) with the in-memory replay cache against the journal
+// that outlives restarts (one write-behind commit per gathered batch).
+func BenchmarkReplayJournal(b *testing.B) {
+	b.Run("memory", func(b *testing.B) { benchVerifyAudit(b, true, false) })
+	b.Run("journal", func(b *testing.B) { benchVerifyAudit(b, true, true) })
+}
+
+func benchVerifyAudit(b *testing.B, withAudit, journal bool) {
 	ts := start(b, b.TempDir())
 	tuned(b)
 	ctx := context.Background()
@@ -79,7 +87,8 @@ func benchVerifyAudit(b *testing.B, withAudit bool) {
 	}
 	v, err := verifier.New(verifier.WithKeyResolver(app.Issuer.KeyResolver()), verifier.WithTrustedIssuers(app.Issuer.DID()),
 		verifier.WithStatusChecker(app.Issuer.StatusChecker()), verifier.WithAudit(sink),
-		verifier.WithConcurrency(runtime.GOMAXPROCS(0))) // as the verifier service is configured
+		verifier.WithConcurrency(runtime.GOMAXPROCS(0)), // as the verifier service is configured
+		verifier.WithReplayCache(replayCache(app, journal)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,6 +101,13 @@ func benchVerifyAudit(b *testing.B, withAudit bool) {
 		return err
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
+}
+
+func replayCache(app *App, journal bool) verifier.ReplayCache {
+	if journal {
+		return app.replayVerify
+	}
+	return verifier.NewMemoryReplayCache(0)
 }
 
 func benchIssueAudit(b *testing.B, withAudit bool) {

@@ -88,6 +88,7 @@ func NewServer(app *App, opts ServerOptions) (*Server, error) {
 		Status:  &routeStatus{own: own, local: app.Issuer.StatusChecker(), other: checker},
 	},
 		verifier.WithClock(app.cfg.Now),
+		verifier.WithReplayCache(app.replayVerify),
 		verifier.WithConcurrency(runtime.GOMAXPROCS(0)),
 		verifier.WithObserver(func(code reason.Code, d time.Duration) {
 			if code == "" {

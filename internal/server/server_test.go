@@ -35,13 +35,25 @@ func start(t testing.TB, dir string) *testServer { return startWith(t, dir, nil)
 
 // startWith is start with a logger (nil: discard).
 func startWith(t testing.TB, dir string, log *slog.Logger) *testServer {
+	return startOn(t, dir, log, "127.0.0.1:0")
+}
+
+// startOn is startWith on a given address.
+func startOn(t testing.TB, dir string, log *slog.Logger, addr string) *testServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := "http://localhost:" + strings.Split(ln.Addr().String(), ":")[1]
 	t.Setenv("AGENTID_MASTER_KEY", "")
+	if _, err := os.Stat(filepath.Join(dir, DBFile)); err == nil && addr == "127.0.0.1:0" {
+		// A restart listens on another port: move the directory to the
+		// new URL, as an operator would with init --change-issuer-url.
+		if _, err := ChangeIssuerURL(context.Background(), dir, u); err != nil {
+			t.Fatal(err)
+		}
+	}
 	app, err := Open(context.Background(), Config{DataDir: dir, IssuerURL: u, AllowHTTPLocalhost: true, Logger: log})
 	if err != nil {
 		t.Fatal(err)

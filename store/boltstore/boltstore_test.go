@@ -199,3 +199,51 @@ func Example() {
 	// agent-1=alice
 	// agent-2=bob
 }
+
+// TestFaultOpenDamaged: Open refuses a truncated file or one without a
+// valid meta page with ErrDamaged, and leaves the file as it was.
+func TestFaultOpenDamaged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agentid.db")
+	st, err := boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enough data for the file to outgrow bbolt's initial pages.
+	for i := range 20 {
+		err := st.Update(context.Background(), func(tx store.Tx) error {
+			return tx.Bucket("b").Put(fmt.Appendf(nil, "k%03d", i), make([]byte, 8000))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	if err := boltstore.Validate(path); err != nil {
+		t.Fatalf("Validate of a whole file: %v", err)
+	}
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(path)
+	for _, size := range []int64{fi.Size() / 2, fi.Size() - 1, 100} {
+		if err := os.WriteFile(path, whole[:size], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := boltstore.Open(path, nil); !errors.Is(err, boltstore.ErrDamaged) {
+			t.Errorf("Open of %d of %d bytes: %v, want ErrDamaged", size, fi.Size(), err)
+		}
+		if now, _ := os.Stat(path); now.Size() != size {
+			t.Errorf("Open changed the file's size to %d", now.Size())
+		}
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := boltstore.Validate(path); !errors.Is(err, boltstore.ErrEmpty) {
+		t.Errorf("Validate of 0 bytes: %v, want ErrEmpty", err)
+	}
+	if err := boltstore.Validate(path + ".none"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Validate of no file: %v, want ErrNotExist", err)
+	}
+}
