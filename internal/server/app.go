@@ -71,6 +71,10 @@ type Config struct {
 	// failure is logged at error level and /readyz answers 503. Without
 	// it, Open refuses with an error wrapping ErrIntegrity.
 	AllowIntegrityFailure bool
+	// WrapStore, when set, wraps the opened store before anything uses it
+	// (fault injection in tests, instrumentation). The server's readiness
+	// tracking wraps the result.
+	WrapStore func(store.Store) store.Store
 }
 
 // ErrIntegrity: the start-up check found the audit chain or a stored
@@ -99,6 +103,7 @@ type App struct {
 	IntegrityErr error
 
 	log          *slog.Logger
+	health       *health
 	stopRefusals context.CancelFunc
 	refusalsDone chan struct{}
 	stopHeads    chan struct{}
@@ -134,7 +139,12 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		}
 		return nil, fmt.Errorf("server: open database: %w", err)
 	}
-	a := &App{cfg: cfg, DB: db, log: cfg.Logger}
+	var st store.Store = db
+	if cfg.WrapStore != nil {
+		st = cfg.WrapStore(st)
+	}
+	a := &App{cfg: cfg, log: cfg.Logger, health: newHealth(st, cfg.Logger, cfg.Now)}
+	a.DB = a.health
 	if err := a.open(ctx, master); err != nil {
 		db.Close()
 		return nil, err
