@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/agentid/agentid/api"
@@ -272,5 +274,39 @@ func TestKeyFile(t *testing.T) {
 	os.WriteFile(pub, []byte(`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`), 0o600)
 	if _, err := client.LoadKey(pub); err == nil {
 		t.Error("LoadKey of a public key succeeded")
+	}
+}
+
+func TestKeyFileInsecureMode(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("file modes are not checked on Windows")
+	}
+	k, err := client.GenerateKey(client.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o660, 0o644, 0o700, 0o400} {
+		t.Run(mode.String(), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "k.jwk")
+			if err := k.WriteFile(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, mode); err != nil {
+				t.Fatal(err)
+			}
+			_, err := client.LoadKey(path)
+			if mode&0o077 == 0 {
+				if err != nil {
+					t.Fatalf("mode %04o refused: %v", mode, err)
+				}
+				return
+			}
+			if !errors.Is(err, client.ErrInsecureKeyFile) {
+				t.Fatalf("mode %04o: %v; want ErrInsecureKeyFile", mode, err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, "chmod 600 "+path) {
+				t.Fatalf("message does not name the file and the fix: %s", msg)
+			}
+		})
 	}
 }
