@@ -390,7 +390,7 @@ func auditCmd() *cobra.Command {
 	c := &cobra.Command{Use: "audit", Short: "Read, export and check the audit trail (admin)"}
 	cn.register(c)
 	var agentF, actor, action, decision, since, until string
-	var limit int
+	var tailLimit int
 	filter := func(fc *cobra.Command) {
 		fc.Flags().StringVar(&agentF, "agent", "", "agent DID")
 		fc.Flags().StringVar(&actor, "actor", "", "actor DID")
@@ -399,7 +399,8 @@ func auditCmd() *cobra.Command {
 		fc.Flags().StringVar(&since, "since", "", "RFC 3339 time or a duration back from now (24h)")
 		fc.Flags().StringVar(&until, "until", "", "RFC 3339 time or a duration back from now")
 	}
-	query := func() client.AuditFilter {
+	// tail's --limit is its own: export streams every matching event.
+	query := func(limit int) client.AuditFilter {
 		return client.AuditFilter{Agent: agentF, Actor: actor, Action: action, Decision: decision, Since: since, Until: until, Limit: limit}
 	}
 	tail := &cobra.Command{
@@ -407,7 +408,7 @@ func auditCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			var out api.EventList
 			if err := cn.call(func(cl *client.Client) (err error) {
-				out.Events, err = cl.Audit(c.Context(), query())
+				out.Events, err = cl.Audit(c.Context(), query(tailLimit))
 				return err
 			}); err != nil {
 				return err
@@ -424,11 +425,11 @@ func auditCmd() *cobra.Command {
 		},
 	}
 	filter(tail)
-	tail.Flags().IntVar(&limit, "limit", 100, "at most this many events")
+	tail.Flags().IntVar(&tailLimit, "limit", 100, "at most this many events")
 	export := &cobra.Command{
-		Use: "export", Short: "Export audit events as JSON lines", Args: cobra.NoArgs,
+		Use: "export", Short: "Export every matching audit event as JSON lines", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return cn.call(func(cl *client.Client) error { return cl.AuditExport(c.Context(), query(), c.OutOrStdout()) })
+			return cn.call(func(cl *client.Client) error { return cl.AuditExport(c.Context(), query(0), c.OutOrStdout()) })
 		},
 	}
 	filter(export)
