@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -308,5 +309,57 @@ func TestKeyFileInsecureMode(t *testing.T) {
 				t.Fatalf("message does not name the file and the fix: %s", msg)
 			}
 		})
+	}
+}
+
+// TestAgentPages: GET /v1/agents answers a page and the cursor of the
+// next; EachAgent follows it to the end, each agent once, in DID order.
+func TestAgentPages(t *testing.T) {
+	ctx := context.Background()
+	url, adminKey := startServer(t)
+	admin := client.New(url, adminKey)
+	var want []string
+	for range 7 {
+		agent, err := client.GenerateKey(client.Ed25519)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proof, err := admin.Proof(ctx, agent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Issue(ctx, api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: []string{"calendar:read"},
+			Audiences: []string{"https://calendar.example.com"}, Owner: "o", Purpose: "p"}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, agent.DID)
+	}
+	slices.Sort(want)
+
+	page, err := admin.AgentPage(ctx, client.AgentFilter{}, "", 3)
+	if err != nil || len(page.Agents) != 3 || page.Next != page.Agents[2].DID {
+		t.Fatalf("first page of 3: %+v, %v", page, err)
+	}
+	var got []string
+	requests := 0
+	err = admin.EachAgent(ctx, client.AgentFilter{PageSize: 3}, func(a *api.Agent) error {
+		if len(got)%3 == 0 {
+			requests++
+		}
+		got = append(got, a.DID)
+		return nil
+	})
+	if err != nil || !slices.Equal(got, want) || requests != 3 {
+		t.Fatalf("EachAgent by 3: %v in %d pages, %v; want %v in 3", got, requests, err, want)
+	}
+	last, err := admin.AgentPage(ctx, client.AgentFilter{}, want[4], 3)
+	if err != nil || len(last.Agents) != 2 || last.Next != "" {
+		t.Fatalf("last page: %+v, %v", last, err)
+	}
+	if err := admin.Do(ctx, http.MethodGet, "/v1/agents?limit=0", nil, nil); code(err) != api.CodeInvalidRequest {
+		t.Fatalf("limit=0: %v; want invalid_request", err)
+	}
+	if err := admin.Do(ctx, http.MethodGet, "/v1/agents?limit=many", nil, nil); code(err) != api.CodeInvalidRequest {
+		t.Fatalf("limit=many: %v; want invalid_request", err)
 	}
 }

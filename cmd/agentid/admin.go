@@ -229,25 +229,59 @@ func agentCmd() *cobra.Command {
 	ls := &cobra.Command{
 		Use: "list", Short: "List the agent inventory", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			var out api.AgentList
-			if err := cn.call(func(cl *client.Client) (err error) {
-				out.Agents, err = cl.Agents(c.Context(), client.AgentFilter{Status: status, Dormant: dormant, Expired: expired})
-				return err
-			}); err != nil {
-				return err
-			}
-			if cn.json {
-				return printJSON(c.OutOrStdout(), out.Agents)
-			}
-			var rows [][]string
-			for _, a := range out.Agents {
-				seen := "-"
-				if a.LastSeen != nil {
-					seen = ts(*a.LastSeen)
+			// Rows are written page by page as they arrive, so that memory
+			// stays flat however large the inventory: the JSON array is
+			// written element by element, the table aligned per page.
+			w := c.OutOrStdout()
+			n := 0
+			var tw *tabwriter.Writer
+			flush := func() {
+				if tw != nil {
+					tw.Flush()
 				}
-				rows = append(rows, []string{a.DID, a.Status, a.Owner, strings.Join(a.Scopes, ","), a.CreatedBy, ts(a.CreatedAt), a.CurrentCredential, ts(a.CredentialExpires), seen})
 			}
-			table(c.OutOrStdout(), "DID\tSTATUS\tOWNER\tSCOPES\tCREATED BY\tCREATED\tCREDENTIAL\tEXPIRES\tLAST SEEN", rows)
+			err := cn.call(func(cl *client.Client) error {
+				return cl.EachAgent(c.Context(), client.AgentFilter{Status: status, Dormant: dormant, Expired: expired}, func(a *api.Agent) error {
+					n++
+					if cn.json {
+						b, err := json.MarshalIndent(a, "  ", "  ")
+						if err != nil {
+							return err
+						}
+						sep := ",\n  "
+						if n == 1 {
+							sep = "[\n  "
+						}
+						_, err = fmt.Fprintf(w, "%s%s", sep, b)
+						return err
+					}
+					if tw == nil {
+						tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+						fmt.Fprintln(tw, "DID\tSTATUS\tOWNER\tSCOPES\tCREATED BY\tCREATED\tCREDENTIAL\tEXPIRES\tLAST SEEN")
+					}
+					seen := "-"
+					if a.LastSeen != nil {
+						seen = ts(*a.LastSeen)
+					}
+					fmt.Fprintln(tw, strings.Join([]string{a.DID, a.Status, a.Owner, strings.Join(a.Scopes, ","), a.CreatedBy, ts(a.CreatedAt), a.CurrentCredential, ts(a.CredentialExpires), seen}, "\t"))
+					if n%500 == 0 { // a page's worth
+						flush()
+					}
+					return nil
+				})
+			})
+			flush()
+			if err != nil {
+				return err
+			}
+			switch {
+			case cn.json && n == 0:
+				fmt.Fprintln(w, "[]")
+			case cn.json:
+				fmt.Fprintln(w, "\n]")
+			case n == 0:
+				table(w, "DID\tSTATUS\tOWNER\tSCOPES\tCREATED BY\tCREATED\tCREDENTIAL\tEXPIRES\tLAST SEEN", nil)
+			}
 			return nil
 		},
 	}

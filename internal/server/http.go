@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -526,12 +527,21 @@ func (s *Server) listAgents(c *gin.Context) {
 		}
 		f.DormantFor = v
 	}
-	out, err := s.app.Issuer.Agents(c.Request.Context(), principal(c), f)
+	limit := 0
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			s.fail(c, issuer.InvalidRequest(fmt.Sprintf("limit must be an integer from 1 to %d", issuer.MaxAgentPage)))
+			return
+		}
+		limit = n // the issuer caps it at MaxAgentPage
+	}
+	out, next, err := s.app.Issuer.AgentPage(c.Request.Context(), principal(c), f, c.Query("cursor"), limit)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	list := api.AgentList{Agents: make([]api.Agent, len(out))}
+	list := api.AgentList{Agents: make([]api.Agent, len(out)), Next: next}
 	for i := range out {
 		list.Agents[i] = *wireAgent(&out[i])
 	}
