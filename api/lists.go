@@ -6,8 +6,13 @@ import "github.com/agentid/agentid/audit"
 // members can be added without breaking callers.
 
 // AgentList is the answer of GET /v1/agents.
+//
+// It is one page, in the order of the agents' DIDs: Next, when set, is the
+// cursor of the following page (GET /v1/agents?cursor=<next>); it is
+// absent on the last page.
 type AgentList struct {
 	Agents []Agent `json:"agents"`
+	Next   string  `json:"next,omitempty"`
 }
 
 // PrincipalList is the answer of GET /v1/principals.

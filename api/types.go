@@ -196,4 +196,9 @@ const (
 	CodeLastAdmin           = "last_admin"
 	// CodeInternal is an unexpected server failure; its detail is empty.
 	CodeInternal = "internal"
+	// CodeUnavailable (503, with Retry-After) is the storage of the
+	// issuer failing underneath the operation (a full disk, an I/O error,
+	// the audit log unwritable): nothing was done, and the same request
+	// may succeed later.
+	CodeUnavailable = "unavailable"
 )

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,6 +63,10 @@ type Error struct {
 	Code string
 	// Detail is a short explanation for people; it may be empty.
 	Detail string
+	// RetryAfter is the answer's Retry-After (429 rate_limited, 503
+	// unavailable): how long to wait before the same request may succeed.
+	// Zero when the answer had none.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -154,6 +159,9 @@ func (c *Client) send(ctx context.Context, key *Key, credential, method, path st
 // readError turns an error answer into an *Error.
 func readError(resp *http.Response) error {
 	e := &Error{StatusCode: resp.StatusCode}
+	if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+		e.RetryAfter = time.Duration(n) * time.Second
+	}
 	var p api.Problem
 	rb, _ := io.ReadAll(io.LimitReader(resp.Body, maxProblemBytes))
 	if json.Unmarshal(rb, &p) == nil && p.Code != "" {

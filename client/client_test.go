@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/agentid/agentid/api"
@@ -272,5 +275,91 @@ func TestKeyFile(t *testing.T) {
 	os.WriteFile(pub, []byte(`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`), 0o600)
 	if _, err := client.LoadKey(pub); err == nil {
 		t.Error("LoadKey of a public key succeeded")
+	}
+}
+
+func TestKeyFileInsecureMode(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("file modes are not checked on Windows")
+	}
+	k, err := client.GenerateKey(client.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o660, 0o644, 0o700, 0o400} {
+		t.Run(mode.String(), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "k.jwk")
+			if err := k.WriteFile(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, mode); err != nil {
+				t.Fatal(err)
+			}
+			_, err := client.LoadKey(path)
+			if mode&0o077 == 0 {
+				if err != nil {
+					t.Fatalf("mode %04o refused: %v", mode, err)
+				}
+				return
+			}
+			if !errors.Is(err, client.ErrInsecureKeyFile) {
+				t.Fatalf("mode %04o: %v; want ErrInsecureKeyFile", mode, err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, "chmod 600 "+path) {
+				t.Fatalf("message does not name the file and the fix: %s", msg)
+			}
+		})
+	}
+}
+
+// TestAgentPages: GET /v1/agents answers a page and the cursor of the
+// next; EachAgent follows it to the end, each agent once, in DID order.
+func TestAgentPages(t *testing.T) {
+	ctx := context.Background()
+	url, adminKey := startServer(t)
+	admin := client.New(url, adminKey)
+	var want []string
+	for range 7 {
+		agent, err := client.GenerateKey(client.Ed25519)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proof, err := admin.Proof(ctx, agent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Issue(ctx, api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: []string{"calendar:read"},
+			Audiences: []string{"https://calendar.example.com"}, Owner: "o", Purpose: "p"}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, agent.DID)
+	}
+	slices.Sort(want)
+
+	page, err := admin.AgentPage(ctx, client.AgentFilter{}, "", 3)
+	if err != nil || len(page.Agents) != 3 || page.Next != page.Agents[2].DID {
+		t.Fatalf("first page of 3: %+v, %v", page, err)
+	}
+	var got []string
+	requests := 0
+	err = admin.EachAgent(ctx, client.AgentFilter{PageSize: 3}, func(a *api.Agent) error {
+		if len(got)%3 == 0 {
+			requests++
+		}
+		got = append(got, a.DID)
+		return nil
+	})
+	if err != nil || !slices.Equal(got, want) || requests != 3 {
+		t.Fatalf("EachAgent by 3: %v in %d pages, %v; want %v in 3", got, requests, err, want)
+	}
+	last, err := admin.AgentPage(ctx, client.AgentFilter{}, want[4], 3)
+	if err != nil || len(last.Agents) != 2 || last.Next != "" {
+		t.Fatalf("last page: %+v, %v", last, err)
+	}
+	if err := admin.Do(ctx, http.MethodGet, "/v1/agents?limit=0", nil, nil); code(err) != api.CodeInvalidRequest {
+		t.Fatalf("limit=0: %v; want invalid_request", err)
+	}
+	if err := admin.Do(ctx, http.MethodGet, "/v1/agents?limit=many", nil, nil); code(err) != api.CodeInvalidRequest {
+		t.Fatalf("limit=many: %v; want invalid_request", err)
 	}
 }

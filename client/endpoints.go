@@ -85,9 +85,12 @@ type AgentFilter struct {
 	// Expired selects agents whose credential expired and that are not
 	// retired.
 	Expired bool
+	// PageSize is the number of agents Agents and EachAgent ask for per
+	// request: the server's default (500) when 0, at most 5,000.
+	PageSize int
 }
 
-func (f AgentFilter) query() string {
+func (f AgentFilter) values() url.Values {
 	q := url.Values{}
 	if f.Dormant != "" {
 		q.Set("dormant", f.Dormant)
@@ -98,20 +101,71 @@ func (f AgentFilter) query() string {
 	if f.Status != "" {
 		q.Set("status", f.Status)
 	}
-	if len(q) == 0 {
-		return ""
-	}
-	return "?" + q.Encode()
+	return q
 }
 
 // Agents lists the agent inventory (GET /v1/agents): every agent for an
-// admin, the agents it created for an orchestrator.
+// admin, the agents it created for an orchestrator, in the order of their
+// DIDs. It follows the pages and holds them all: for a large inventory use
+// EachAgent, which holds one page at a time.
 func (c *Client) Agents(ctx context.Context, f AgentFilter) ([]api.Agent, error) {
-	var out api.AgentList
-	if err := c.authed(ctx, http.MethodGet, "/v1/agents"+f.query(), nil, &out); err != nil {
+	var out []api.Agent
+	err := c.EachAgent(ctx, f, func(a *api.Agent) error {
+		out = append(out, *a)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	return out.Agents, nil
+	return out, nil
+}
+
+// EachAgent calls fn with each agent of the inventory, page by page
+// (GET /v1/agents?cursor=…, following next), until the last page or
+// until fn returns an error, which EachAgent returns.
+func (c *Client) EachAgent(ctx context.Context, f AgentFilter, fn func(*api.Agent) error) error {
+	cursor := ""
+	for {
+		page, err := c.AgentPage(ctx, f, cursor, f.PageSize)
+		if err != nil {
+			return err
+		}
+		for i := range page.Agents {
+			if err := fn(&page.Agents[i]); err != nil {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		if page.Next <= cursor {
+			return fmt.Errorf("client: agent list: the server's next cursor %q does not advance", page.Next)
+		}
+		cursor = page.Next
+	}
+}
+
+// AgentPage fetches one page of the inventory: at most limit agents (the
+// server's default, 500, when 0; at most 5,000) whose DID sorts after
+// cursor ("" for the first page). The answer's Next is the cursor of the
+// following page, "" on the last.
+func (c *Client) AgentPage(ctx context.Context, f AgentFilter, cursor string, limit int) (*api.AgentList, error) {
+	q := f.values()
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	path := "/v1/agents"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	out := new(api.AgentList)
+	if err := c.authed(ctx, http.MethodGet, path, nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Agent returns one agent's inventory record (GET /v1/agents/{did}).

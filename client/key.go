@@ -9,9 +9,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -61,14 +63,31 @@ func GenerateKey(t KeyType) (*Key, error) {
 	return KeyFromSigner(priv)
 }
 
+// ErrInsecureKeyFile is wrapped by LoadKey's error for a key file that
+// group or others may read or write.
+var ErrInsecureKeyFile = errors.New("client: private key file is accessible by group or others")
+
 // LoadKey reads a private JWK file (as written by Key.WriteFile or
-// `agentid did keygen`).
+// `agentid did keygen`). The file must be a regular file that neither
+// group nor others can access (mode 0600 or stricter), else the error
+// wraps [ErrInsecureKeyFile] and names the file and the fix; on Windows
+// the mode is not checked.
 func LoadKey(path string) (*Key, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a key file (not a regular file)", path)
+	}
+	if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %04o, want 0600 (chmod 600 %s)", ErrInsecureKeyFile, path, perm, path)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
 	if err != nil {
 		return nil, err

@@ -593,9 +593,60 @@ type AgentFilter struct {
 	Status string
 }
 
-// Agents lists the inventory, sorted by creation time. Orchestrators see
-// only the agents they created.
+// Inventory page bounds of AgentPage.
+const (
+	DefaultAgentPage = 500
+	MaxAgentPage     = 5000
+)
+
+// AgentPage lists one page of the inventory, in the order of the agents'
+// DIDs (the store's key order): at most limit agents (DefaultAgentPage
+// when limit <= 0, MaxAgentPage at most) whose DID sorts after cursor
+// ("" for the first page). next is the cursor of the following page, ""
+// on the last. Only the page is held in memory, whatever the size of the
+// inventory; the filter applies as in Agents (a selective filter may walk
+// many records to fill a page).
+func (is *Issuer) AgentPage(ctx context.Context, actor *Principal, f AgentFilter, cursor string, limit int) (agents []Agent, next string, err error) {
+	if limit <= 0 {
+		limit = DefaultAgentPage
+	}
+	limit = min(limit, MaxAgentPage)
+	var from []byte
+	if cursor != "" {
+		from = append([]byte(cursor), 0) // the first key after cursor
+	}
+	out := make([]Agent, 0, min(limit, 64))
+	err = is.agents(ctx, actor, f, from, func(a *Agent) error {
+		if len(out) == limit {
+			next = out[len(out)-1].DID // there is one more
+			return store.Stop
+		}
+		out = append(out, *a)
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, next, nil
+}
+
+// Agents lists the whole inventory, sorted by creation time. Orchestrators
+// see only the agents they created. It holds every selected agent in
+// memory: serve large inventories with AgentPage.
 func (is *Issuer) Agents(ctx context.Context, actor *Principal, f AgentFilter) ([]Agent, error) {
+	var out []Agent
+	err := is.agents(ctx, actor, f, nil, func(a *Agent) error {
+		out = append(out, *a)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, err
+}
+
+// agents calls fn with each agent actor may see that f selects, from the
+// key from on, in key order, until fn returns an error (store.Stop ends
+// the walk without one).
+func (is *Issuer) agents(ctx context.Context, actor *Principal, f AgentFilter, from []byte, fn func(*Agent) error) error {
 	if actor.Role != RoleAdmin {
 		f.CreatedBy = actor.DID
 	}
@@ -603,18 +654,17 @@ func (is *Issuer) Agents(ctx context.Context, actor *Principal, f AgentFilter) (
 	if f.DormantFor == 0 {
 		f.DormantFor = 7 * 24 * time.Hour
 	}
-	var out []Agent
-	err := is.db.View(ctx, func(tx store.Tx) error {
-		return tx.Bucket(bucketAgents).Range(nil, func(k, v []byte) error {
+	return is.db.View(ctx, func(tx store.Tx) error {
+		return tx.Bucket(bucketAgents).Range(from, func(k, v []byte) error {
 			var r agentRecord
 			if err := decodeJSON(tx, bucketAgents, k, v, &r); err != nil {
 				return err
 			}
 			a := r.agent()
-			is.fill(tx, a, now)
 			if f.CreatedBy != "" && a.CreatedBy != f.CreatedBy {
 				return nil
 			}
+			is.fill(tx, a, now)
 			if f.Status != "" && a.Status != f.Status {
 				return nil
 			}
@@ -630,12 +680,9 @@ func (is *Issuer) Agents(ctx context.Context, actor *Principal, f AgentFilter) (
 					return nil
 				}
 			}
-			out = append(out, *a)
-			return nil
+			return fn(a)
 		})
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
-	return out, err
 }
 
 // Agent returns one inventory record.

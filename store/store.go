@@ -30,6 +30,15 @@
 // effect outside the transaction other than through Tx.OnCommit. Never
 // open a second transaction from inside one: whatever a transaction needs
 // (a signing key, say) is obtained before it starts or read through it.
+//
+// # Errors
+//
+// A transaction that could not be made durable because the storage under
+// the store failed (a full disk, an I/O error, a read-only or over-quota
+// file system) fails with an error wrapping [ErrUnavailable], its cause
+// (ENOSPC, say) kept beside it, so that callers tell
+// "try again later" from a refusal or a bug with errors.Is. Nothing of
+// such a transaction was committed.
 package store
 
 import (
@@ -102,6 +111,13 @@ var Stop = errors.New("store: stop")
 
 // ErrReadOnly is returned by writes in a read-only transaction.
 var ErrReadOnly = errors.New("store: read-only transaction")
+
+// ErrUnavailable is wrapped by the error of a transaction that failed
+// because the storage failed underneath (ENOSPC, EIO, EDQUOT, EROFS, EFBIG):
+// the transaction did not commit, and a later one may succeed once the
+// operator has freed space or repaired the device. The cause stays in the
+// error chain.
+var ErrUnavailable = errors.New("store: storage unavailable")
 
 // ErrClosed is returned once the store is closed.
 var ErrClosed = errors.New("store: closed")

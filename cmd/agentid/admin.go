@@ -229,25 +229,59 @@ func agentCmd() *cobra.Command {
 	ls := &cobra.Command{
 		Use: "list", Short: "List the agent inventory", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			var out api.AgentList
-			if err := cn.call(func(cl *client.Client) (err error) {
-				out.Agents, err = cl.Agents(c.Context(), client.AgentFilter{Status: status, Dormant: dormant, Expired: expired})
-				return err
-			}); err != nil {
-				return err
-			}
-			if cn.json {
-				return printJSON(c.OutOrStdout(), out.Agents)
-			}
-			var rows [][]string
-			for _, a := range out.Agents {
-				seen := "-"
-				if a.LastSeen != nil {
-					seen = ts(*a.LastSeen)
+			// Rows are written page by page as they arrive, so that memory
+			// stays flat however large the inventory: the JSON array is
+			// written element by element, the table aligned per page.
+			w := c.OutOrStdout()
+			n := 0
+			var tw *tabwriter.Writer
+			flush := func() {
+				if tw != nil {
+					tw.Flush()
 				}
-				rows = append(rows, []string{a.DID, a.Status, a.Owner, strings.Join(a.Scopes, ","), a.CreatedBy, ts(a.CreatedAt), a.CurrentCredential, ts(a.CredentialExpires), seen})
 			}
-			table(c.OutOrStdout(), "DID\tSTATUS\tOWNER\tSCOPES\tCREATED BY\tCREATED\tCREDENTIAL\tEXPIRES\tLAST SEEN", rows)
+			err := cn.call(func(cl *client.Client) error {
+				return cl.EachAgent(c.Context(), client.AgentFilter{Status: status, Dormant: dormant, Expired: expired}, func(a *api.Agent) error {
+					n++
+					if cn.json {
+						b, err := json.MarshalIndent(a, "  ", "  ")
+						if err != nil {
+							return err
+						}
+						sep := ",\n  "
+						if n == 1 {
+							sep = "[\n  "
+						}
+						_, err = fmt.Fprintf(w, "%s%s", sep, b)
+						return err
+					}
+					if tw == nil {
+						tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+						fmt.Fprintln(tw, "DID\tSTATUS\tOWNER\tSCOPES\tCREATED BY\tCREATED\tCREDENTIAL\tEXPIRES\tLAST SEEN")
+					}
+					seen := "-"
+					if a.LastSeen != nil {
+						seen = ts(*a.LastSeen)
+					}
+					fmt.Fprintln(tw, strings.Join([]string{a.DID, a.Status, a.Owner, strings.Join(a.Scopes, ","), a.CreatedBy, ts(a.CreatedAt), a.CurrentCredential, ts(a.CredentialExpires), seen}, "\t"))
+					if n%500 == 0 { // a page's worth
+						flush()
+					}
+					return nil
+				})
+			})
+			flush()
+			if err != nil {
+				return err
+			}
+			switch {
+			case cn.json && n == 0:
+				fmt.Fprintln(w, "[]")
+			case cn.json:
+				fmt.Fprintln(w, "\n]")
+			case n == 0:
+				table(w, "DID\tSTATUS\tOWNER\tSCOPES\tCREATED BY\tCREATED\tCREDENTIAL\tEXPIRES\tLAST SEEN", nil)
+			}
 			return nil
 		},
 	}
@@ -390,7 +424,7 @@ func auditCmd() *cobra.Command {
 	c := &cobra.Command{Use: "audit", Short: "Read, export and check the audit trail (admin)"}
 	cn.register(c)
 	var agentF, actor, action, decision, since, until string
-	var limit int
+	var tailLimit int
 	filter := func(fc *cobra.Command) {
 		fc.Flags().StringVar(&agentF, "agent", "", "agent DID")
 		fc.Flags().StringVar(&actor, "actor", "", "actor DID")
@@ -399,7 +433,8 @@ func auditCmd() *cobra.Command {
 		fc.Flags().StringVar(&since, "since", "", "RFC 3339 time or a duration back from now (24h)")
 		fc.Flags().StringVar(&until, "until", "", "RFC 3339 time or a duration back from now")
 	}
-	query := func() client.AuditFilter {
+	// tail's --limit is its own: export streams every matching event.
+	query := func(limit int) client.AuditFilter {
 		return client.AuditFilter{Agent: agentF, Actor: actor, Action: action, Decision: decision, Since: since, Until: until, Limit: limit}
 	}
 	tail := &cobra.Command{
@@ -407,7 +442,7 @@ func auditCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			var out api.EventList
 			if err := cn.call(func(cl *client.Client) (err error) {
-				out.Events, err = cl.Audit(c.Context(), query())
+				out.Events, err = cl.Audit(c.Context(), query(tailLimit))
 				return err
 			}); err != nil {
 				return err
@@ -424,11 +459,11 @@ func auditCmd() *cobra.Command {
 		},
 	}
 	filter(tail)
-	tail.Flags().IntVar(&limit, "limit", 100, "at most this many events")
+	tail.Flags().IntVar(&tailLimit, "limit", 100, "at most this many events")
 	export := &cobra.Command{
-		Use: "export", Short: "Export audit events as JSON lines", Args: cobra.NoArgs,
+		Use: "export", Short: "Export every matching audit event as JSON lines", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return cn.call(func(cl *client.Client) error { return cl.AuditExport(c.Context(), query(), c.OutOrStdout()) })
+			return cn.call(func(cl *client.Client) error { return cl.AuditExport(c.Context(), query(0), c.OutOrStdout()) })
 		},
 	}
 	filter(export)

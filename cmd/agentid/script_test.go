@@ -187,6 +187,15 @@ func (s *script) exec(neg bool, want int, cmd string, args []string) {
 		if code != want {
 			s.fatalf("agentid %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, s.stdout, s.stderr)
 		}
+	case "chmod":
+		nargs(2)
+		mode, err := strconv.ParseUint(args[0], 8, 32)
+		if err != nil {
+			s.fatalf("chmod: %v", err)
+		}
+		if err := os.Chmod(args[1], os.FileMode(mode)); err != nil {
+			s.fatalf("%v", err)
+		}
 	case "stdin":
 		nargs(1)
 		b, err := os.ReadFile(args[0])

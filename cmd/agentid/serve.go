@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/net/netutil"
 
 	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/internal/server"
@@ -25,6 +26,7 @@ import (
 type serveFlags struct {
 	data, addr, issuerURL, keyAlg string
 	allowHTTP, allowTampered      bool
+	maxConns                      int
 	defaultTTL, maxTTL, statusTTL time.Duration
 	trusted                       []string
 }
@@ -40,6 +42,7 @@ func (f *serveFlags) register(c *cobra.Command, withAddr bool) {
 		c.Flags().DurationVar(&f.statusTTL, "status-ttl", 5*time.Minute, "status list ttl (verifier cache bound)")
 		c.Flags().BoolVar(&f.allowHTTP, "allow-http-localhost", true, "resolve did:web:localhost over plain http (development; only with an http://localhost issuer URL)")
 		c.Flags().StringSliceVar(&f.trusted, "trust", nil, "further issuer DIDs the verifier service accepts")
+		c.Flags().IntVar(&f.maxConns, "max-conns", defaultMaxConns, "most concurrent client connections; further ones wait in the listen backlog")
 		c.Flags().BoolVar(&f.allowTampered, "allow-integrity-failure", false, "start even if the audit chain or a record MAC does not verify (not ready; to investigate)")
 	}
 }
@@ -145,6 +148,9 @@ func serveCmd() *cobra.Command {
 		Short: "Run the issuer, status lists and verifier service",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if f.maxConns < 1 {
+				return usagef("--max-conns must be at least 1")
+			}
 			log := slog.New(slog.NewJSONHandler(c.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 			tuning, restore := server.TuneRuntime()
 			defer restore()
@@ -161,6 +167,7 @@ func serveCmd() *cobra.Command {
 				return err
 			}
 			defer ln.Close()
+			ln = netutil.LimitListener(ln, f.maxConns)
 			app, err := server.Open(ctx, cfg)
 			if err != nil {
 				return openError(err)
@@ -181,14 +188,28 @@ func serveCmd() *cobra.Command {
 				return err
 			case <-ctx.Done():
 			}
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				return err
-			}
-			return nil
+			return shutdown(hs, app)
 		},
 	}
 	f.register(c, true)
 	return c
+}
+
+// defaultMaxConns is --max-conns: far above what the issuer needs, low
+// enough that a flood of idle connections cannot exhaust file descriptors
+// or memory.
+const defaultMaxConns = 4096
+
+// shutdown stops serving: it ends the status change streams first, each
+// with a final shutdown event (they never end by themselves, so that
+// Shutdown would wait for them until its deadline and then cut them),
+// then lets the requests in flight finish, for at most 10 seconds.
+func shutdown(hs *http.Server, app *server.App) error {
+	app.Feed.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
 }

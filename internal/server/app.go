@@ -72,6 +72,10 @@ type Config struct {
 	// failure is logged at error level and /readyz answers 503. Without
 	// it, Open refuses with an error wrapping ErrIntegrity.
 	AllowIntegrityFailure bool
+	// WrapStore, when set, wraps the opened store before anything uses it
+	// (fault injection in tests, instrumentation). The server's readiness
+	// tracking wraps the result.
+	WrapStore func(store.Store) store.Store
 }
 
 // ErrIntegrity: the start-up check found the audit chain or a stored
@@ -99,7 +103,8 @@ type App struct {
 	// Config.AllowIntegrityFailure let the server start anyway.
 	IntegrityErr error
 
-	log *slog.Logger
+	log    *slog.Logger
+	health *health
 	// The replay caches of the issuer's presentations and of the verifier
 	// service, kept in the store across restarts.
 	replayIssuer, replayVerify *journaledReplay
@@ -188,7 +193,12 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		}
 		return nil, fmt.Errorf("server: open database: %w", err)
 	}
-	a := &App{cfg: cfg, DB: db, log: cfg.Logger}
+	var st store.Store = db
+	if cfg.WrapStore != nil {
+		st = cfg.WrapStore(st)
+	}
+	a := &App{cfg: cfg, log: cfg.Logger, health: newHealth(st, cfg.Logger, cfg.Now)}
+	a.DB = a.health
 	master, err := a.prepare(ctx, masterPath)
 	if err == nil {
 		err = a.open(ctx, master)

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -75,6 +76,7 @@ type ServerOptions struct{}
 func NewServer(app *App, opts ServerOptions) (*Server, error) {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{app: app, m: newMetrics()}
+	s.m.reg.MustRegister(app.health.collectors()...)
 	own := app.Issuer.DID()
 	web := did.NewMultiResolver(did.NewWebResolver(did.WebOptions{AllowHTTPLocalhost: app.cfg.AllowHTTPLocalhost && httpLocalhost(own)}))
 	keys := &routeResolver{own: own, local: app.Issuer.KeyResolver(), other: web}
@@ -266,17 +268,25 @@ var statusOf = map[issuer.Kind]int{
 	issuer.KindIntegrity:       http.StatusInternalServerError,
 }
 
+// unavailableRetryAfter is the Retry-After of a 503 unavailable answer.
+const unavailableRetryAfter = "10"
+
 // fail writes err as problem details: a refusal with its code and the
-// status of its kind, anything else as a 500 whose cause is logged, never
-// shown.
+// status of its kind; the storage failing underneath (full disk, I/O
+// error, audit log unwritable) as 503 unavailable with Retry-After, the
+// operation not done; anything else as a 500. The cause of a 5xx is
+// logged, never shown.
 func (s *Server) fail(c *gin.Context, err error) {
 	st, code, detail := http.StatusInternalServerError, api.CodeInternal, ""
-	if e, ok := issuer.Refusal(err); ok {
+	if unavailable(err) {
+		st, code, detail = http.StatusServiceUnavailable, api.CodeUnavailable, "storage unavailable; retry later"
+		c.Header("Retry-After", unavailableRetryAfter)
+	} else if e, ok := issuer.Refusal(err); ok {
 		if v, ok := statusOf[e.Kind]; ok {
 			st, code, detail = v, string(e.Code), e.Detail
 		}
 	}
-	if st == http.StatusInternalServerError {
+	if st >= http.StatusInternalServerError {
 		s.app.log.Error("request failed", "rid", rid(c), "route", c.FullPath(), "err", err)
 		if errors.Is(err, audit.ErrUnavailable) {
 			s.m.auditFailure.Inc()
@@ -296,7 +306,9 @@ func (s *Server) count(op string, err error) {
 	res := "allow"
 	if err != nil {
 		res = api.CodeInternal
-		if e, ok := issuer.Refusal(err); ok {
+		if unavailable(err) {
+			res = api.CodeUnavailable
+		} else if e, ok := issuer.Refusal(err); ok {
 			res = string(e.Code)
 		}
 	}
@@ -422,6 +434,10 @@ func (s *Server) ready(c *gin.Context) {
 		problem.Write(c.Writer, http.StatusServiceUnavailable, "not_ready", "integrity check failed at start; see the server log")
 		return
 	}
+	if err := s.app.health.check(c.Request.Context()); err != nil {
+		problem.Write(c.Writer, http.StatusServiceUnavailable, "not_ready", "storage unavailable: writes fail; see the server log")
+		return
+	}
 	if _, _, err := s.app.Audit.Head(c.Request.Context()); err != nil {
 		problem.Write(c.Writer, http.StatusServiceUnavailable, "not_ready", "")
 		return
@@ -512,12 +528,21 @@ func (s *Server) listAgents(c *gin.Context) {
 		}
 		f.DormantFor = v
 	}
-	out, err := s.app.Issuer.Agents(c.Request.Context(), principal(c), f)
+	limit := 0
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			s.fail(c, issuer.InvalidRequest(fmt.Sprintf("limit must be an integer from 1 to %d", issuer.MaxAgentPage)))
+			return
+		}
+		limit = n // the issuer caps it at MaxAgentPage
+	}
+	out, next, err := s.app.Issuer.AgentPage(c.Request.Context(), principal(c), f, c.Query("cursor"), limit)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	list := api.AgentList{Agents: make([]api.Agent, len(out))}
+	list := api.AgentList{Agents: make([]api.Agent, len(out)), Next: next}
 	for i := range out {
 		list.Agents[i] = *wireAgent(&out[i])
 	}

@@ -95,6 +95,9 @@ type subscriber struct {
 	ch   chan statuslist.Event
 	gone chan struct{} // closed when the feed drops the subscriber
 	once sync.Once
+	// shutdown is set (before gone is closed) when the feed itself is
+	// closing, so that the stream ends with a shutdown event.
+	shutdown bool
 }
 
 func (s *subscriber) drop() { s.once.Do(func() { close(s.gone) }) }
@@ -149,12 +152,16 @@ func (f *Feed) Subscribers() int {
 	return len(f.subs)
 }
 
-// Close disconnects every subscriber and refuses new ones.
+// Close ends every stream at once, each with a final shutdown event
+// (see Serve), and refuses new subscribers. A server closes its feed
+// before http.Server.Shutdown, which otherwise waits for the streams to
+// end by themselves until its deadline and then cuts them.
 func (f *Feed) Close() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.closed = true
 	for s := range f.subs {
+		s.shutdown = true
 		f.removeLocked(s)
 	}
 }
@@ -227,7 +234,14 @@ func (f *Feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //	data: {"list":"<url>","purpose":"revocation"}
 //
 // with a ": keepalive" comment every Keepalive. It returns when the client
-// goes away, the subscriber falls behind, or the feed is closed. A
+// goes away, the subscriber falls behind, or the feed is closed; a closed
+// feed first sends
+//
+//	event: shutdown
+//	data: {}
+//
+// so that the client knows the server is going away (and reconnects,
+// having missed nothing yet) rather than seeing a cut stream. A
 // subscriber over its bounds gets 503 with Retry-After.
 func (f *Feed) Serve(w http.ResponseWriter, r *http.Request, who Subscriber) {
 	if r.Method != http.MethodGet {
@@ -268,6 +282,9 @@ func (f *Feed) Serve(w http.ResponseWriter, r *http.Request, who Subscriber) {
 		case <-r.Context().Done():
 			return
 		case <-s.gone:
+			if s.shutdown {
+				write([]byte("event: shutdown\ndata: {}\n\n"))
+			}
 			return
 		case <-t.C:
 			if !write([]byte(": keepalive\n\n")) {

@@ -3,6 +3,7 @@ package publish
 import (
 	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -126,4 +127,48 @@ func TestFeedPerPrincipalBound(t *testing.T) {
 func anonSub(f *Feed) *subscriber {
 	s, _ := f.subscribe(Subscriber{Source: "192.0.2.100"})
 	return s
+}
+
+// Close ends every stream at once with a shutdown event, and refuses new
+// subscribers.
+func TestFeedCloseEndsStreams(t *testing.T) {
+	f := NewFeed(FeedOptions{})
+	srv := feedServer(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var bodies []*bufio.Reader
+	for i := range 3 {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		req.Header.Set("X-Test-Source", "10.0.0."+string(rune('1'+i)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("subscribe: %v %v", resp, err)
+		}
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "retry:") {
+			t.Fatalf("stream opened with %q", l)
+		}
+		bodies = append(bodies, br)
+	}
+	start := time.Now()
+	f.Close()
+	for i, br := range bodies {
+		rest, err := io.ReadAll(br) // ends only when the stream does
+		if err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+		if !strings.HasSuffix(string(rest), "event: shutdown\ndata: {}\n\n") {
+			t.Fatalf("stream %d ended with %q; want a shutdown event", i, rest)
+		}
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("streams ended %v after Close", d)
+	}
+	if f.Subscribers() != 0 {
+		t.Fatalf("%d subscribers after Close", f.Subscribers())
+	}
+	if st := open(t, ctx, srv.URL, "10.0.0.9", ""); st != http.StatusServiceUnavailable {
+		t.Fatalf("subscribe after Close = %d; want 503", st)
+	}
 }

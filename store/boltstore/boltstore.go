@@ -212,7 +212,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return mapErr(s.db.View(func(tx *bbolt.Tx) error { return fn(&txn{tx: tx}) }))
+	return s.run(s.db.View, fn)
 }
 
 // Update implements store.Store.
@@ -220,7 +220,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return mapErr(s.db.Update(func(tx *bbolt.Tx) error { return fn(&txn{tx: tx}) }))
+	return s.run(s.db.Update, fn)
 }
 
 // Batch implements store.Store with bbolt's db.Batch.
@@ -228,17 +228,42 @@ func (s *Store) Batch(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return mapErr(s.db.Batch(func(tx *bbolt.Tx) error { return fn(&txn{tx: tx}) }))
+	return s.run(s.db.Batch, fn)
+}
+
+// run runs fn through one of bbolt's transaction entry points. An error fn
+// returned comes back unchanged; an error of bbolt's own (opening,
+// committing, syncing the transaction) is mapped to the seam's sentinels.
+func (s *Store) run(do func(func(*bbolt.Tx) error) error, fn func(store.Tx) error) error {
+	var fnErr error
+	err := do(func(tx *bbolt.Tx) error {
+		fnErr = fn(&txn{tx: tx})
+		return fnErr
+	})
+	if err == nil || err == fnErr {
+		return err
+	}
+	return mapErr(err)
 }
 
 // Close implements store.Store.
 func (s *Store) Close() error { return s.db.Close() }
 
+// mapErr maps an error of bbolt's own (not fn's) to the seam's sentinels.
+// Once fn has returned nil, what is left to fail in a read-write
+// transaction is writing it out: growing the file, writing pages, syncing
+// (ENOSPC, EDQUOT, EFBIG, EROFS, EIO). bbolt does not always keep the errno
+// in the chain (a failed resize is formatted with %s), so every such error
+// but bbolt's state errors is a storage failure.
 func mapErr(err error) error {
-	if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+	switch {
+	case errors.Is(err, bbolt.ErrDatabaseNotOpen):
 		return fmt.Errorf("%w: %w", store.ErrClosed, err)
+	case errors.Is(err, bbolt.ErrDatabaseReadOnly), errors.Is(err, bbolt.ErrTxClosed), errors.Is(err, bbolt.ErrTxNotWritable),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
 	}
-	return err
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 }
 
 type txn struct {

@@ -1,0 +1,230 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/agentid/agentid/api"
+	"github.com/agentid/agentid/client"
+	"github.com/agentid/agentid/store"
+)
+
+// faultStore fails every write transaction the way boltstore does on a
+// full disk (store.ErrUnavailable wrapping ENOSPC) while on: fn runs, and
+// is rolled back, so that nothing of it commits.
+type faultStore struct {
+	store.Store
+	on atomic.Bool
+}
+
+var errFault = errors.New("injected fault")
+
+func (f *faultStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return f.write(ctx, f.Store.Update, fn)
+}
+
+func (f *faultStore) Batch(ctx context.Context, fn func(store.Tx) error) error {
+	return f.write(ctx, f.Store.Batch, fn)
+}
+
+func (f *faultStore) write(ctx context.Context, do func(context.Context, func(store.Tx) error) error, fn func(store.Tx) error) error {
+	if !f.on.Load() {
+		return do(ctx, fn)
+	}
+	err := do(ctx, func(tx store.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return errFault
+	})
+	if errors.Is(err, errFault) {
+		return fmt.Errorf("%w: write agentid.db: %w", store.ErrUnavailable, syscall.ENOSPC)
+	}
+	return err
+}
+
+// logBuf is a log destination safe for concurrent writers.
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startFault is start with the store wrapped in a faultStore.
+func startFault(t *testing.T, dir string, log *slog.Logger) (*testServer, *faultStore) {
+	t.Helper()
+	fs := &faultStore{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "http://localhost:" + strings.Split(ln.Addr().String(), ":")[1]
+	t.Setenv("AGENTID_MASTER_KEY", "")
+	app, err := Open(context.Background(), Config{DataDir: dir, IssuerURL: u, AllowHTTPLocalhost: true, Logger: log,
+		WrapStore: func(st store.Store) store.Store { fs.Store = st; return fs }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewServer(app, ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: s.Handler()}
+	go hs.Serve(ln)
+	ts := &testServer{app: app, url: u, srv: hs}
+	t.Cleanup(ts.close)
+	key, err := client.LoadKey(filepath.Join(dir, AdminKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.admin = client.New(u, key)
+	return ts, fs
+}
+
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func metricLine(t *testing.T, url, name string) string {
+	t.Helper()
+	_, body := getBody(t, url+"/metrics")
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, name+" ") {
+			return l
+		}
+	}
+	t.Fatalf("metric %s not exported", name)
+	return ""
+}
+
+// wantUnavailable asserts a 503 unavailable answer with Retry-After.
+func wantUnavailable(t *testing.T, what string, err error) {
+	t.Helper()
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.StatusCode != http.StatusServiceUnavailable || ce.Code != api.CodeUnavailable || ce.RetryAfter != 10*time.Second {
+		t.Fatalf("%s on a full disk: %v (%#v); want 503 unavailable with Retry-After: 10", what, err, ce)
+	}
+}
+
+// TestFaultDiskFull: with every write failing as on a full disk, issuance,
+// revocation and verification answer 503 unavailable with Retry-After
+// (never 500), /readyz is not ready and the metric says why; once writes
+// commit again /readyz recovers by itself, and every issuance that was
+// acknowledged is there after a restart.
+func TestFaultDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	logs := &logBuf{}
+	ts, fault := startFault(t, dir, slog.New(slog.NewTextHandler(logs, nil)))
+	ctx := context.Background()
+
+	var acked []string
+	agent := newKey(t)
+	first, err := ts.issue(t, ts.admin, agent, []string{"calendar:read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked = append(acked, agent.DID)
+	vp, err := agent.Present(client.PresentOptions{Credential: first.Credential, Audience: "https://calendar.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := getBody(t, ts.url+"/readyz"); st != http.StatusOK {
+		t.Fatalf("readyz before the fault = %d", st)
+	}
+
+	fault.on.Store(true)
+	// Proofs need a nonce, which is in memory: get it before.
+	_, err = ts.issue(t, ts.admin, newKey(t), []string{"calendar:read"})
+	wantUnavailable(t, "issuance", err)
+	_, err = ts.admin.Revoke(ctx, first.ID)
+	wantUnavailable(t, "revocation", err)
+	_, err = client.New(ts.url, nil).Verify(ctx, api.VerifyRequest{Presentation: vp, Audience: "https://calendar.example.com"})
+	wantUnavailable(t, "verification", err)
+
+	st, body := getBody(t, ts.url+"/readyz")
+	if st != http.StatusServiceUnavailable || !strings.Contains(body, "storage unavailable") {
+		t.Fatalf("readyz on a full disk = %d %s; want 503 storage unavailable", st, body)
+	}
+	if l := metricLine(t, ts.url, "agentid_storage_unavailable"); l != "agentid_storage_unavailable 1" {
+		t.Fatalf("metric on a full disk: %q", l)
+	}
+	if l := metricLine(t, ts.url, "agentid_storage_write_failures_total"); l == "agentid_storage_write_failures_total 0" {
+		t.Fatalf("metric on a full disk: %q", l)
+	}
+
+	if n := strings.Count(logs.String(), `msg="storage unavailable`); n != 1 || !strings.Contains(logs.String(), "no space left on device") {
+		t.Fatalf("want one log line saying why (with the cause), got %d:\n%s", n, logs)
+	}
+
+	fault.on.Store(false)
+	// /readyz probes with a write at most once a second: bounded wait.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, body = getBody(t, ts.url+"/readyz")
+		if st == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz after the fault cleared = %d %s; want 200 without a restart", st, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if l := metricLine(t, ts.url, "agentid_storage_unavailable"); l != "agentid_storage_unavailable 0" {
+		t.Fatalf("metric after the fault cleared: %q", l)
+	}
+	if !strings.Contains(logs.String(), `msg="storage available again`) {
+		t.Fatalf("no log line on recovery:\n%s", logs)
+	}
+	again := newKey(t)
+	if _, err := ts.issue(t, ts.admin, again, []string{"calendar:read"}); err != nil {
+		t.Fatalf("issuance after the fault cleared: %v", err)
+	}
+	acked = append(acked, again.DID)
+	if _, err := ts.admin.Revoke(ctx, first.ID); err != nil {
+		t.Fatalf("revocation after the fault cleared: %v", err)
+	}
+
+	// Nothing acknowledged was lost: every 2xx issuance is there after a
+	// restart.
+	ts.close()
+	ts2 := start(t, dir)
+	for _, d := range acked {
+		if _, err := ts2.admin.Agent(ctx, d); err != nil {
+			t.Fatalf("acknowledged agent %s after restart: %v", d, err)
+		}
+	}
+	list, err := ts2.admin.Agents(ctx, client.AgentFilter{})
+	if err != nil || len(list) != len(acked) {
+		t.Fatalf("inventory after restart: %d agents, %v; want %d", len(list), err, len(acked))
+	}
+}
