@@ -295,7 +295,7 @@ func (a *App) prepare(ctx context.Context, masterPath string) (tink.AEAD, error)
 	m, err := keystore.LoadMaster(masterPath)
 	if errors.Is(err, keystore.ErrNoMasterKey) {
 		return nil, fmt.Errorf("%w: the master key %s is missing beside %s, which holds keys it encrypted; restore it (or set %s); a new key cannot read them",
-			ErrMissingData, masterPath, a.DB.(*boltstore.Store).Path(), keystore.EnvMasterKey)
+			ErrMissingData, masterPath, filepath.Join(a.cfg.DataDir, DBFile), keystore.EnvMasterKey)
 	}
 	return m, err
 }
