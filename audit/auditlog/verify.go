@@ -36,6 +36,9 @@ func (l *Log) Verify(ctx context.Context) (*audit.VerifyReport, error) {
 // The log's own chain key is always used; opts.Key is ignored.
 func (l *Log) VerifyWith(ctx context.Context, opts audit.ChainOptions) (*audit.VerifyReport, error) {
 	opts.Key = l.key
+	if err := l.settle(ctx); err != nil {
+		return nil, errorf("verify: %w", err)
+	}
 	c := audit.NewChainCheckerWith(opts)
 	var resume []byte // key to continue from; nil: the first key
 	if opts.From > 1 {

@@ -71,7 +71,14 @@ type Config struct {
 	// failure is logged at error level and /readyz answers 503. Without
 	// it, Open refuses with an error wrapping ErrIntegrity.
 	AllowIntegrityFailure bool
+	// AuditSyncInterval bounds how long an acknowledged verification
+	// decision may wait in the audit journal before fdatasync
+	// (auditlog.DefaultSyncInterval by default): see docs/audit.md.
+	AuditSyncInterval time.Duration
 }
+
+// JournalDir is the audit journal's directory inside the data directory.
+const JournalDir = "audit-journal"
 
 // ErrIntegrity: the start-up check found the audit chain or a stored
 // record altered without the master key.
@@ -167,6 +174,15 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		return err
 	}
 	if a.Audit, err = auditlog.Open(a.DB, &auditlog.Options{Now: a.cfg.Now, Key: ik.Audit}); err != nil {
+		return err
+	}
+	// Events recorded through the log as a Sink (the verifier's
+	// decisions, refusal aggregates) go through the journal: written to
+	// the OS before the reply, fdatasynced within AuditSyncInterval, in
+	// the chain moments later. What an earlier process journaled and did
+	// not chain is chained now.
+	if err := a.Audit.OpenJournal(ctx, filepath.Join(a.cfg.DataDir, JournalDir),
+		&auditlog.JournalOptions{SyncInterval: a.cfg.AuditSyncInterval}); err != nil {
 		return err
 	}
 	a.Refusals = audit.NewAggregator(a.Audit, audit.AggregatorOptions{Now: a.cfg.Now})
@@ -294,5 +310,13 @@ func (a *App) Close() error {
 		a.stopRefusals() // Run flushes what is left
 		<-a.refusalsDone
 	}
-	return a.DB.Close()
+	var jerr error
+	if a.Audit != nil {
+		// Everything journaled goes into the chain before the database
+		// closes (what cannot would be chained at the next start).
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		jerr = a.Audit.Close(ctx)
+		cancel()
+	}
+	return errors.Join(jerr, a.DB.Close())
 }
