@@ -75,6 +75,20 @@ type Config struct {
 	// decision may wait in the audit journal before fdatasync
 	// (auditlog.DefaultSyncInterval by default): see docs/audit.md.
 	AuditSyncInterval time.Duration
+	// Audit retention (docs/audit.md, "Retention"): the log in the
+	// database is sealed into a segment file of DataDir/audit-segments,
+	// its head signed by the issuer key, once its records take
+	// AuditSegmentBytes or its first event is AuditSegmentAge old
+	// (auditlog.DefaultSegmentBytes and DefaultSegmentAge when 0).
+	// AuditKeepSegments and AuditKeepFor, when positive, prune the oldest
+	// segment files beyond that count or sealed longer ago.
+	AuditSegmentBytes int64
+	AuditSegmentAge   time.Duration
+	AuditKeepSegments int
+	AuditKeepFor      time.Duration
+	// AuditRollInterval is how often retention runs: 1m by default,
+	// negative for never (RollAudit only).
+	AuditRollInterval time.Duration
 }
 
 // JournalDir is the audit journal's directory inside the data directory.
@@ -110,6 +124,8 @@ type App struct {
 	refusalsDone chan struct{}
 	stopHeads    chan struct{}
 	headsDone    chan struct{}
+	stopRoll     chan struct{}
+	rollDone     chan struct{}
 }
 
 // Open opens (and on first use initialises) the data directory.
@@ -237,6 +253,7 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 			return err
 		}
 		a.startHeadSigner()
+		a.startRetention()
 	}
 	return nil
 }
@@ -302,6 +319,10 @@ func (a *App) Close() error {
 	if a.stopHeads != nil {
 		close(a.stopHeads)
 		<-a.headsDone
+	}
+	if a.stopRoll != nil {
+		close(a.stopRoll)
+		<-a.rollDone
 	}
 	if a.Publisher != nil {
 		a.Publisher.Close()
