@@ -45,14 +45,15 @@ func main() {
 	conc := flag.Int("c", 32, "concurrent connections")
 	rate := flag.Int("presentations-per-second", 20000, "presentations to prepare per second of -duration")
 	baseline := flag.Duration("baseline", 3*time.Second, "how long to measure the raw ed25519.Verify baseline")
+	open := flag.Int("rate", 0, "open loop: send this many requests per second in all, spread over the connections, latency measured from each request's scheduled time (0: closed loop, as fast as answered)")
 	flag.Parse()
-	if err := run(*srv, *keyFile, *duration, *conc, *rate, *baseline); err != nil {
+	if err := run(*srv, *keyFile, *duration, *conc, *rate, *baseline, *open); err != nil {
 		fmt.Fprintln(os.Stderr, "agentid-httpload: error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline time.Duration) error {
+func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline time.Duration, openRate int) error {
 	u, err := url.Parse(srv)
 	if err != nil {
 		return err
@@ -83,6 +84,9 @@ func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline
 		Scopes: []string{"load:test"}, Audiences: []string{aud}, TTL: api.Duration(time.Hour),
 		Owner: "httpload", Purpose: "load test"}, &issued); err != nil {
 		return fmt.Errorf("issue: %w", err)
+	}
+	if openRate > 0 {
+		perSec = openRate + openRate/10
 	}
 	pool := int(duration.Seconds()*float64(perSec)) + 1000
 	fmt.Printf("signing %d presentations...\n", pool)
@@ -117,12 +121,26 @@ func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline
 	start := time.Now()
 	for w := range conc {
 		wg.Go(func() {
+			var every time.Duration
+			sched := start
+			if openRate > 0 {
+				every = time.Duration(float64(time.Second) * float64(conc) / float64(openRate))
+				sched = start.Add(every * time.Duration(w) / time.Duration(conc))
+			}
 			for time.Now().Before(deadline) {
 				i := int(next.Add(1) - 1)
 				if i >= pool {
 					return
 				}
 				t0 := time.Now()
+				if every > 0 {
+					// Open loop: wait for this request's slot and count
+					// its latency from there, so that a slow answer
+					// delays the clock, not the measurement.
+					time.Sleep(time.Until(sched))
+					t0 = sched
+					sched = sched.Add(every)
+				}
 				valid, err := post(hc, endpoint, bodies[i])
 				lat[w] = append(lat[w], time.Since(t0))
 				if valid {
@@ -148,7 +166,11 @@ func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline
 		return all[min(len(all)-1, int(float64(len(all))*p))]
 	}
 	r := float64(ok.Load()) / elapsed.Seconds()
-	fmt.Printf("verify (net/http): %d valid, %d failed in %v (%d connections)\n", ok.Load(), bad.Load(), elapsed.Round(time.Millisecond), conc)
+	mode := "closed loop"
+	if openRate > 0 {
+		mode = fmt.Sprintf("open loop at %d/s", openRate)
+	}
+	fmt.Printf("verify (net/http, %s): %d valid, %d failed in %v (%d connections)\n", mode, ok.Load(), bad.Load(), elapsed.Round(time.Millisecond), conc)
 	fmt.Printf("throughput: %.0f/s\n", r)
 	fmt.Printf("latency: p50 %v, p90 %v, p99 %v, max %v\n", pct(.5), pct(.9), pct(.99), pct(1))
 	fmt.Printf("ratio to the raw baseline: %.3f\n", r/raw)
