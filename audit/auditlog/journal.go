@@ -441,6 +441,7 @@ func (l *Log) record(ctx context.Context, ev *audit.Event) error {
 	full := len(l.queue) >= j.maxQ
 	if full {
 		p.done = make(chan error, 1)
+		l.waiting++
 	}
 	l.mu.Unlock()
 	j.mu.Unlock()
@@ -504,6 +505,7 @@ func (l *Log) Flush(ctx context.Context) error {
 	p := &pending{barrier: true, done: make(chan error, 1)}
 	l.mu.Lock()
 	l.queue = append(l.queue, p)
+	l.waiting++
 	l.mu.Unlock()
 	l.kickWriter()
 	select {

@@ -53,6 +53,7 @@ type Log struct {
 	// event that arrived during the previous one.
 	mu       sync.Mutex
 	queue    []*pending
+	waiting  int   // entries of queue someone waits for (done != nil)
 	chainErr error // the chain refused a journaled entry; see failJournal
 	wake     chan struct{}
 	startWr  sync.Once
@@ -255,6 +256,7 @@ func (l *Log) Append(ctx context.Context, ev *audit.Event) error {
 	p := &pending{ev: *ev, done: make(chan error, 1)}
 	l.mu.Lock()
 	l.queue = append(l.queue, p)
+	l.waiting++
 	l.mu.Unlock()
 	l.kickWriter()
 	// Once queued, the event is committed or refused as a whole; waiting
@@ -294,17 +296,21 @@ func (l *Log) writer() {
 	var lastCommit time.Time
 	for range l.wake {
 		for {
-			if time.Since(lastCommit) < busyGap {
-				l.mu.Lock()
-				n := len(l.queue)
-				l.mu.Unlock()
-				if n > 0 && n < gatherMax {
-					time.Sleep(gatherWindow)
-				}
+			l.mu.Lock()
+			n, waiting := len(l.queue), l.waiting
+			l.mu.Unlock()
+			switch {
+			case n > 0 && waiting == 0 && l.j != nil:
+				// Only journaled events, which nobody waits for: they
+				// are safe in the journal, so gather longer and spend
+				// fewer commits (and fdatasyncs) on them.
+				time.Sleep(journalGather)
+			case n > 0 && n < gatherMax && time.Since(lastCommit) < busyGap:
+				time.Sleep(gatherWindow)
 			}
 			l.mu.Lock()
 			lot := l.queue
-			l.queue = nil
+			l.queue, l.waiting = nil, 0
 			l.mu.Unlock()
 			if len(lot) == 0 {
 				break
@@ -327,6 +333,9 @@ const (
 	busyGap      = 5 * time.Millisecond
 	gatherWindow = 2 * time.Millisecond
 	gatherMax    = 256
+	// journalGather is how long a lot of journaled events only may
+	// gather: a waiter (Append, Flush) arriving meanwhile waits for it.
+	journalGather = 10 * time.Millisecond
 )
 
 // commit appends a lot in one transaction, then answers the barriers in
