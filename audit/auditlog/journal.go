@@ -115,7 +115,8 @@ func journalKey(chain []byte) []byte {
 // with ErrJournal and a log that cannot be written with
 // audit.ErrUnavailable.
 //
-// Call Close to flush the journal into the chain and stop its goroutines.
+// Call it once, before the log is shared (before the first Record), and
+// Close to flush the journal into the chain and stop its goroutines.
 func (l *Log) OpenJournal(ctx context.Context, dir string, opts *JournalOptions) error {
 	if l.j != nil {
 		return errorf("journal: already open")
