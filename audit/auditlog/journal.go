@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentid/agentid/audit"
@@ -83,6 +84,7 @@ type journal struct {
 	old     []jfile // closed files, oldest first
 	failed  error   // sticky: a write or sync failed; Record refuses
 	buf     []byte
+	applied atomic.Uint64 // last entry in the chain, for pruning files
 	kick    chan struct{}
 	stop    chan struct{}
 	stopped chan struct{}
@@ -146,6 +148,7 @@ func (l *Log) OpenJournal(ctx context.Context, dir string, opts *JournalOptions)
 		return err
 	}
 	j.next = max(applied, last) + 1
+	j.applied.Store(max(applied, last))
 	if err := j.open(); err != nil {
 		return err
 	}
@@ -372,7 +375,11 @@ func (j *journal) rotate() error {
 		return err
 	}
 	j.old = append(j.old, jfile{path: j.f.Name(), last: j.next - 1})
-	return j.open()
+	if err := j.open(); err != nil {
+		return err
+	}
+	j.prune(j.applied.Load())
+	return nil
 }
 
 // syncer fdatasyncs the journal within interval of a write.

@@ -3,6 +3,7 @@ package auditlog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -201,5 +202,39 @@ func TestJournalFailsClosed(t *testing.T) {
 	err := l.Record(context.Background(), &audit.Event{Action: audit.ActionVerify, Decision: audit.DecisionAllow})
 	if !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("Record after a failed commit: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestJournalRotates: past MaxSize the journal starts a new file, and
+// files whose every entry is in the chain are deleted at the next
+// rotation, so the journal stays bounded while the server runs.
+func TestJournalRotates(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, true)
+	dir := t.TempDir()
+	l, err := Open(db, &Options{Now: newClock(t0).Now, Key: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.OpenJournal(ctx, dir, &JournalOptions{MaxSize: 600}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		rec(t, l, fmt.Sprintf("r%d", i))
+		if i%5 == 4 {
+			if err := l.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "journal-*.log"))
+	if len(names) > 3 {
+		t.Fatalf("%d journal files after 40 entries chained, want at most 3: %q", len(names), names)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := requestIDs(t, l); len(got) != 40 {
+		t.Fatalf("chain holds %d events, want 40", len(got))
 	}
 }

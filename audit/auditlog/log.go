@@ -392,6 +392,9 @@ func (l *Log) commitEvents(lot []*pending) {
 	}
 	err := l.db.Update(context.Background(), func(tx store.Tx) error { return l.appendLot(tx, done, wal) })
 	if err == nil {
+		if wal > 0 {
+			l.j.applied.Store(wal)
+		}
 		for i, p := range lot {
 			p.ev = done[i]
 			if p.done != nil {
