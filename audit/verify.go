@@ -57,6 +57,13 @@ type ChainOptions struct {
 	// caller) the chain must agree with: the event at Head.Seq must carry
 	// Head.Hash, and the chain must reach Head.Seq.
 	Head *Head
+	// Heads are further signed heads (authenticated by the caller) the
+	// chain must agree with, as with Head: the heads of sealed segments.
+	Heads []Head
+	// Anchor, when set, is where the chain starts: the signed head of
+	// the last event pruned from it. The first event must be Anchor.Seq+1
+	// and link to Anchor.Hash; From is then ignored.
+	Anchor *Head
 	// RequireKeyed, with Key, demands that the chain's last event be
 	// keyed: a log that has a chain key and has been written by it never
 	// ends on an unkeyed event, so one that does was rewritten (or cut
@@ -100,23 +107,29 @@ type walker struct {
 	prevOK bool   // whether prev is known (false after a break)
 	macKey []byte // chain key, nil when MACs cannot be checked
 	keyed  bool   // a keyed event was seen: no unkeyed event may follow
-	head   *Head  // signed head to agree with
-	pinned bool   // the event at head.Seq was seen
+	heads  []Head // signed heads to agree with
+	pinned []bool // the event at heads[i].Seq was seen
 
 	requireKeyed bool // the last event must be keyed
 	lastKeyed    bool // the last event seen is keyed
 }
 
 func newWalker(opts ChainOptions) *walker {
-	w := &walker{expect: 1, prev: GenesisPrev, prevOK: true, macKey: opts.Key, head: opts.Head,
+	w := &walker{expect: 1, prev: GenesisPrev, prevOK: true, macKey: opts.Key,
 		requireKeyed: opts.RequireKeyed && opts.Key != nil}
 	if opts.From > 1 {
 		w.expect, w.prevOK = opts.From, false
 	}
+	if a := opts.Anchor; a != nil {
+		w.expect, w.prev, w.prevOK = a.Seq+1, a.Hash, true
+	}
 	if opts.Head != nil {
 		h := *opts.Head
 		w.rep.SignedHead = &h
+		w.heads = append(w.heads, h)
 	}
+	w.heads = append(w.heads, opts.Heads...)
+	w.pinned = make([]bool, len(w.heads))
 	return w
 }
 
@@ -126,9 +139,12 @@ func (w *walker) seen(ev *Event) {
 	}
 	w.rep.LastSeq = ev.Seq
 	w.rep.Head = ev.Hash
-	if w.head != nil && ev.Seq == w.head.Seq {
-		w.pinned = true
-		if subtle.ConstantTimeCompare([]byte(ev.Hash), []byte(w.head.Hash)) != 1 {
+	for i, h := range w.heads {
+		if ev.Seq != h.Seq {
+			continue
+		}
+		w.pinned[i] = true
+		if subtle.ConstantTimeCompare([]byte(ev.Hash), []byte(h.Hash)) != 1 {
 			w.rep.add(ev.Seq, KindEdited, "the signed head records another hash for this event: the log was rewritten up to here")
 		}
 	}
@@ -156,15 +172,17 @@ func (w *walker) finish() {
 	if w.requireKeyed && w.rep.LastSeq > 0 && !w.lastKeyed {
 		w.rep.add(w.rep.LastSeq, KindDowngraded, "the log ends on an unkeyed event although it has a chain key: it was rewritten or cut back without the key")
 	}
-	if w.head == nil || w.pinned {
-		return
-	}
-	if w.rep.LastSeq < w.head.Seq {
-		w.rep.add(w.rep.LastSeq+1, KindTruncated, fmt.Sprintf("the log ends at event %d, before the signed head at %d: events were removed", w.rep.LastSeq, w.head.Seq))
-		return
-	}
-	if w.head.Seq > 0 && (w.rep.FirstSeq == 0 || w.rep.FirstSeq <= w.head.Seq) {
-		w.rep.add(w.head.Seq, KindRemoved, fmt.Sprintf("event %d of the signed head is missing", w.head.Seq))
+	for i, h := range w.heads {
+		if w.pinned[i] {
+			continue
+		}
+		if w.rep.LastSeq < h.Seq {
+			w.rep.add(w.rep.LastSeq+1, KindTruncated, fmt.Sprintf("the log ends at event %d, before the signed head at %d: events were removed", w.rep.LastSeq, h.Seq))
+			continue
+		}
+		if h.Seq > 0 && (w.rep.FirstSeq == 0 || w.rep.FirstSeq <= h.Seq) {
+			w.rep.add(h.Seq, KindRemoved, fmt.Sprintf("event %d of the signed head is missing", h.Seq))
+		}
 	}
 }
 
@@ -310,8 +328,9 @@ func (w *walker) key(seq uint64, v []byte) {
 func VerifyLines(r io.Reader) (*VerifyReport, error) { return VerifyLinesWith(r, ChainOptions{}) }
 
 // VerifyLinesWith is VerifyLines with a chain key (to check keyed events'
-// MACs) and a signed head to check the file against; opts.From is
-// ignored, the file's first event being the anchor. Without a key, keyed
+// MACs) and signed heads to check the file against; opts.From is
+// ignored, the file's first event being the anchor unless opts.Anchor
+// says where the file must start. Without a key, keyed
 // events are checked for form and links and counted in
 // VerifyReport.Unchecked: someone who rewrote the file could have
 // recomputed their chain values, which only the key or a signed head
@@ -342,6 +361,13 @@ func VerifyLinesWith(r io.Reader, opts ChainOptions) (*VerifyReport, error) {
 			w.rep.add(ev.Seq, kind, fmt.Sprintf("line %d: %s", line, detail))
 		}
 		switch {
+		case first && opts.Anchor != nil:
+			// The chain resumes after a pruned prefix: the first event
+			// must follow the anchor and link to it.
+			if ev.Seq != w.expect {
+				w.rep.add(w.expect, KindRemoved, fmt.Sprintf("line %d: the first event is %d, the pruned prefix ends at %d", line, ev.Seq, w.expect-1))
+				w.prevOK = false
+			}
 		case first:
 			// The anchor: link checked only if it claims to be the first event.
 			w.prevOK = ev.Seq == 1

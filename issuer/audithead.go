@@ -45,19 +45,10 @@ func (is *Issuer) SignAuditHead(ctx context.Context) (string, *audit.Head, error
 	if err != nil {
 		return "", nil, fmt.Errorf("issuer: audit head: %w", err)
 	}
-	now := is.cfg.Now().UTC().Truncate(time.Second)
-	h := &audit.Head{Issuer: is.did, Seq: seq, Hash: hash, Time: now}
-	payload, err := json.Marshal(headClaims{Iss: is.did, Seq: seq, Hash: hash, Iat: now.Unix()})
-	if err != nil {
-		return "", nil, fmt.Errorf("issuer: audit head: %w", err)
-	}
-	s, err := is.Signer(ctx)
+	h := &audit.Head{Seq: seq, Hash: hash, Time: is.cfg.Now()}
+	tok, err := is.SignHead(ctx, h)
 	if err != nil {
 		return "", nil, err
-	}
-	tok, err := jws.Sign(s, HeadType, payload)
-	if err != nil {
-		return "", nil, fmt.Errorf("issuer: sign audit head: %w", err)
 	}
 	if hs, ok := is.audit.(headStore); ok {
 		if err := hs.SaveSignedHead(ctx, *h, tok); err != nil {
@@ -65,6 +56,28 @@ func (is *Issuer) SignAuditHead(ctx context.Context) (string, *audit.Head, error
 		}
 	}
 	return tok, h, nil
+}
+
+// SignHead signs h (its Seq and Hash; its Issuer and Time are set here:
+// the issuer DID and now, to the second) as SignAuditHead signs the
+// current head. The log's retention signs each sealed segment's head
+// with it.
+func (is *Issuer) SignHead(ctx context.Context, h *audit.Head) (string, error) {
+	h.Issuer = is.did
+	h.Time = is.cfg.Now().UTC().Truncate(time.Second)
+	payload, err := json.Marshal(headClaims{Iss: is.did, Seq: h.Seq, Hash: h.Hash, Iat: h.Time.Unix()})
+	if err != nil {
+		return "", fmt.Errorf("issuer: audit head: %w", err)
+	}
+	s, err := is.Signer(ctx)
+	if err != nil {
+		return "", err
+	}
+	tok, err := jws.Sign(s, HeadType, payload)
+	if err != nil {
+		return "", fmt.Errorf("issuer: sign audit head: %w", err)
+	}
+	return tok, nil
 }
 
 // AuditHead signs and returns the current head of the audit chain (admins

@@ -11,7 +11,9 @@
 //     caller's write transaction, so the event commits or rolls back with
 //     the operation it records. [Log.Append] appends on its own (group
 //     commit, below) and returns once the event is durable. *Log is an
-//     [audit.Sink]: [Log.Record] is Append.
+//     [audit.Sink]: [Log.Record] is Append, or, once [Log.OpenJournal]
+//     put a journal in front, a write to the journal (below).
+//   - [Log.Roll], [Log.Prune] and [VerifyArchive]: retention (below).
 //   - [Log.Query] and [Log.Export] read events by [audit.Filter]; Export
 //     writes JSON lines that [audit.VerifyLines] checks offline.
 //   - [Log.Verify] walks the chain in the database and reports each break
@@ -53,6 +55,30 @@
 // result is always true. An error from the store comes back wrapping
 // [audit.ErrUnavailable]: the decision whose event it was must not be
 // acted on.
+//
+// # The journal
+//
+// [Log.OpenJournal] puts an append-only journal file in front of Record:
+// Record writes the event with one write(2) and returns (a killed process
+// loses nothing acknowledged); a goroutine fdatasyncs the journal within
+// JournalOptions.SyncInterval (a power cut loses at most that window plus
+// two fdatasyncs); the writer chains journaled events in journal order and
+// moves the journal's applied mark in the same transaction, so that
+// OpenJournal at the next start chains exactly the entries that were not.
+// Readers (Query, Export, Summary, Verify, Head) first wait for what was
+// recorded before them ([Log.Flush]). A journal that cannot be written or
+// chained fails closed: Record returns audit.ErrUnavailable from then on.
+// [Log.Close] flushes the journal into the chain.
+//
+// # Retention
+//
+// [Log.Roll] seals the log in the store, when it is big or old enough,
+// into a segment file (JSON lines as Export writes them) whose head the
+// caller signs; the events leave the store, which keeps the signed head
+// as its base and verifies from there. [Log.Prune] deletes the oldest
+// segment files by count or age and keeps the signed head of the last as
+// [PrunedHead]. [VerifyArchive] checks the segments and the store's
+// export as one chain.
 //
 // AppendTx does no commit of its own: the event shares the fate, and the
 // fsync, of the caller's transaction, and its Seq, Prev and Hash mean

@@ -51,15 +51,27 @@ type Log struct {
 	// fsync), then the next lot. There is no batching delay: a lone
 	// caller is committed at once, and under load each fsync carries every
 	// event that arrived during the previous one.
-	mu      sync.Mutex
-	queue   []*pending
-	wake    chan struct{}
-	startWr sync.Once
+	mu       sync.Mutex
+	queue    []*pending
+	waiting  int   // entries of queue someone waits for (done != nil)
+	chainErr error // the chain refused a journaled entry; see failJournal
+	wake     chan struct{}
+	startWr  sync.Once
+
+	// j, when OpenJournal was called, takes Record's events: see
+	// journal.go.
+	j *journal
 }
 
+// pending is a queued event. done is nil for a journaled event nobody
+// waits for; wal is its journal entry number (0: not journaled). A
+// barrier carries no event: it is answered once everything queued before
+// it is committed (Flush).
 type pending struct {
-	ev   audit.Event
-	done chan error
+	ev      audit.Event
+	done    chan error
+	wal     uint64
+	barrier bool
 }
 
 // Open returns a Log over db. Durability of Append rests on db's: it
@@ -176,8 +188,17 @@ func (l *Log) AppendTx(tx store.Tx, ev *audit.Event) error {
 }
 
 // appendLot is AppendTx for several events: the chain head is read once,
-// checked once for records past it, and written once.
-func (l *Log) appendLot(tx store.Tx, evs []audit.Event) error {
+// checked once for records past it, and written once. A non-zero wal is
+// the last journal entry among evs: the journal's applied mark moves to it
+// in the same transaction.
+func (l *Log) appendLot(tx store.Tx, evs []audit.Event, wal uint64) error {
+	if wal > 0 {
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], wal)
+		if err := tx.Bucket(journalBucket).Put(appliedKey, v[:]); err != nil {
+			return errorf("append: %w", err)
+		}
+	}
 	b := sequential(tx.Bucket(bucketName))
 	h, err := readHead(b)
 	if err != nil {
@@ -231,18 +252,13 @@ func (l *Log) Append(ctx context.Context, ev *audit.Event) error {
 	if err := ctx.Err(); err != nil {
 		return errorf("append: %w", err)
 	}
-	l.startWr.Do(func() {
-		l.wake = make(chan struct{}, 1)
-		go l.writer()
-	})
+	l.startWriter()
 	p := &pending{ev: *ev, done: make(chan error, 1)}
 	l.mu.Lock()
 	l.queue = append(l.queue, p)
+	l.waiting++
 	l.mu.Unlock()
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
+	l.kickWriter()
 	// Once queued, the event is committed or refused as a whole; waiting
 	// for the outcome (and not for ctx) keeps the caller from reporting a
 	// failure for an event that is then written.
@@ -251,6 +267,21 @@ func (l *Log) Append(ctx context.Context, ev *audit.Event) error {
 	}
 	*ev = p.ev
 	return nil
+}
+
+func (l *Log) startWriter() {
+	l.startWr.Do(func() {
+		l.wake = make(chan struct{}, 1)
+		go l.writer()
+	})
+}
+
+func (l *Log) kickWriter() {
+	l.startWriter()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
 }
 
 // writer commits queued events, one transaction per lot. It runs for the
@@ -265,17 +296,21 @@ func (l *Log) writer() {
 	var lastCommit time.Time
 	for range l.wake {
 		for {
-			if time.Since(lastCommit) < busyGap {
-				l.mu.Lock()
-				n := len(l.queue)
-				l.mu.Unlock()
-				if n > 0 && n < gatherMax {
-					time.Sleep(gatherWindow)
-				}
+			l.mu.Lock()
+			n, waiting := len(l.queue), l.waiting
+			l.mu.Unlock()
+			switch {
+			case n > 0 && waiting == 0 && l.j != nil:
+				// Only journaled events, which nobody waits for: they
+				// are safe in the journal, so gather longer and spend
+				// fewer commits (and fdatasyncs) on them.
+				time.Sleep(journalGather)
+			case n > 0 && n < gatherMax && time.Since(lastCommit) < busyGap:
+				time.Sleep(gatherWindow)
 			}
 			l.mu.Lock()
 			lot := l.queue
-			l.queue = nil
+			l.queue, l.waiting = nil, 0
 			l.mu.Unlock()
 			if len(lot) == 0 {
 				break
@@ -298,20 +333,73 @@ const (
 	busyGap      = 5 * time.Millisecond
 	gatherWindow = 2 * time.Millisecond
 	gatherMax    = 256
+	// journalGather is how long a lot of journaled events only may
+	// gather: a waiter (Append, Flush) arriving meanwhile waits for it.
+	journalGather = 10 * time.Millisecond
 )
 
-// commit appends a lot in one transaction. If the transaction fails, each
-// event is retried alone, so that one bad event fails only its caller.
+// commit appends a lot in one transaction, then answers the barriers in
+// it. If the transaction fails, each event is retried alone, so that one
+// bad event fails only its caller. A journaled event the chain refuses
+// fails the journal (failJournal): it and every later one stay in the
+// journal, for the next start, and Record refuses from then on.
 func (l *Log) commit(lot []*pending) {
+	evs := make([]*pending, 0, len(lot))
+	var bars []*pending
+	for _, p := range lot {
+		if p.barrier {
+			bars = append(bars, p)
+		} else {
+			evs = append(evs, p)
+		}
+	}
+	if len(evs) > 0 {
+		l.commitEvents(evs)
+	}
+	l.mu.Lock()
+	err := l.chainErr
+	l.mu.Unlock()
+	for _, b := range bars {
+		b.done <- err
+	}
+}
+
+func (l *Log) commitEvents(lot []*pending) {
+	l.mu.Lock()
+	chainErr := l.chainErr
+	l.mu.Unlock()
+	if chainErr != nil {
+		// Journaled events wait in the journal for the next start;
+		// Append's callers are told.
+		keep := lot[:0]
+		for _, p := range lot {
+			if p.wal == 0 {
+				keep = append(keep, p)
+			} else if p.done != nil {
+				p.done <- chainErr
+			}
+		}
+		lot = keep
+		if len(lot) == 0 {
+			return
+		}
+	}
 	done := make([]audit.Event, len(lot))
+	var wal uint64
 	for i, p := range lot {
 		done[i] = p.ev
+		wal = max(wal, p.wal)
 	}
-	err := l.db.Update(context.Background(), func(tx store.Tx) error { return l.appendLot(tx, done) })
+	err := l.db.Update(context.Background(), func(tx store.Tx) error { return l.appendLot(tx, done, wal) })
 	if err == nil {
+		if wal > 0 {
+			l.j.applied.Store(wal)
+		}
 		for i, p := range lot {
 			p.ev = done[i]
-			p.done <- nil
+			if p.done != nil {
+				p.done <- nil
+			}
 		}
 		return
 	}
@@ -320,16 +408,32 @@ func (l *Log) commit(lot []*pending) {
 		if !errors.As(err, &ce) && !errors.Is(err, audit.ErrInvalidEvent) {
 			err = errorf("append: %w: %w", audit.ErrUnavailable, err)
 		}
-		lot[0].done <- err
+		if lot[0].wal != 0 {
+			l.failJournal(err)
+		}
+		if lot[0].done != nil {
+			lot[0].done <- err
+		}
 		return
 	}
 	for _, p := range lot {
-		l.commit([]*pending{p})
+		l.commitEvents([]*pending{p})
 	}
 }
 
-// Record implements [audit.Sink] with Append.
-func (l *Log) Record(ctx context.Context, ev *audit.Event) error { return l.Append(ctx, ev) }
+// Record implements [audit.Sink]. Without a journal it is Append. With one
+// (OpenJournal) it returns once the event is written to the journal file
+// (one write(2): a killed process loses none), durable within the
+// journal's sync interval, and in the chain moments later; ev's Seq, Prev
+// and Hash are then not set. A journal that failed makes Record fail with
+// an error wrapping audit.ErrUnavailable: the decision must not be acted
+// on.
+func (l *Log) Record(ctx context.Context, ev *audit.Event) error {
+	if l.j != nil {
+		return l.record(ctx, ev)
+	}
+	return l.Append(ctx, ev)
+}
 
 // Head returns the sequence number and hash of the last event (0 and
 // [audit.GenesisPrev] for an empty log). Publishing the head elsewhere from
@@ -337,6 +441,9 @@ func (l *Log) Record(ctx context.Context, ev *audit.Event) error { return l.Appe
 // whole chain consistently, but not the copies of the head kept outside it.
 func (l *Log) Head(ctx context.Context) (seq uint64, hash string, err error) {
 	if err := ctx.Err(); err != nil {
+		return 0, "", errorf("head: %w", err)
+	}
+	if err := l.settle(ctx); err != nil {
 		return 0, "", errorf("head: %w", err)
 	}
 	err = l.db.View(ctx, func(tx store.Tx) error {

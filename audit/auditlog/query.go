@@ -34,6 +34,9 @@ func (l *Log) scan(ctx context.Context, after uint64, match func(*audit.Event) b
 	if after == ^uint64(0) {
 		return nil
 	}
+	if err := l.settle(ctx); err != nil {
+		return err
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

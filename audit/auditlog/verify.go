@@ -36,10 +36,33 @@ func (l *Log) Verify(ctx context.Context) (*audit.VerifyReport, error) {
 // The log's own chain key is always used; opts.Key is ignored.
 func (l *Log) VerifyWith(ctx context.Context, opts audit.ChainOptions) (*audit.VerifyReport, error) {
 	opts.Key = l.key
+	if err := l.settle(ctx); err != nil {
+		return nil, errorf("verify: %w", err)
+	}
+	// Events sealed into the archive left the store: the chain in the
+	// store starts right after the base (VerifyArchive checks the rest).
+	var base *signedHead
+	if err := l.db.View(ctx, func(tx store.Tx) error {
+		var err error
+		base, err = readBase(tx)
+		return err
+	}); err != nil {
+		return nil, errorf("verify: %w", err)
+	}
+	if base != nil {
+		if opts.From <= base.Head.Seq+1 {
+			opts.From, opts.Anchor = 0, &base.Head
+		}
+		if opts.Head != nil && opts.Head.Seq <= base.Head.Seq {
+			opts.Head = nil // in the archive
+		}
+	}
 	c := audit.NewChainCheckerWith(opts)
 	var resume []byte // key to continue from; nil: the first key
 	if opts.From > 1 {
 		resume = seqKey(opts.From)
+	} else if opts.Anchor != nil {
+		resume = seqKey(opts.Anchor.Seq + 1)
 	}
 	done := false
 	for !done {

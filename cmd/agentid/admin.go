@@ -482,7 +482,7 @@ func auditCmd() *cobra.Command {
 		},
 	}
 	summary.Flags().StringVar(&sumSince, "since", "24h", "window: a duration back from now")
-	var file, headFile string
+	var file, headFile, segDir string
 	head := &cobra.Command{
 		Use: "head", Short: "Print the audit chain head, signed now by the issuer key (keep it elsewhere)", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -504,7 +504,18 @@ func auditCmd() *cobra.Command {
 		Use: "verify", Short: "Check the hash chain (of the server's log, or of an exported --file), optionally against a saved --head", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			var rep *audit.VerifyReport
-			if headFile != "" {
+			if segDir != "" {
+				var err error
+				if rep, err = verifySegments(c, segDir, file); err != nil {
+					if rep == nil || rep.OK() {
+						return err
+					}
+					if perr := printJSON(c.OutOrStdout(), rep); perr != nil {
+						return perr
+					}
+					return err
+				}
+			} else if headFile != "" {
 				var err error
 				if rep, err = verifyAgainstHead(c, &cn, file, headFile); err != nil {
 					if rep == nil || rep.OK() {
@@ -549,6 +560,7 @@ func auditCmd() *cobra.Command {
 		},
 	}
 	verify.Flags().StringVar(&file, "file", "", "an exported JSON-lines file to check offline")
+	verify.Flags().StringVar(&segDir, "segments", "", "an audit archive directory (DATA/audit-segments, or a copy) to check offline with its signed heads; with --file, the export of the log after it")
 	verify.Flags().StringVar(&headFile, "head", "", "a signed head saved by 'agentid audit head': the log must reach it and agree with it")
 	c.AddCommand(tail, export, summary, head, verify)
 	return c

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/audit"
+	"github.com/agentid/agentid/audit/auditlog"
 	"github.com/agentid/agentid/client"
 	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/issuer"
@@ -80,4 +82,33 @@ func verifyAgainstHead(c *cobra.Command, cn *conn, file, headFile string) (*audi
 	rep, err := audit.VerifyLinesWith(pr, opts)
 	pr.CloseWithError(io.ErrClosedPipe)
 	return rep, err
+}
+
+// verifySegments checks an audit archive directory offline, and after it
+// the export in file when given, as one chain: each segment's signed head
+// (checked with the keys of the issuer DID it names, resolved as did:web),
+// the links between segments, and the pruned head the archive resumes
+// from. MACs need the chain key and are counted as unchecked.
+func verifySegments(c *cobra.Command, dir, file string) (*audit.VerifyReport, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, usagef("--segments must be a directory")
+	}
+	var tail io.Reader
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		tail = f
+	}
+	web := did.NewWebResolver(did.WebOptions{AllowHTTPLocalhost: true})
+	keys := did.NewMultiResolver(web)
+	return auditlog.VerifyArchive(c.Context(), dir, tail, nil, func(ctx context.Context, tok string) (*audit.Head, error) {
+		return issuer.VerifyAuditHead(ctx, tok, "", keys)
+	})
 }

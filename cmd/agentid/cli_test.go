@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/store"
 
 	"github.com/agentid/agentid/internal/server"
@@ -80,5 +82,53 @@ func TestAuditVerifyServerTampered(t *testing.T) {
 	// AuditVerify), which names the edited event.
 	if !strings.Contains(out, `"seq": 1`) && !strings.Contains(errOut, "event 1 ") {
 		t.Fatalf("the report does not name event 1: stdout %q, stderr %q", out, errOut)
+	}
+}
+
+// TestAuditVerifySegments: `audit verify --segments` checks a sealed
+// archive (with --file, the export of the log after it) against the
+// issuer's signed segment heads, and exits 1 on an edited segment.
+func TestAuditVerifySegments(t *testing.T) {
+	t.Setenv("AGENTID_MASTER_KEY", "")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	url, app := startServer(t, data)
+	admin := filepath.Join(data, server.AdminKeyFile)
+	ctx := context.Background()
+	for range 2 {
+		if _, _, err := app.RollAudit(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if err := app.Audit.Append(ctx, &audit.Event{Action: audit.ActionVerify, Decision: audit.DecisionAllow}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	export := filepath.Join(dir, "export.jsonl")
+	code, out, _ := agentid(t, "", "audit", "export", "--server", url, "--key", admin)
+	if code != 0 {
+		t.Fatalf("export: exit %d", code)
+	}
+	if err := os.WriteFile(export, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	segs := filepath.Join(data, server.SegmentsDir)
+	if code, _, _ := agentid(t, "", "audit", "verify", "--segments", segs, "--file", export); code != 0 {
+		t.Fatalf("archive + export: exit %d, want 0", code)
+	}
+	names, _ := filepath.Glob(filepath.Join(segs, "segment-*.jsonl"))
+	if len(names) != 2 {
+		t.Fatalf("segments %q, want 2", names)
+	}
+	b, _ := os.ReadFile(names[1])
+	edited := bytes.Replace(b, []byte(`"decision":"allow"`), []byte(`"decision":"deny"`), 1)
+	if bytes.Equal(b, edited) {
+		t.Fatal("nothing to edit")
+	}
+	os.WriteFile(names[1], edited, 0o600)
+	code, out, _ = agentid(t, "", "audit", "verify", "--segments", segs)
+	if code != 1 || !strings.Contains(out, `"kind": "edited"`) {
+		t.Fatalf("edited segment: exit %d, stdout %q; want 1 and an edited event", code, out)
 	}
 }

@@ -28,6 +28,10 @@ type serveFlags struct {
 	allowHTTP, allowTampered      bool
 	maxConns                      int
 	defaultTTL, maxTTL, statusTTL time.Duration
+	auditSync                     time.Duration
+	segBytes                      int64
+	segAge, keepFor               time.Duration
+	keepSegments                  int
 	trusted                       []string
 }
 
@@ -43,6 +47,11 @@ func (f *serveFlags) register(c *cobra.Command, withAddr bool) {
 		c.Flags().BoolVar(&f.allowHTTP, "allow-http-localhost", true, "resolve did:web:localhost over plain http (development; only with an http://localhost issuer URL)")
 		c.Flags().StringSliceVar(&f.trusted, "trust", nil, "further issuer DIDs the verifier service accepts")
 		c.Flags().IntVar(&f.maxConns, "max-conns", defaultMaxConns, "most concurrent client connections; further ones wait in the listen backlog")
+		c.Flags().DurationVar(&f.auditSync, "audit-sync-interval", 0, "longest wait before an acknowledged verification decision is fdatasynced (default 2ms; a power cut loses at most this window plus two fdatasyncs)")
+		c.Flags().Int64Var(&f.segBytes, "audit-segment-size", 0, "seal the audit log into a signed segment file (DATA/audit-segments) once it holds this many bytes (default 256 MiB)")
+		c.Flags().DurationVar(&f.segAge, "audit-segment-age", 0, "seal the audit log once its first event is this old (default 24h)")
+		c.Flags().IntVar(&f.keepSegments, "audit-keep-segments", 0, "keep at most this many sealed audit segments; older ones are pruned, their signed head kept (0: keep all)")
+		c.Flags().DurationVar(&f.keepFor, "audit-keep-for", 0, "prune sealed audit segments sealed longer ago than this, such as 2160h (0: keep all)")
 		c.Flags().BoolVar(&f.allowTampered, "allow-integrity-failure", false, "start even if the audit chain or a record MAC does not verify (not ready; to investigate)")
 	}
 }
@@ -68,7 +77,8 @@ func (f *serveFlags) config(log *slog.Logger) (server.Config, error) {
 	allowHTTP := f.allowHTTP && u.Scheme == "http"
 	return server.Config{DataDir: f.data, IssuerURL: f.issuerURL, KeyAlg: alg, DefaultTTL: f.defaultTTL, MaxTTL: f.maxTTL,
 		StatusTTL: f.statusTTL, AllowHTTPLocalhost: allowHTTP, TrustedIssuers: f.trusted, Logger: log,
-		AllowIntegrityFailure: f.allowTampered}, nil
+		AllowIntegrityFailure: f.allowTampered, AuditSyncInterval: f.auditSync,
+		AuditSegmentBytes: f.segBytes, AuditSegmentAge: f.segAge, AuditKeepSegments: f.keepSegments, AuditKeepFor: f.keepFor}, nil
 }
 
 func announce(c *cobra.Command, app *server.App, data string) {

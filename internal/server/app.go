@@ -76,7 +76,28 @@ type Config struct {
 	// (fault injection in tests, instrumentation). The server's readiness
 	// tracking wraps the result.
 	WrapStore func(store.Store) store.Store
+	// AuditSyncInterval bounds how long an acknowledged verification
+	// decision may wait in the audit journal before fdatasync
+	// (auditlog.DefaultSyncInterval by default): see docs/audit.md.
+	AuditSyncInterval time.Duration
+	// Audit retention (docs/audit.md, "Retention"): the log in the
+	// database is sealed into a segment file of DataDir/audit-segments,
+	// its head signed by the issuer key, once its records take
+	// AuditSegmentBytes or its first event is AuditSegmentAge old
+	// (auditlog.DefaultSegmentBytes and DefaultSegmentAge when 0).
+	// AuditKeepSegments and AuditKeepFor, when positive, prune the oldest
+	// segment files beyond that count or sealed longer ago.
+	AuditSegmentBytes int64
+	AuditSegmentAge   time.Duration
+	AuditKeepSegments int
+	AuditKeepFor      time.Duration
+	// AuditRollInterval is how often retention runs: 1m by default,
+	// negative for never (RollAudit only).
+	AuditRollInterval time.Duration
 }
+
+// JournalDir is the audit journal's directory inside the data directory.
+const JournalDir = "audit-journal"
 
 // ErrIntegrity: the start-up check found the audit chain or a stored
 // record altered without the master key.
@@ -112,6 +133,8 @@ type App struct {
 	refusalsDone               chan struct{}
 	stopHeads                  chan struct{}
 	headsDone                  chan struct{}
+	stopRoll                   chan struct{}
+	rollDone                   chan struct{}
 }
 
 // Errors of Open about the data directory. Each is wrapped with the
@@ -400,6 +423,15 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 	if a.Audit, err = auditlog.Open(a.DB, &auditlog.Options{Now: a.cfg.Now, Key: ik.Audit}); err != nil {
 		return err
 	}
+	// Events recorded through the log as a Sink (the verifier's
+	// decisions, refusal aggregates) go through the journal: written to
+	// the OS before the reply, fdatasynced within AuditSyncInterval, in
+	// the chain moments later. What an earlier process journaled and did
+	// not chain is chained now.
+	if err := a.Audit.OpenJournal(ctx, filepath.Join(a.cfg.DataDir, JournalDir),
+		&auditlog.JournalOptions{SyncInterval: a.cfg.AuditSyncInterval}); err != nil {
+		return err
+	}
 	a.Refusals = audit.NewAggregator(a.Audit, audit.AggregatorOptions{Now: a.cfg.Now})
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopRefusals, a.refusalsDone = stop, make(chan struct{})
@@ -464,6 +496,7 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 			return err
 		}
 		a.startHeadSigner()
+		a.startRetention()
 	}
 	return nil
 }
@@ -587,6 +620,10 @@ func (a *App) Close() error {
 		close(a.stopHeads)
 		<-a.headsDone
 	}
+	if a.stopRoll != nil {
+		close(a.stopRoll)
+		<-a.rollDone
+	}
 	if a.Publisher != nil {
 		a.Publisher.Close()
 	}
@@ -595,6 +632,13 @@ func (a *App) Close() error {
 		<-a.refusalsDone
 	}
 	var errs []error
+	if a.Audit != nil {
+		// Everything journaled goes into the chain before the database
+		// closes (what cannot would be chained at the next start).
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		errs = append(errs, a.Audit.Close(ctx))
+		cancel()
+	}
 	for _, j := range []*journaledReplay{a.replayIssuer, a.replayVerify} {
 		if j != nil {
 			errs = append(errs, j.Close())

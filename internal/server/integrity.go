@@ -71,6 +71,9 @@ func (a *App) checkIntegrity(ctx context.Context) error {
 	if len(bad) > 0 {
 		return fmt.Errorf("%w: stored records fail their MAC: %s", ErrIntegrity, strings.Join(bad, ", "))
 	}
+	if err := a.checkBase(ctx); err != nil {
+		return err
+	}
 	opts := audit.ChainOptions{RequireKeyed: true}
 	tok, err := a.Audit.LatestSignedHead(ctx)
 	if err != nil {

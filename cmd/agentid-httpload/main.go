@@ -1,0 +1,233 @@
+// Command agentid-httpload is a second, independent load generator for the
+// verifier service. Where agentid-loadgen drives POST /v1/verify over its
+// own minimal HTTP/1.1 connections, this one uses nothing but the standard
+// library's net/http client, so that a shortcut in either client shows up
+// as a disagreement between the two.
+//
+// It registers an agent with a running `agentid serve`, signs one fresh
+// presentation per request (unique jti: none is a replay), measures raw
+// ed25519.Verify per second on all cores, then sends the presentations
+// from -c concurrent connections for -duration and prints valid
+// verifications per second, latency percentiles and the ratio to the raw
+// rate measured in the same run.
+//
+//	go run ./cmd/agentid-httpload -server http://127.0.0.1:8080 -key data/admin.jwk -c 32
+//
+// Only loopback servers are accepted; the run is bounded by -duration.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/agentid/agentid/api"
+	"github.com/agentid/agentid/client"
+)
+
+func main() {
+	srv := flag.String("server", "http://127.0.0.1:8080", "agentid server (loopback only)")
+	keyFile := flag.String("key", "data/admin.jwk", "admin or orchestrator key")
+	duration := flag.Duration("duration", 10*time.Second, "load duration (at most 2m)")
+	conc := flag.Int("c", 32, "concurrent connections")
+	rate := flag.Int("presentations-per-second", 20000, "presentations to prepare per second of -duration")
+	baseline := flag.Duration("baseline", 3*time.Second, "how long to measure the raw ed25519.Verify baseline")
+	open := flag.Int("rate", 0, "open loop: send this many requests per second in all, spread over the connections, latency measured from each request's scheduled time (0: closed loop, as fast as answered)")
+	flag.Parse()
+	if err := run(*srv, *keyFile, *duration, *conc, *rate, *baseline, *open); err != nil {
+		fmt.Fprintln(os.Stderr, "agentid-httpload: error:", err)
+		os.Exit(1)
+	}
+}
+
+func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline time.Duration, openRate int) error {
+	u, err := url.Parse(srv)
+	if err != nil {
+		return err
+	}
+	switch u.Hostname() {
+	case "localhost", "127.0.0.1", "::1":
+	default:
+		return fmt.Errorf("refusing to load %s: only loopback targets are allowed", srv)
+	}
+	if duration <= 0 || duration > 2*time.Minute || conc < 1 || conc > 1024 {
+		return fmt.Errorf("-duration must be in (0, 2m] and -c in [1, 1024]")
+	}
+	ctx := context.Background()
+	admin, err := client.LoadKey(keyFile)
+	if err != nil {
+		return err
+	}
+	cl := client.New(srv, admin)
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	agent, _ := client.KeyFromSigner(priv)
+	proof, err := cl.Proof(ctx, agent)
+	if err != nil {
+		return err
+	}
+	const aud = "https://httpload.example.com"
+	var issued api.Issued
+	if err := cl.Do(ctx, http.MethodPost, "/v1/agents", api.IssueRequest{Agent: agent.DID, Proof: proof,
+		Scopes: []string{"load:test"}, Audiences: []string{aud}, TTL: api.Duration(time.Hour),
+		Owner: "httpload", Purpose: "load test"}, &issued); err != nil {
+		return fmt.Errorf("issue: %w", err)
+	}
+	if openRate > 0 {
+		perSec = openRate + openRate/10
+	}
+	pool := int(duration.Seconds()*float64(perSec)) + 1000
+	fmt.Printf("signing %d presentations...\n", pool)
+	bodies := make([][]byte, pool)
+	var wg sync.WaitGroup
+	per := (pool + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
+	for lo := 0; lo < pool; lo += per {
+		hi := min(lo+per, pool)
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				vp, err := agent.Present(client.PresentOptions{Credential: issued.Credential, Audience: aud, Lifetime: 5 * time.Minute})
+				if err != nil {
+					panic(err)
+				}
+				bodies[i], _ = json.Marshal(api.VerifyRequest{Presentation: vp, Audience: aud, Scopes: []string{"load:test"}})
+			}
+		})
+	}
+	wg.Wait()
+
+	raw := rawVerifyRate(baseline)
+	fmt.Printf("baseline: raw ed25519.Verify on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
+
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableCompression: true,
+	}}
+	endpoint := srv + "/v1/verify"
+	var next, ok, bad atomic.Int64
+	var firstErr sync.Once
+	lat := make([][]time.Duration, conc)
+	deadline := time.Now().Add(duration)
+	start := time.Now()
+	for w := range conc {
+		wg.Go(func() {
+			var every time.Duration
+			sched := start
+			if openRate > 0 {
+				every = time.Duration(float64(time.Second) * float64(conc) / float64(openRate))
+				sched = start.Add(every * time.Duration(w) / time.Duration(conc))
+			}
+			for time.Now().Before(deadline) {
+				i := int(next.Add(1) - 1)
+				if i >= pool {
+					return
+				}
+				t0 := time.Now()
+				if every > 0 {
+					// Open loop: wait for this request's slot and count
+					// its latency from there, so that a slow answer
+					// delays the clock, not the measurement.
+					time.Sleep(time.Until(sched))
+					t0 = sched
+					sched = sched.Add(every)
+				}
+				valid, err := post(hc, endpoint, bodies[i])
+				lat[w] = append(lat[w], time.Since(t0))
+				if valid {
+					ok.Add(1)
+					continue
+				}
+				bad.Add(1)
+				firstErr.Do(func() { fmt.Println("first failure:", err) })
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		return all[min(len(all)-1, int(float64(len(all))*p))]
+	}
+	r := float64(ok.Load()) / elapsed.Seconds()
+	mode := "closed loop"
+	if openRate > 0 {
+		mode = fmt.Sprintf("open loop at %d/s", openRate)
+	}
+	fmt.Printf("verify (net/http, %s): %d valid, %d failed in %v (%d connections)\n", mode, ok.Load(), bad.Load(), elapsed.Round(time.Millisecond), conc)
+	fmt.Printf("throughput: %.0f/s\n", r)
+	fmt.Printf("latency: p50 %v, p90 %v, p99 %v, max %v\n", pct(.5), pct(.9), pct(.99), pct(1))
+	fmt.Printf("ratio to the raw baseline: %.3f\n", r/raw)
+	if int(next.Load()) >= pool {
+		fmt.Println("note: the presentation pool ran out before the duration ended; raise -presentations-per-second")
+	}
+	if bad.Load() > 0 {
+		return fmt.Errorf("%d requests failed or were refused", bad.Load())
+	}
+	return nil
+}
+
+// post sends one verification and reports whether it was answered 200
+// with "valid":true.
+func post(hc *http.Client, endpoint string, body []byte) (bool, error) {
+	resp, err := hc.Post(endpoint, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return false, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	var v struct {
+		Valid bool `json:"valid"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil || !v.Valid {
+		return false, fmt.Errorf("not valid: %s", b)
+	}
+	return true, nil
+}
+
+// rawVerifyRate measures ed25519.Verify per second on all cores for d.
+func rawVerifyRate(d time.Duration) float64 {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	msg := make([]byte, 1500)
+	sig := ed25519.Sign(priv, msg)
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			c := int64(0)
+			for time.Now().Before(stop) {
+				if !ed25519.Verify(pub, msg, sig) {
+					panic("ed25519.Verify failed on its own signature")
+				}
+				c++
+			}
+			n.Add(c)
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
