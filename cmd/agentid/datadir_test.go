@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -186,23 +187,28 @@ func initDir(t *testing.T) string {
 	return data
 }
 
-// snapshot returns the names, sizes and contents' digests of the files in dir.
+// snapshot returns the names, sizes and contents' digests of the files in
+// dir and its subdirectories (the audit journal and segments).
 func snapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		name, _ := filepath.Rel(dir, path)
+		m[name] = fmt.Sprintf("%d:%x", len(b), b[:min(len(b), 64)])
+		if len(b) > 64 {
+			m[name] += fmt.Sprintf(":%x", b[len(b)-64:])
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	m := map[string]string{}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[e.Name()] = fmt.Sprintf("%d:%x", len(b), b[:min(len(b), 64)])
-		if len(b) > 64 {
-			m[e.Name()] += fmt.Sprintf(":%x", b[len(b)-64:])
-		}
 	}
 	return m
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -26,14 +27,16 @@ import (
 
 // startChild starts the real agentid binary serving dir on a free
 // loopback port and waits until it is ready.
-func startChild(t *testing.T, bin, dir string) (*exec.Cmd, string) {
+func startChild(t *testing.T, bin, dir, addr string) (*exec.Cmd, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if addr == "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = ln.Addr().String()
+		ln.Close()
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	_, port, _ := net.SplitHostPort(addr)
 	base := "http://localhost:" + port
 	cmd := exec.Command(bin, "serve", "--data", dir, "--addr", addr, "--issuer-url", base)
@@ -73,7 +76,7 @@ func TestFaultKillDuringVerifications(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dir := filepath.Join(tmp, "data")
-	cmd, base := startChild(t, bin, dir)
+	cmd, base := startChild(t, bin, dir, "")
 
 	ctx := context.Background()
 	admin, err := client.LoadKey(filepath.Join(dir, server.AdminKeyFile))
@@ -150,7 +153,9 @@ func TestFaultKillDuringVerifications(t *testing.T) {
 	}
 	t.Logf("%d verifications answered 200 before kill -9", n)
 
-	_, base = startChild(t, bin, dir)
+	// The same address, so the same issuer URL: the data directory
+	// refuses another.
+	_, base = startChild(t, bin, dir, "127.0.0.1:"+strings.TrimPrefix(base, "http://localhost:"))
 	cl = client.New(base, admin)
 	var buf bytes.Buffer
 	if err := cl.AuditExport(ctx, client.AuditFilter{Action: audit.ActionVerify}, &buf); err != nil {
