@@ -351,13 +351,21 @@ func (j *journal) write(ev []byte) (uint64, error) {
 	n := j.next
 	j.buf = j.encode(j.buf[:0], n, ev)
 	w, err := j.f.Write(j.buf)
-	j.size += int64(w)
 	if err != nil {
-		// A partial line may be in the file: nothing more can be appended
-		// after it. Refuse from now on; the next start cuts it off.
-		j.failed = errorf("journal: %w: %w", audit.ErrUnavailable, err)
-		return 0, j.failed
+		// A full disk: cut off what part of the line was written, so the
+		// file ends on a whole entry, and refuse this one only. If the
+		// file cannot be cut, nothing more can be appended after the
+		// partial line: refuse from now on (the next start cuts it off).
+		if w > 0 {
+			if terr := j.f.Truncate(j.size); terr != nil {
+				j.size += int64(w)
+				j.failed = errorf("journal: %w: %w", audit.ErrUnavailable, err)
+				return 0, j.failed
+			}
+		}
+		return 0, errorf("journal: %w: %w", audit.ErrUnavailable, err)
 	}
+	j.size += int64(w)
 	j.next++
 	select {
 	case j.kick <- struct{}{}:
@@ -435,6 +443,12 @@ func (l *Log) record(ctx context.Context, ev *audit.Event) error {
 	if len(body) > audit.MaxEventSize-512 {
 		return fmt.Errorf("%w: %d bytes encoded, limit %d", audit.ErrInvalidEvent, len(body), audit.MaxEventSize-512)
 	}
+	l.mu.Lock()
+	stalled := l.stalled
+	l.mu.Unlock()
+	if stalled != nil {
+		return stalled
+	}
 	j := l.j
 	p := &pending{ev: c}
 	j.mu.Lock()
@@ -464,6 +478,24 @@ func (l *Log) record(ctx context.Context, ev *audit.Event) error {
 	*ev = c
 	return nil
 }
+
+// stall puts lot back at the head of the queue, to be committed again in a
+// moment, and makes Record refuse with err until a commit succeeds.
+func (l *Log) stall(lot []*pending, err error) {
+	l.mu.Lock()
+	l.stalled = err
+	for _, p := range lot {
+		if p.done != nil {
+			l.waiting++
+		}
+	}
+	l.queue = append(append([]*pending(nil), lot...), l.queue...)
+	l.mu.Unlock()
+	time.AfterFunc(stallRetry, l.kickWriter)
+}
+
+// stallRetry is how often a stalled chain is retried.
+const stallRetry = 250 * time.Millisecond
 
 // failJournal makes Record refuse from now on: the chain could not take a
 // journaled entry. The entries stay in the journal for the next start.

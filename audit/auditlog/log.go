@@ -55,8 +55,12 @@ type Log struct {
 	queue    []*pending
 	waiting  int   // entries of queue someone waits for (done != nil)
 	chainErr error // the chain refused a journaled entry; see failJournal
-	wake     chan struct{}
-	startWr  sync.Once
+	// stalled is set while the store cannot take journaled entries (a
+	// full disk): they are kept in order and retried; Record refuses
+	// until a retry commits.
+	stalled error
+	wake    chan struct{}
+	startWr sync.Once
 
 	// j, when OpenJournal was called, takes Record's events: see
 	// journal.go.
@@ -317,6 +321,12 @@ func (l *Log) writer() {
 			}
 			l.commit(lot)
 			lastCommit = time.Now()
+			l.mu.Lock()
+			stalled := l.stalled != nil
+			l.mu.Unlock()
+			if stalled {
+				break // retried when stall's timer kicks the writer
+			}
 		}
 	}
 }
@@ -358,6 +368,9 @@ func (l *Log) commit(lot []*pending) {
 	}
 	l.mu.Lock()
 	err := l.chainErr
+	if err == nil {
+		err = l.stalled
+	}
 	l.mu.Unlock()
 	for _, b := range bars {
 		b.done <- err
@@ -394,6 +407,9 @@ func (l *Log) commitEvents(lot []*pending) {
 	if err == nil {
 		if wal > 0 {
 			l.j.applied.Store(wal)
+			l.mu.Lock()
+			l.stalled = nil
+			l.mu.Unlock()
 		}
 		for i, p := range lot {
 			p.ev = done[i]
@@ -401,6 +417,13 @@ func (l *Log) commitEvents(lot []*pending) {
 				p.done <- nil
 			}
 		}
+		return
+	}
+	if wal > 0 && errors.Is(err, store.ErrUnavailable) {
+		// The store cannot write (a full disk): the journaled entries are
+		// safe in the journal. Keep them, in order, and try again soon;
+		// Record refuses meanwhile, so that the backlog does not grow.
+		l.stall(lot, errorf("append: %w: %w", audit.ErrUnavailable, err))
 		return
 	}
 	if len(lot) == 1 {

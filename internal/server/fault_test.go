@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/agentid/agentid/audit"
 	"io"
 	"log/slog"
 	"net"
@@ -168,8 +169,30 @@ func TestFaultDiskFull(t *testing.T) {
 	wantUnavailable(t, "issuance", err)
 	_, err = ts.admin.Revoke(ctx, first.ID)
 	wantUnavailable(t, "revocation", err)
-	_, err = client.New(ts.url, nil).Verify(ctx, api.VerifyRequest{Presentation: vp, Audience: "https://calendar.example.com"})
-	wantUnavailable(t, "verification", err)
+	// A verification decision goes to the audit journal (a file) and then
+	// into the chain in the store: the first decisions after the fault may
+	// be journaled and answered; once the chain cannot take them, every
+	// verification is refused until it can. Bounded: 3 s.
+	verifier := client.New(ts.url, nil)
+	answered := 0
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		p, err := agent.Present(client.PresentOptions{Credential: first.Credential, Audience: "https://calendar.example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = verifier.Verify(ctx, api.VerifyRequest{Presentation: p, Audience: "https://calendar.example.com"})
+		if err != nil {
+			wantUnavailable(t, "verification", err)
+			break
+		}
+		answered++
+		if time.Now().After(deadline) {
+			t.Fatalf("verification still answered on a full disk after %d decisions", answered)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = vp
 
 	st, body := getBody(t, ts.url+"/readyz")
 	if st != http.StatusServiceUnavailable || !strings.Contains(body, "storage unavailable") {
@@ -188,7 +211,7 @@ func TestFaultDiskFull(t *testing.T) {
 
 	fault.on.Store(false)
 	// /readyz probes with a write at most once a second: bounded wait.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for {
 		st, body = getBody(t, ts.url+"/readyz")
 		if st == http.StatusOK {
@@ -204,6 +227,30 @@ func TestFaultDiskFull(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `msg="storage available again`) {
 		t.Fatalf("no log line on recovery:\n%s", logs)
+	}
+	// Verification recovers by itself too, and the decisions answered
+	// before the stall were kept in the journal and are in the chain.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		p, err := agent.Present(client.PresentOptions{Credential: first.Credential, Audience: "https://calendar.example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := verifier.Verify(ctx, api.VerifyRequest{Presentation: p, Audience: "https://calendar.example.com"})
+		if err == nil && res.Valid {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("verification after the fault cleared: %+v %+v %v; want valid without a restart", res, res.Error, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	evs, err := ts.admin.Audit(ctx, client.AuditFilter{Action: audit.ActionVerify, Decision: audit.DecisionAllow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) < answered+1 {
+		t.Fatalf("%d verify allow events in the trail; %d were answered on the full disk and 1 after", len(evs), answered)
 	}
 	again := newKey(t)
 	if _, err := ts.issue(t, ts.admin, again, []string{"calendar:read"}); err != nil {

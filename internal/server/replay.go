@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -32,7 +33,10 @@ const (
 // commit); a clean Close writes everything.
 //
 // If a commit fails, the journal fails closed: every later Record is
-// refused (the verifier answers replayed) until the process restarts.
+// refused (the verifier answers replayed). When the store was only
+// unavailable (a full disk), the pending records are kept and retried
+// every replayFlushInterval, and Records are accepted again once a retry
+// commits; any other failure holds until the process restarts.
 type journaledReplay struct {
 	mem    *verifier.MemoryReplayCache
 	db     store.Store
@@ -163,7 +167,7 @@ func (j *journaledReplay) flush() {
 	j.mu.Lock()
 	recs := j.pending
 	j.pending = nil
-	failed := j.err != nil
+	failed := j.err != nil && !errors.Is(j.err, store.ErrUnavailable)
 	j.mu.Unlock()
 	now := j.now()
 	gc := now.Sub(j.lastGC) >= time.Minute
@@ -202,11 +206,37 @@ func (j *journaledReplay) flush() {
 	if gc && err == nil {
 		j.lastGC = now
 	}
+	if err != nil && errors.Is(err, store.ErrUnavailable) {
+		// Keep the records, in order, for the retry.
+		j.mu.Lock()
+		j.pending = append(recs, j.pending...)
+		first := j.err == nil
+		j.err = err
+		j.mu.Unlock()
+		if first {
+			j.log.Error("replay journal cannot be written: refusing presentations until the store is back", "bucket", j.bucket, "err", err)
+		}
+		time.AfterFunc(replayFlushInterval, func() {
+			select {
+			case j.wake <- struct{}{}:
+			default:
+			}
+		})
+		return
+	}
 	if err != nil {
 		j.mu.Lock()
 		j.err = err
 		j.mu.Unlock()
 		j.log.Error("replay journal cannot be written: refusing presentations until restart", "bucket", j.bucket, "err", err)
+		return
+	}
+	j.mu.Lock()
+	recovered := j.err != nil
+	j.err = nil
+	j.mu.Unlock()
+	if recovered {
+		j.log.Info("replay journal written again: accepting presentations", "bucket", j.bucket)
 	}
 }
 
