@@ -403,9 +403,13 @@ func (j *journal) syncer() {
 		j.mu.Lock()
 		f := j.f
 		j.mu.Unlock()
-		if err := fdatasync(f); err != nil && !errors.Is(err, os.ErrClosed) {
+		if err := fdatasync(f); err != nil {
 			j.mu.Lock()
-			if j.failed == nil {
+			// A file rotated away meanwhile was fdatasynced by rotate
+			// before it was closed: the error (a closed file) says
+			// nothing about its entries. Only a failure on the current
+			// file counts.
+			if j.f == f && j.failed == nil {
 				j.failed = errorf("journal: sync: %w: %w", audit.ErrUnavailable, err)
 			}
 			j.mu.Unlock()
