@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -303,5 +304,55 @@ func TestSetNotifiesAfterCommit(t *testing.T) {
 	}
 	if err := db.View(context.Background(), func(tx store.Tx) error { return s.SetTx(tx, e, false) }); !errors.Is(err, ErrReadOnlyTx) {
 		t.Fatalf("SetTx in a read-only tx: %v", err)
+	}
+}
+
+// TestStatusTamperedAfterCachedRead: a status read remembers the stored
+// bytes whose MAC verified, to skip the MAC of the very same bytes next
+// time; bytes changed in the file afterwards are verified afresh and
+// refused.
+func TestStatusTamperedAfterCachedRead(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openDB(t)
+	s, err := Open(db, Options{BaseURL: testBase, RecordsKey: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e vc.StatusEntry
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		var err error
+		e, err = s.AllocateTx(tx, Revocation)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, e, true); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second read is served from the verified bytes
+		if set, err := s.Status(ctx, e); err != nil || !set {
+			t.Fatalf("Status = %v, %v; want set", set, err)
+		}
+	}
+	// Clear every bit in the stored record, keeping its MAC: an attacker
+	// without the key un-revoking the credential.
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		b := tx.Bucket(bucketBits)
+		var k, v []byte
+		if err := b.Range(nil, func(key, val []byte) error {
+			k, v = bytes.Clone(key), bytes.Clone(val)
+			return store.Stop
+		}); err != nil {
+			return err
+		}
+		for i := len(v) - 16<<10; i < len(v); i++ {
+			v[i] = 0
+		}
+		return b.Put(k, v)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Status(ctx, e); !errors.Is(err, ErrTampered) {
+		t.Fatalf("Status of an edited record = %v, want ErrTampered", err)
 	}
 }
