@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,15 +24,7 @@ import (
 // answered 200 holds, no status-list index was handed out twice — before
 // the kill, or again after it — and the audit chain verifies.
 func TestFaultKillDuringIssueAndRevoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the agentid binary")
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "agentid")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	dir := filepath.Join(tmp, "data")
+	bin, dir := buildAgentid(t)
 	cmd, base := startChild(t, bin, dir, "")
 	ctx := context.Background()
 	admin, err := client.LoadKey(filepath.Join(dir, server.AdminKeyFile))

@@ -62,20 +62,28 @@ func startChild(t *testing.T, bin, dir, addr string) (*exec.Cmd, string) {
 	}
 }
 
+// buildAgentid builds the agentid binary into a temporary directory and
+// returns it with a data directory path beside it (not created). It skips
+// under -short.
+func buildAgentid(t *testing.T) (bin, dataDir string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the agentid binary")
+	}
+	tmp := t.TempDir()
+	bin = filepath.Join(tmp, "agentid")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin, filepath.Join(tmp, "data")
+}
+
 // TestFaultKillDuringVerifications kills -9 the real server while it
 // answers verifications from 16 connections, restarts it, and checks that
 // every verification answered 200 before the kill is in the audit trail,
 // exactly once, and that the chain verifies.
 func TestFaultKillDuringVerifications(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the agentid binary")
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "agentid")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	dir := filepath.Join(tmp, "data")
+	bin, dir := buildAgentid(t)
 	cmd, base := startChild(t, bin, dir, "")
 
 	ctx := context.Background()
