@@ -7,9 +7,7 @@ import (
 	"github.com/agentid/agentid/audit"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,30 +76,8 @@ func (l *logBuf) String() string {
 func startFault(t *testing.T, dir string, log *slog.Logger) (*testServer, *faultStore) {
 	t.Helper()
 	fs := &faultStore{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://localhost:" + strings.Split(ln.Addr().String(), ":")[1]
-	t.Setenv("AGENTID_MASTER_KEY", "")
-	app, err := Open(context.Background(), Config{DataDir: dir, IssuerURL: u, AllowHTTPLocalhost: true, Logger: log,
-		WrapStore: func(st store.Store) store.Store { fs.Store = st; return fs }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewServer(app, ServerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: s.Handler()}
-	go hs.Serve(ln)
-	ts := &testServer{app: app, url: u, srv: hs}
-	t.Cleanup(ts.close)
-	key, err := client.LoadKey(filepath.Join(dir, AdminKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.admin = client.New(u, key)
+	ts, _ := serveTest(t, "127.0.0.1:0", Config{DataDir: dir, Logger: log,
+		WrapStore: func(st store.Store) store.Store { fs.Store = st; return fs }}, nil)
 	return ts, fs
 }
 

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -18,31 +17,7 @@ import (
 // refusals fall in one aggregation window.
 func startAt(t testing.TB, now time.Time) (*testServer, *Server) {
 	t.Helper()
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://localhost:" + strings.Split(ln.Addr().String(), ":")[1]
-	t.Setenv("AGENTID_MASTER_KEY", "")
-	app, err := Open(context.Background(), Config{DataDir: dir, IssuerURL: u, AllowHTTPLocalhost: true, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewServer(app, ServerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: s.Handler()}
-	go hs.Serve(ln)
-	ts := &testServer{app: app, url: u, srv: hs}
-	t.Cleanup(ts.close)
-	key, err := client.LoadKey(filepath.Join(dir, AdminKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.admin = client.New(u, key)
-	return ts, s
+	return serveTest(t, "127.0.0.1:0", Config{DataDir: t.TempDir(), Now: func() time.Time { return now }}, nil)
 }
 
 func auditHead(t testing.TB, ts *testServer) uint64 {

@@ -41,20 +41,36 @@ func startWith(t testing.TB, dir string, log *slog.Logger) *testServer {
 // startOn is startWith on a given address.
 func startOn(t testing.TB, dir string, log *slog.Logger, addr string) *testServer {
 	t.Helper()
+	ts, _ := serveTest(t, addr, Config{DataDir: dir, Logger: log}, func(u string) {
+		if _, err := os.Stat(filepath.Join(dir, DBFile)); err == nil && addr == "127.0.0.1:0" {
+			// A restart listens on another port: move the directory to
+			// the new URL, as an operator would with init
+			// --change-issuer-url.
+			if _, err := ChangeIssuerURL(context.Background(), dir, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	return ts
+}
+
+// serveTest listens on addr, opens cfg with the issuer URL
+// http://localhost:<port> (did:web allows no IP addresses) and plain http
+// to localhost, serves it, and returns it with an admin client. before,
+// when set, runs with the URL before the directory is opened.
+func serveTest(t testing.TB, addr string, cfg Config, before func(url string)) (*testServer, *Server) {
+	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := "http://localhost:" + strings.Split(ln.Addr().String(), ":")[1]
 	t.Setenv("AGENTID_MASTER_KEY", "")
-	if _, err := os.Stat(filepath.Join(dir, DBFile)); err == nil && addr == "127.0.0.1:0" {
-		// A restart listens on another port: move the directory to the
-		// new URL, as an operator would with init --change-issuer-url.
-		if _, err := ChangeIssuerURL(context.Background(), dir, u); err != nil {
-			t.Fatal(err)
-		}
+	if before != nil {
+		before(u)
 	}
-	app, err := Open(context.Background(), Config{DataDir: dir, IssuerURL: u, AllowHTTPLocalhost: true, Logger: log})
+	cfg.IssuerURL, cfg.AllowHTTPLocalhost = u, true
+	app, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +82,12 @@ func startOn(t testing.TB, dir string, log *slog.Logger, addr string) *testServe
 	go hs.Serve(ln)
 	ts := &testServer{app: app, url: u, srv: hs}
 	t.Cleanup(ts.close)
-	key, err := client.LoadKey(filepath.Join(dir, AdminKeyFile))
+	key, err := client.LoadKey(filepath.Join(cfg.DataDir, AdminKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts.admin = client.New(u, key)
-	return ts
+	return ts, s
 }
 
 func (ts *testServer) close() {
