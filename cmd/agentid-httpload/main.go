@@ -30,8 +30,11 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/agentid/agentid/api"
@@ -46,14 +49,15 @@ func main() {
 	rate := flag.Int("presentations-per-second", 20000, "presentations to prepare per second of -duration")
 	baseline := flag.Duration("baseline", 3*time.Second, "how long to measure the raw ed25519.Verify baseline")
 	open := flag.Int("rate", 0, "open loop: send this many requests per second in all, spread over the connections, latency measured from each request's scheduled time (0: closed loop, as fast as answered)")
+	serverPID := flag.Int("server-pid", 0, "process id of the server, when on this machine: report its CPU time per verification from /proc (0: not reported)")
 	flag.Parse()
-	if err := run(*srv, *keyFile, *duration, *conc, *rate, *baseline, *open); err != nil {
+	if err := run(*srv, *keyFile, *duration, *conc, *rate, *baseline, *open, *serverPID); err != nil {
 		fmt.Fprintln(os.Stderr, "agentid-httpload: error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline time.Duration, openRate int) error {
+func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline time.Duration, openRate, serverPID int) error {
 	u, err := url.Parse(srv)
 	if err != nil {
 		return err
@@ -118,6 +122,14 @@ func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline
 	var firstErr sync.Once
 	lat := make([][]time.Duration, conc)
 	deadline := time.Now().Add(duration)
+	self0, err := selfCPU()
+	if err != nil {
+		return err
+	}
+	srv0, err := processCPU(serverPID)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	for w := range conc {
 		wg.Go(func() {
@@ -154,6 +166,11 @@ func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	self1, _ := selfCPU()
+	srv1, err := processCPU(serverPID)
+	if err != nil {
+		return err
+	}
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
@@ -174,6 +191,23 @@ func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline
 	fmt.Printf("throughput: %.0f/s\n", r)
 	fmt.Printf("latency: p50 %v, p90 %v, p99 %v, max %v\n", pct(.5), pct(.9), pct(.99), pct(1))
 	fmt.Printf("ratio to the raw baseline: %.3f\n", r/raw)
+	if n := ok.Load() + bad.Load(); n > 0 {
+		// The CPU each side spent per request, against the CPU one
+		// ed25519.Verify takes (cores / raw rate): where the time goes.
+		verify := time.Duration(float64(runtime.GOMAXPROCS(0)) / raw * float64(time.Second))
+		per := func(d time.Duration) time.Duration { return d / time.Duration(n) }
+		cl := per(self1 - self0)
+		fmt.Printf("cpu per request: client %v (%.1f × ed25519.Verify at %v)", cl.Round(100*time.Nanosecond), float64(cl)/float64(verify), verify.Round(100*time.Nanosecond))
+		if serverPID > 0 {
+			sv := per(srv1 - srv0)
+			fmt.Printf(", server %v (%.1f × ed25519.Verify)", sv.Round(100*time.Nanosecond), float64(sv)/float64(verify))
+		}
+		fmt.Println()
+		// With this client on the same cores, a server that did nothing
+		// but one ed25519.Verify per request could reach at most this
+		// ratio.
+		fmt.Printf("ceiling with this client on these cores (server = one ed25519.Verify): ratio %.3f\n", float64(verify)/float64(cl+verify))
+	}
 	if int(next.Load()) >= pool {
 		fmt.Println("note: the presentation pool ran out before the duration ended; raise -presentations-per-second")
 	}
@@ -205,6 +239,45 @@ func post(hc *http.Client, endpoint string, body []byte) (bool, error) {
 		return false, fmt.Errorf("not valid: %s", b)
 	}
 	return true, nil
+}
+
+// selfCPU is the user and system CPU time this process has used.
+func selfCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+}
+
+// processCPU is the user and system CPU time of process pid, all its
+// threads, from /proc/PID/stat (fields 14 and 15, in USER_HZ = 100 ticks a
+// second on Linux). pid 0 reports 0.
+func processCPU(pid int) (time.Duration, error) {
+	if pid == 0 {
+		return 0, nil
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("-server-pid: %w", err)
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// count fields after its closing parenthesis.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("-server-pid: unexpected /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("-server-pid: unexpected /proc/%d/stat", pid)
+	}
+	// f[0] is field 3 (state), so fields 14 and 15 are f[11] and f[12].
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("-server-pid: unexpected /proc/%d/stat", pid)
+	}
+	return time.Duration(u+s) * 10 * time.Millisecond, nil
 }
 
 // rawVerifyRate measures ed25519.Verify per second on all cores for d.
