@@ -31,7 +31,7 @@ func TestSignInOpensSession(t *testing.T) {
 	for h, want := range map[string]string{
 		"Cache-Control":   "no-store",
 		"X-Frame-Options": "DENY",
-		"Referrer-Policy": "no-referrer",
+		"Referrer-Policy": "same-origin",
 	} {
 		if got := ov.header.Get(h); got != want {
 			t.Errorf("%s = %q, want %q", h, got, want)

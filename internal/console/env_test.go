@@ -19,6 +19,7 @@ import (
 	"github.com/agentid/agentid/client"
 	"github.com/agentid/agentid/internal/console"
 	"github.com/agentid/agentid/internal/server"
+	"github.com/agentid/agentid/reason"
 )
 
 // clock is a settable clock for the whole server (issuer, verifier,
@@ -178,15 +179,15 @@ func (e *env) browser() *browser {
 	return &browser{e: e, hc: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-type page struct {
+type response struct {
 	status int
 	header http.Header
 	body   string
 }
 
-func (p page) code() string { return p.header.Get("X-Agentid-Code") }
+func (p response) code() string { return p.header.Get("X-Agentid-Code") }
 
-func (b *browser) do(req *http.Request) page {
+func (b *browser) do(req *http.Request) response {
 	b.e.t.Helper()
 	if b.cookie != nil {
 		req.AddCookie(b.cookie)
@@ -206,10 +207,10 @@ func (b *browser) do(req *http.Request) page {
 			}
 		}
 	}
-	return page{resp.StatusCode, resp.Header, string(body)}
+	return response{resp.StatusCode, resp.Header, string(body)}
 }
 
-func (b *browser) get(path string) page {
+func (b *browser) get(path string) response {
 	b.e.t.Helper()
 	u := path
 	if !strings.HasPrefix(path, "http") {
@@ -222,7 +223,7 @@ func (b *browser) get(path string) page {
 // post sends a form as the console's own page would (Origin and
 // Sec-Fetch-Site same-origin); hdr overrides or removes (empty value)
 // those headers.
-func (b *browser) post(path string, form url.Values, hdr map[string]string) page {
+func (b *browser) post(path string, form url.Values, hdr map[string]string) response {
 	b.e.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, b.e.url+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -263,4 +264,9 @@ func (b *browser) csrf() string {
 
 func apiPrincipal(did, name string) api.Principal {
 	return api.Principal{DID: did, Role: "orchestrator", Name: name, Ceiling: []string{"calendar:read"}}
+}
+
+func codeOf(err error) (string, bool) {
+	c, ok := reason.CodeOf(err)
+	return string(c), ok
 }

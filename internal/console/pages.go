@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -47,7 +46,6 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
 	"join": strings.Join,
-	"q":    url.QueryEscape,
 }
 
 // pageNames are the templates under templates/, each rendered inside

@@ -215,6 +215,7 @@ func (c *Console) signIn(g *gin.Context) {
 		return
 	}
 	c.setCookie(g, id, int(c.cfg.AbsoluteTimeout/time.Second))
+	g.Header("Referrer-Policy", "no-referrer")
 	// A page, not a redirect: the Strict cookie is then sent by the
 	// same-site navigation it makes, whatever opened the link.
 	c.render(g, http.StatusOK, "signedin", nil, nil)
