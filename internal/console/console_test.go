@@ -51,6 +51,56 @@ func TestSignInOpensSession(t *testing.T) {
 	}
 }
 
+// On https the cookie is Secure (and __Secure- prefixed) and HSTS is set.
+func TestSignInOnHTTPS(t *testing.T) {
+	e := newEnvWith(t, true)
+	b := e.browser()
+	b.signIn(e.admin)
+	if c := b.cookie; c.Name != "__Secure-agentid_console" || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("session cookie on https: %+v", c)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/console/agents", nil)
+	req.AddCookie(b.cookie)
+	p := b.do(req)
+	if p.status != http.StatusOK || p.header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("page on https: %d, HSTS %q", p.status, p.header.Get("Strict-Transport-Security"))
+	}
+	// A form post is checked against the https origin.
+	tok := csrfRE.FindStringSubmatch(p.body)[1]
+	if got := b.post("/console/keys/rotate", url.Values{"csrf": {tok}}, map[string]string{"Origin": e.url}); got.status != http.StatusForbidden || got.code() != "cross_site" {
+		t.Fatalf("post from the http origin: %d %q", got.status, got.code())
+	}
+	if got := b.post("/console/keys/rotate", url.Values{"csrf": {tok}}, map[string]string{"Origin": e.issuer}); got.status != http.StatusSeeOther {
+		t.Fatalf("post from the https origin: %d %q", got.status, got.code())
+	}
+}
+
+func TestStaticAndUnknown(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	for _, c := range []struct {
+		path   string
+		status int
+		ctype  string
+	}{
+		{"/console/static/console.css", 200, "text/css; charset=utf-8"},
+		{"/console/static/console.js", 200, "text/javascript; charset=utf-8"},
+		{"/console/static/icon.svg", 200, "image/svg+xml"},
+		{"/console/static/nope.js", 404, ""},
+		{"/console/static/..%2fconsole.go", 404, ""},
+		{"/console/", 401, "text/html; charset=utf-8"},
+		{"/console/signed-out", 200, "text/html; charset=utf-8"},
+	} {
+		p := b.get(c.path)
+		if p.status != c.status || (c.ctype != "" && p.header.Get("Content-Type") != c.ctype) {
+			t.Errorf("%s: %d %q", c.path, p.status, p.header.Get("Content-Type"))
+		}
+		if c.status != 404 && p.header.Get("Content-Security-Policy") == "" {
+			t.Errorf("%s: no CSP", c.path)
+		}
+	}
+}
+
 func TestSignInLinkRefused(t *testing.T) {
 	e := newEnv(t)
 	stranger := newKey(t)
@@ -71,7 +121,7 @@ func TestSignInLinkRefused(t *testing.T) {
 	used := e.link(e.admin)
 	e.browser().signIn2(used)
 	forged := e.link(e.admin)
-	forged = forged[:len(forged)-4] + flip(forged[len(forged)-4:])
+	forged = flipSignature(forged)
 
 	for _, c := range []struct {
 		name, link, code string
@@ -111,17 +161,15 @@ func (b *browser) signIn2(link string) {
 	}
 }
 
-// flip changes a base64url suffix to another valid one.
-func flip(s string) string {
-	out := []byte(s)
-	for i := range out {
-		if out[i] == 'A' {
-			out[i] = 'B'
-		} else {
-			out[i] = 'A'
-		}
+// flipSignature changes one character in the middle of the link's JWS
+// signature (not the last, whose low bits must stay zero).
+func flipSignature(link string) string {
+	i := strings.LastIndexByte(link, '.') + 10
+	c := byte('A')
+	if link[i] == 'A' {
+		c = 'B'
 	}
-	return string(out)
+	return link[:i] + string(c) + link[i+1:]
 }
 
 // A used link stays used across a restart: its jti is in the store.

@@ -48,7 +48,12 @@ type env struct {
 	dir   string
 	addr  string
 	url   string
-	clock *clock
+	// issuer is the issuer URL the server is configured with: url, or
+	// its https form when https is set (the test still talks plain http
+	// to the listener; only the cookie and header rules differ).
+	issuer string
+	https  bool
+	clock  *clock
 	app   *server.App
 	srv   *http.Server
 	admin *client.Key
@@ -56,9 +61,11 @@ type env struct {
 	adminClient *client.Client
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, false) }
+
+func newEnvWith(t testing.TB, https bool) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), addr: "127.0.0.1:0", clock: &clock{}}
+	e := &env{t: t, dir: t.TempDir(), addr: "127.0.0.1:0", clock: &clock{}, https: https}
 	e.start()
 	t.Cleanup(e.stop)
 	return e
@@ -75,8 +82,12 @@ func (e *env) start() {
 	}
 	e.addr = ln.Addr().String()
 	e.url = "http://localhost:" + strings.Split(e.addr, ":")[1]
+	e.issuer = e.url
+	if e.https {
+		e.issuer = "https://" + strings.TrimPrefix(e.url, "http://")
+	}
 	t.Setenv("AGENTID_MASTER_KEY", "")
-	e.app, err = server.Open(context.Background(), server.Config{DataDir: e.dir, IssuerURL: e.url, AllowHTTPLocalhost: true, Now: e.clock.Now})
+	e.app, err = server.Open(context.Background(), server.Config{DataDir: e.dir, IssuerURL: e.issuer, AllowHTTPLocalhost: true, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,11 +171,11 @@ func (e *env) verify(agent *client.Key, cred string) api.VerifyResponse {
 // link makes a sign-in link for key, now.
 func (e *env) link(key *client.Key) string {
 	e.t.Helper()
-	l, err := console.SignInLink(key.Signer, key.DID, e.url, e.clock.Now())
+	l, err := console.SignInLink(key.Signer, key.DID, e.issuer, e.clock.Now())
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return l
+	return e.url + strings.TrimPrefix(l, e.issuer)
 }
 
 // browser is a cookie-holding HTTP client that sends the headers a
@@ -199,7 +210,7 @@ func (b *browser) do(req *http.Request) response {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	for _, c := range resp.Cookies() {
-		if c.Name == "agentid_console" {
+		if c.Name == "agentid_console" || c.Name == "__Secure-agentid_console" {
 			if c.MaxAge < 0 {
 				b.cookie = nil
 			} else {

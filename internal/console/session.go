@@ -89,32 +89,38 @@ func (c *Console) session(g *gin.Context) {
 	now := c.cfg.Now()
 	var rec sessionRecord
 	var found, expired bool
-	err = c.cfg.DB.Update(ctx, func(tx store.Tx) error {
-		b := tx.Bucket(bucketSessions)
-		v := b.Get([]byte(key))
+	// Read first: a page view writes only to end a session or, at most
+	// once a minute, to move its last-use time.
+	err = c.cfg.DB.View(ctx, func(tx store.Tx) error {
+		v := tx.Bucket(bucketSessions).Get([]byte(key))
 		if v == nil {
 			return nil
 		}
 		found = true
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return err
-		}
-		if now.Sub(rec.Seen) >= c.cfg.IdleTimeout || now.Sub(rec.Created) >= c.cfg.AbsoluteTimeout {
-			expired = true
-			return b.Delete([]byte(key))
-		}
-		// The last-use time is written at most once a minute: a page view
-		// is not worth a commit.
-		if now.Sub(rec.Seen) < time.Minute {
-			return nil
-		}
-		rec.Seen = now
-		nb, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(key), nb)
+		return json.Unmarshal(v, &rec)
 	})
+	if err == nil && found {
+		expired = now.Sub(rec.Seen) >= c.cfg.IdleTimeout || now.Sub(rec.Created) >= c.cfg.AbsoluteTimeout
+		switch {
+		case expired:
+			err = c.dropSession(ctx, key)
+		case now.Sub(rec.Seen) >= time.Minute:
+			rec.Seen = now
+			err = c.cfg.DB.Update(ctx, func(tx store.Tx) error {
+				b := tx.Bucket(bucketSessions)
+				if b.Get([]byte(key)) == nil {
+					// Signed out meanwhile: do not bring it back.
+					found = false
+					return nil
+				}
+				nb, err := json.Marshal(rec)
+				if err != nil {
+					return err
+				}
+				return b.Put([]byte(key), nb)
+			})
+		}
+	}
 	if err != nil {
 		c.fail(g, err)
 		return
