@@ -44,19 +44,19 @@ func (c *clock) Advance(d time.Duration) {
 // env is a real agentid server (bbolt store, keystore, audit log, status
 // lists and feed) serving the console on a loopback port.
 type env struct {
-	t     testing.TB
-	dir   string
-	addr  string
-	url   string
+	t    testing.TB
+	dir  string
+	addr string
+	url  string
 	// issuer is the issuer URL the server is configured with: url, or
 	// its https form when https is set (the test still talks plain http
 	// to the listener; only the cookie and header rules differ).
 	issuer string
 	https  bool
 	clock  *clock
-	app   *server.App
-	srv   *http.Server
-	admin *client.Key
+	app    *server.App
+	srv    *http.Server
+	admin  *client.Key
 	// adminClient calls the API as the first admin.
 	adminClient *client.Client
 }
