@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -99,9 +100,11 @@ type auditPage struct {
 	Agent, Actor, Action, Decision, Since string
 	Events                                []audit.Event
 	// More: more events matched than are shown.
-	More   bool
-	Check  *audit.VerifyReport
-	Export string
+	More  bool
+	Check *audit.VerifyReport
+	// Export is the filter as a query (url.Values.Encode: a safe URL
+	// part as it is).
+	Export template.URL
 }
 
 // auditFilter reads the audit page's filter from the query.
@@ -122,7 +125,7 @@ func auditFilter(g *gin.Context, now time.Time) (*auditPage, audit.Filter, bool)
 			v.Set(k, val)
 		}
 	}
-	p.Export = v.Encode()
+	p.Export = template.URL(v.Encode())
 	return p, f, true
 }
 

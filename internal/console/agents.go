@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -23,8 +24,9 @@ type agentsPage struct {
 	Owner, Scope, Status, Creator, Q string
 	Statuses                         []string
 	Agents                           []issuer.Agent
-	// Next is the query of the following page, "" on the last.
-	Next string
+	// Next is the query of the following page, "" on the last: the
+	// output of url.Values.Encode, so a safe URL part as it is.
+	Next template.URL
 	// Short: the scan stopped before the page filled.
 	Short bool
 }
@@ -79,7 +81,7 @@ func (c *Console) inventory(g *gin.Context) {
 				v.Set(k, val)
 			}
 		}
-		p.Next = v.Encode()
+		p.Next = template.URL(v.Encode())
 	}
 	c.render(g, http.StatusOK, "agents", s, p)
 }

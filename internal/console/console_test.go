@@ -430,6 +430,9 @@ func TestAdminPages(t *testing.T) {
 		strings.Contains(p.body, `<td class="action">principal.add</td>`) {
 		t.Fatalf("audit page: %d", p.status)
 	}
+	if !strings.Contains(p.body, `href="/console/audit/export?action=key.rotate"`) || !strings.Contains(p.body, `href="/console/audit?action=key.rotate&amp;check=1"`) {
+		t.Fatal("the audit page's export and check links do not carry its filter")
+	}
 	x := b.get("/console/audit/export?action=principal.add&decision=allow")
 	if x.status != http.StatusOK || !strings.HasPrefix(x.header.Get("Content-Disposition"), "attachment") {
 		t.Fatalf("export: %d", x.status)

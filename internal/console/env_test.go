@@ -139,13 +139,18 @@ func (e *env) addOrchestrator(name string) *client.Key {
 // issue registers a new agent through the API as the principal of key.
 func (e *env) issue(key *client.Key, owner, purpose string) (*client.Key, *api.Issued) {
 	e.t.Helper()
+	return e.issueScopes(key, owner, purpose, "calendar:read")
+}
+
+func (e *env) issueScopes(key *client.Key, owner, purpose string, scopes ...string) (*client.Key, *api.Issued) {
+	e.t.Helper()
 	cl := client.New(e.url, key)
 	agent := newKey(e.t)
 	proof, err := cl.Proof(context.Background(), agent)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	out, err := cl.Issue(context.Background(), api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: []string{"calendar:read"},
+	out, err := cl.Issue(context.Background(), api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: scopes,
 		Audiences: []string{"https://calendar.example.com"}, Owner: owner, Purpose: purpose})
 	if err != nil {
 		e.t.Fatal(err)
