@@ -54,6 +54,41 @@ func (c *Console) addPrincipal(g *gin.Context) {
 	g.Redirect(http.StatusSeeOther, "/console/principals?done=add")
 }
 
+type removePage struct {
+	Principal issuer.Principal
+	// Agents are the agents it registered that are not retired: their
+	// live credentials are suspended by the removal.
+	Agents int
+}
+
+// confirmRemove names what removing a principal stops before it is done.
+func (c *Console) confirmRemove(g *gin.Context) {
+	s := sess(g)
+	ctx := g.Request.Context()
+	ps, err := c.cfg.Issuer.Principals(ctx, s.principal)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	i := slices.IndexFunc(ps, func(p issuer.Principal) bool { return p.DID == g.Query("did") })
+	if i < 0 {
+		c.refuse(g, http.StatusNotFound, string(issuer.CodeUnknownPrincipal), "No such principal.")
+		return
+	}
+	agents, err := c.cfg.Issuer.Agents(ctx, s.principal, issuer.AgentFilter{CreatedBy: ps[i].DID})
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	n := 0
+	for _, a := range agents {
+		if !a.Retired {
+			n++
+		}
+	}
+	c.render(g, http.StatusOK, "removeprincipal", s, &removePage{Principal: ps[i], Agents: n})
+}
+
 func (c *Console) removePrincipal(g *gin.Context) {
 	s := sess(g)
 	if err := c.cfg.Issuer.RemovePrincipal(g.Request.Context(), s.principal, g.PostForm("did")); err != nil {

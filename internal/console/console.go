@@ -185,6 +185,7 @@ func (c *Console) Register(r gin.IRouter) {
 	s.GET("/agent", c.agent)
 	s.GET("/agent/confirm", c.confirm)
 	s.GET("/principals", c.principals)
+	s.GET("/principals/confirm", c.confirmRemove)
 	s.GET("/keys", c.keys)
 	s.GET("/audit", c.auditPage)
 	s.GET("/audit/export", c.auditExport)

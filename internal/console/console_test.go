@@ -340,7 +340,7 @@ func TestOrchestratorSeesOnlyItsOwn(t *testing.T) {
 	if res := e.verify(bobAgent, bobIssued.Credential); !res.Valid {
 		t.Fatalf("bob's credential changed: %+v", res.Error)
 	}
-	for _, path := range []string{"/console/principals", "/console/keys", "/console/audit", "/console/audit/export"} {
+	for _, path := range []string{"/console/principals", "/console/principals/confirm?did=" + url.QueryEscape(alice.DID), "/console/keys", "/console/audit", "/console/audit/export"} {
 		if p := b.get(path); p.status != http.StatusForbidden || p.code() != "forbidden" {
 			t.Fatalf("%s as orchestrator: %d %q", path, p.status, p.code())
 		}
@@ -406,6 +406,15 @@ func TestAdminPages(t *testing.T) {
 	}
 	if p := b.post("/console/principals", url.Values{"csrf": {tok}, "did": {"did:example:x"}, "role": {"orchestrator"}, "ceiling": {"a:b"}}, nil); p.status != http.StatusBadRequest || p.code() != "invalid_request" {
 		t.Fatalf("bad principal: %d %q", p.status, p.code())
+	}
+	// The removal is confirmed first, naming what stops.
+	_, _ = e.issue(orch, "team-ci", "ci job")
+	if p := b.get("/console/principals/confirm?did=" + url.QueryEscape(orch.DID)); p.status != http.StatusOK ||
+		!strings.Contains(p.body, "<strong>1</strong> agent(s) it registered") {
+		t.Fatalf("removal confirmation: %d %q", p.status, p.code())
+	}
+	if p := b.get("/console/principals/confirm?did=did:key:nobody"); p.status != http.StatusNotFound {
+		t.Fatalf("confirmation for no principal: %d", p.status)
 	}
 	if p := b.post("/console/principals/remove", url.Values{"csrf": {tok}, "did": {orch.DID}}, nil); p.status != http.StatusSeeOther {
 		t.Fatalf("remove principal: %d %q", p.status, p.code())

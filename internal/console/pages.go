@@ -51,7 +51,7 @@ var funcs = template.FuncMap{
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
 var pageNames = []string{"overview", "agents", "agent", "confirm", "principals", "keys", "audit",
-	"signedin", "signedout", "refused"}
+	"removeprincipal", "signedin", "signedout", "refused"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}

@@ -32,6 +32,20 @@ const a11yCheck = `(() => {
   for (const e of document.querySelectorAll('a, button')) {
     if (!(e.textContent.trim() || e.getAttribute('aria-label'))) bad.push('nameless ' + e.outerHTML.slice(0, 80));
   }
+  // Text contrast (WCAG 2 AA): 4.5:1, or 3:1 for large text, against
+  // the first opaque background behind it.
+  const rgb = c => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const bg = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3); } return [255, 255, 255]; };
+  for (const el of document.querySelectorAll('body *')) {
+    if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+    const st = getComputedStyle(el);
+    if (st.visibility === 'hidden' || st.display === 'none' || el.closest('[hidden], .skip, .sr')) continue;
+    const l1 = lum(rgb(st.color)), l2 = lum(bg(el));
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    const size = parseFloat(st.fontSize), large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) bad.push('contrast ' + ratio.toFixed(2) + ' for "' + el.textContent.trim().slice(0, 30) + '"');
+  }
   if (!document.querySelector('main')) bad.push('no main landmark');
   if (document.querySelectorAll('h1').length !== 1) bad.push('not exactly one h1');
   if (document.documentElement.scrollWidth > window.innerWidth + 1) bad.push('page is ' + document.documentElement.scrollWidth + 'px wide in a ' + window.innerWidth + 'px viewport');
@@ -98,6 +112,7 @@ func TestBrowserPages(t *testing.T) {
 		{"agent", agentURL, "#agent-status"},
 		{"confirm", e.url + "/console/agent/confirm?action=revoke&did=" + url.QueryEscape(agents[0].key.DID) + "&credential=" + url.QueryEscape(agents[0].issued.ID), "#confirm"},
 		{"principals", e.url + "/console/principals", "#principals"},
+		{"removeprincipal", e.url + "/console/principals/confirm?did=" + url.QueryEscape(ops.DID), "#confirm"},
 		{"keys", e.url + "/console/keys", "#keys"},
 		{"audit", e.url + "/console/audit?check=1&decision=deny", "#chain"},
 	}
@@ -116,7 +131,7 @@ func TestBrowserPages(t *testing.T) {
 			for _, problem := range run(t, ctx, "a11y "+p.name, chromedp.Evaluate[[]string](a11yCheck)) {
 				t.Errorf("%s (%s): %s", p.name, size.name, problem)
 			}
-			if shots != "" && (size.name == "desktop" || p.name == "overview" || p.name == "agent") {
+			if shots != "" && p.name != "removeprincipal" && (size.name == "desktop" || p.name == "overview" || p.name == "agent") {
 				buf := run(t, ctx, "screenshot", chromedp.FullScreenshot(100))
 				if err := os.WriteFile(filepath.Join(shots, p.name+"-"+size.name+".png"), buf, 0o644); err != nil {
 					t.Fatal(err)
@@ -144,5 +159,12 @@ func TestBrowserPages(t *testing.T) {
 	}
 	if len(dialogs) != 0 {
 		t.Errorf("an inline script ran despite the CSP: %q", dialogs)
+	}
+	// And the contrast check catches faint text.
+	problems := run(t, ctx, "faint text", chromedp.Evaluate[[]string](`(() => {
+	  const p = document.createElement('p'); p.textContent = 'faint'; p.style.color = '#cccccc';
+	  document.querySelector('main').appendChild(p); return true })() && `+a11yCheck))
+	if !strings.Contains(strings.Join(problems, "\n"), `contrast 1.61 for "faint"`) {
+		t.Errorf("the contrast check missed faint text: %q", problems)
 	}
 }
