@@ -348,6 +348,13 @@ func TestOrchestratorSeesOnlyItsOwn(t *testing.T) {
 	if p := b.post("/console/keys/rotate", url.Values{"csrf": {tok}}, nil); p.status != http.StatusForbidden {
 		t.Fatalf("rotate as orchestrator: %d", p.status)
 	}
+	// Removing the principal ends its session.
+	if err := e.adminClient.RemovePrincipal(context.Background(), alice.DID); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.get("/console/agents"); p.status != http.StatusUnauthorized || p.code() != "no_session" {
+		t.Fatalf("session of a removed principal: %d %q", p.status, p.code())
+	}
 }
 
 func TestHTMLIsEscaped(t *testing.T) {
