@@ -108,6 +108,9 @@ func NewServer(app *App, opts ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	s.engine = s.routes()
+	if err := s.mountConsole(s.engine); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -1,0 +1,35 @@
+// agentid console: live status updates. The status feed
+// (/v1/status/events) announces every revocation, suspension and
+// reinstatement; the page says so and, where it shows status, reloads
+// itself unless the user is typing in a form.
+(function () {
+  "use strict";
+  var live = document.getElementById("live");
+  if (!live || !window.EventSource) { return; }
+  var path = location.pathname;
+  var reloads = path === "/console/" || path === "/console/agents" || path === "/console/agent";
+  var pending = null;
+  var es = new EventSource("/v1/status/events");
+  es.addEventListener("status", function () {
+    live.hidden = false;
+    live.textContent = "A credential's status changed at " + new Date().toLocaleTimeString() + ".";
+    if (!reloads || pending) { return; }
+    pending = setTimeout(function () {
+      pending = null;
+      var a = document.activeElement;
+      if (a && (a.tagName === "INPUT" || a.tagName === "SELECT" || a.tagName === "TEXTAREA")) {
+        live.textContent += " Reload to see it.";
+        return;
+      }
+      location.reload();
+    }, 500);
+  });
+  es.addEventListener("shutdown", function () { es.close(); });
+  es.onerror = function () {
+    if (es.readyState === EventSource.CLOSED) {
+      live.hidden = false;
+      live.textContent = "Live updates stopped; reload to see changes.";
+    }
+  };
+  window.addEventListener("pagehide", function () { es.close(); });
+})();
