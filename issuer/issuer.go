@@ -637,6 +637,9 @@ func (is *Issuer) suspendCreatedBy(tx store.Tx, actor *Principal, principal stri
 				return 0, err
 			}
 			c.Suspended, c.SuspendedBy, c.SuspendedRole = true, actor.DID, RoleAdmin
+			if err := is.agentLevelTx(tx, c.Agent, c.ID, Suspend); err != nil {
+				return 0, err
+			}
 			if err := putJSON(tx, bucketCredentials, c.ID, c); err != nil {
 				return 0, err
 			}

@@ -194,8 +194,9 @@ func (s *Server) routes() *gin.Engine {
 	r.POST("/v1/credentials/refresh", s.refresh)
 
 	// Principals.
+	// POST /v1/agents: a principal, or an agent asking for a sub-agent.
+	r.POST("/v1/agents", s.issueAny)
 	p := r.Group("/v1", s.authenticate)
-	p.POST("/agents", s.issue)
 	p.GET("/agents", s.listAgents)
 	p.GET("/agents/:did", s.getAgent)
 	p.POST("/agents/:did/retire", s.retire)
@@ -508,7 +509,7 @@ func (s *Server) issue(c *gin.Context) {
 	out, err := s.app.Issuer.Issue(c.Request.Context(), principal(c), issuer.IssueRequest{
 		Agent: req.Agent, Proof: req.Proof, Scopes: req.Scopes, Audiences: req.Audiences,
 		TTL: time.Duration(req.TTL), Lifetime: time.Duration(req.Lifetime), Owner: req.Owner, Purpose: req.Purpose,
-		OnBehalfOf: req.OnBehalfOf, Constraints: req.Constraints,
+		OnBehalfOf: req.OnBehalfOf, Constraints: req.Constraints, Task: req.Task, MaxDepth: req.MaxDepth,
 	})
 	s.count("issue", err)
 	if err != nil {
@@ -606,6 +607,7 @@ func (s *Server) addPrincipal(c *gin.Context) {
 	}
 	got, err := s.app.Issuer.AddPrincipal(c.Request.Context(), principal(c), issuer.Principal{
 		DID: p.DID, Role: issuer.Role(p.Role), Name: p.Name, Ceiling: p.Ceiling, Audiences: p.Audiences, MaxTTL: time.Duration(p.MaxTTL),
+		MaxDepth: p.MaxDepth, NeedApproval: p.NeedApproval, Approver: p.Approver,
 	})
 	if err != nil {
 		s.fail(c, err)
@@ -804,7 +806,8 @@ func wireAgent(a *issuer.Agent) *api.Agent {
 		OnBehalfOf: a.OnBehalfOf, Constraints: a.Constraints, TTL: api.Duration(a.TTL), CreatedBy: a.CreatedBy,
 		CreatedAt: a.CreatedAt, RegistrationExpires: a.RegistrationExpires, CurrentCredential: a.CurrentCredential,
 		CredentialExpires: a.CredentialExpires, Credentials: a.Credentials, Retired: a.Retired, RetiredAt: a.RetiredAt,
-		LastSeen: a.LastSeen, Status: a.Status}
+		LastSeen: a.LastSeen, Status: a.Status, Ancestor: a.Ancestor, Parent: a.Parent, Depth: a.Depth,
+		MaxDepth: a.MaxDepth, Delegation: a.Delegation, Task: a.Task, Approval: a.Approval}
 }
 
 func wireIssued(i *issuer.Issued) *api.Issued {
@@ -813,5 +816,6 @@ func wireIssued(i *issuer.Issued) *api.Issued {
 
 func wirePrincipal(p *issuer.Principal) api.Principal {
 	return api.Principal{DID: p.DID, Role: api.Role(p.Role), Name: p.Name, Ceiling: p.Ceiling, Audiences: p.Audiences,
-		MaxTTL: api.Duration(p.MaxTTL), CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy}
+		MaxTTL: api.Duration(p.MaxTTL), CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy,
+		MaxDepth: p.MaxDepth, NeedApproval: p.NeedApproval, Approver: p.Approver}
 }
