@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/agentid/agentid/api"
 )
@@ -24,4 +25,24 @@ func (c *Client) IssueSubAgent(ctx context.Context, parent *Key, credential stri
 		return nil, err
 	}
 	return out, nil
+}
+
+// RetireTree retires an agent and all its descendants in one step
+// (POST /v1/agents/{did}/retire?tree=true) and returns the agents retired.
+func (c *Client) RetireTree(ctx context.Context, agentDID string) ([]api.Agent, error) {
+	var out api.AgentList
+	if err := c.authed(ctx, http.MethodPost, "/v1/agents/"+url.PathEscape(agentDID)+"/retire?tree=true", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Agents, nil
+}
+
+// RetireTask retires every agent of a job in one step
+// (POST /v1/jobs/{task}/retire) and returns the agents retired.
+func (c *Client) RetireTask(ctx context.Context, task string) ([]api.Agent, error) {
+	var out api.AgentList
+	if err := c.authed(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(task)+"/retire", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Agents, nil
 }

@@ -550,33 +550,8 @@ func (is *Issuer) Retire(ctx context.Context, actor *Principal, agentDID string)
 			if a.Retired {
 				return fail(KindConflict, CodeAgentRetired, "agent is already retired")
 			}
-			ids, err := agentCredentials(tx, &a)
+			ids, err := is.retireTx(tx, &a, now)
 			if err != nil {
-				return err
-			}
-			for _, id := range ids {
-				var c credentialRecord
-				if ok, err := getJSON(tx, bucketCredentials, id, &c); err != nil || !ok {
-					return fmt.Errorf("credential record %s missing: %v", id, err)
-				}
-				if c.Revoked {
-					continue
-				}
-				if err := is.status.SetTx(tx, c.Revocation, true); err != nil {
-					return err
-				}
-				c.Revoked = true
-				if err := putJSON(tx, bucketCredentials, c.ID, c); err != nil {
-					return err
-				}
-			}
-			if a.AgentRevocation != nil {
-				if err := is.status.SetTx(tx, *a.AgentRevocation, true); err != nil {
-					return err
-				}
-			}
-			a.Retired, a.RetiredAt = true, &now
-			if err := putJSON(tx, bucketAgents, a.DID, a); err != nil {
 				return err
 			}
 			out = a.agent()
@@ -598,6 +573,39 @@ func (is *Issuer) Retire(ctx context.Context, actor *Principal, agentDID string)
 	}
 	out.Status = StatusRetired
 	return out, nil
+}
+
+// retireTx revokes every credential of a, sets its agent-level revocation
+// entry (which stops its descendants) and marks it retired, in tx. It
+// returns the agent's credentials.
+func (is *Issuer) retireTx(tx store.Tx, a *agentRecord, now time.Time) ([]string, error) {
+	ids, err := agentCredentials(tx, a)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		var c credentialRecord
+		if ok, err := getJSON(tx, bucketCredentials, id, &c); err != nil || !ok {
+			return nil, fmt.Errorf("credential record %s missing: %v", id, err)
+		}
+		if c.Revoked {
+			continue
+		}
+		if err := is.status.SetTx(tx, c.Revocation, true); err != nil {
+			return nil, err
+		}
+		c.Revoked = true
+		if err := putJSON(tx, bucketCredentials, c.ID, c); err != nil {
+			return nil, err
+		}
+	}
+	if a.AgentRevocation != nil {
+		if err := is.status.SetTx(tx, *a.AgentRevocation, true); err != nil {
+			return nil, err
+		}
+	}
+	a.Retired, a.RetiredAt = true, &now
+	return ids, putJSON(tx, bucketAgents, a.DID, a)
 }
 
 // AgentFilter selects inventory records.

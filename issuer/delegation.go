@@ -537,3 +537,102 @@ func ancestorStatus(tx store.Tx, parent string) (status, ancestor string) {
 	}
 	return status, ancestor
 }
+
+// RetireTree retires an agent and every descendant of it, and RetireTask
+// every agent of a job, each in one durable transaction with one audit
+// event per agent retired. Agents already retired are left as they are;
+// orchestrators reach only the agents of their own trees. They return the
+// agents retired.
+func (is *Issuer) RetireTree(ctx context.Context, actor *Principal, root string) ([]Agent, error) {
+	return is.retireGroup(ctx, actor, "tree of "+root, root, func(all map[string]*agentRecord) []*agentRecord {
+		r, ok := all[root]
+		if !ok {
+			return nil
+		}
+		children := map[string][]*agentRecord{}
+		for _, a := range all {
+			if a.Parent != "" {
+				children[a.Parent] = append(children[a.Parent], a)
+			}
+		}
+		out := []*agentRecord{r}
+		for i := 0; i < len(out); i++ {
+			out = append(out, children[out[i].DID]...)
+		}
+		return out
+	})
+}
+
+// RetireTask: see RetireTree.
+func (is *Issuer) RetireTask(ctx context.Context, actor *Principal, task string) ([]Agent, error) {
+	return is.retireGroup(ctx, actor, "task "+task, "", func(all map[string]*agentRecord) []*agentRecord {
+		var out []*agentRecord
+		for _, a := range all {
+			if task != "" && a.Task == task {
+				out = append(out, a)
+			}
+		}
+		slices.SortFunc(out, func(x, y *agentRecord) int { return x.Depth - y.Depth })
+		return out
+	})
+}
+
+func (is *Issuer) retireGroup(ctx context.Context, actor *Principal, what, subject string, pick func(map[string]*agentRecord) []*agentRecord) ([]Agent, error) {
+	var out []Agent
+	ev := is.event(actor, audit.ActionAgentRetire)
+	ev.Subject, ev.Detail = subject, what
+	err := is.guard(ctx, ev, func(ev *audit.Event) error {
+		now := is.cfg.Now().UTC().Truncate(time.Second)
+		err := is.db.Update(ctx, func(tx store.Tx) error {
+			all := map[string]*agentRecord{}
+			err := tx.Bucket(bucketAgents).Range(nil, func(k, v []byte) error {
+				var a agentRecord
+				if err := decodeJSON(tx, bucketAgents, k, v, &a); err != nil {
+					return err
+				}
+				if actor.Role == RoleAdmin || a.CreatedBy == actor.DID {
+					all[a.DID] = &a
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			picked := pick(all)
+			if len(picked) == 0 {
+				return fail(KindNotFound, CodeUnknownAgent, "no agent in the %s", what)
+			}
+			for _, a := range picked {
+				if a.Retired {
+					continue
+				}
+				ids, err := is.retireTx(tx, a, now)
+				if err != nil {
+					return err
+				}
+				v := a.agent()
+				v.Credentials, v.Status = ids, StatusRetired
+				out = append(out, *v)
+				done := *ev
+				done.Subject, done.Time, done.Decision = a.DID, now, audit.DecisionAllow
+				done.Detail = fmt.Sprintf("%s: %d credentials revoked", what, len(ids))
+				done.Delegation = auditChain(a.Delegation)
+				if err := is.audit.AppendTx(tx, &done); err != nil {
+					return err
+				}
+			}
+			if len(out) == 0 {
+				return fail(KindConflict, CodeAgentRetired, "every agent in the %s is already retired", what)
+			}
+			return nil
+		})
+		if err != nil {
+			if _, ok := Refusal(err); ok {
+				return err
+			}
+			return fmt.Errorf("issuer: retire %s: %w", what, err)
+		}
+		return nil
+	})
+	return out, err
+}

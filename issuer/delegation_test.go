@@ -297,3 +297,61 @@ func TestRootMaxDepth(t *testing.T) {
 		t.Fatalf("maxDepth = %d, want 3", iss.Agent.MaxDepth)
 	}
 }
+
+func TestRetireTreeAndTask(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	p, root := e.tree(t, 3, func(r *IssueRequest) { r.Task = "job-1" })
+	kid := e.child(t, root, nil) // inherits job-1
+	grand := e.child(t, kid, func(r *IssueRequest) { r.Task = "job-2" })
+	sibling := e.child(t, root, func(r *IssueRequest) { r.Task = "job-3" })
+	_, other := e.tree(t, 1, func(r *IssueRequest) { r.Task = "job-2" })
+
+	// Retiring kid's subtree leaves root and sibling alone.
+	got, err := e.is.RetireTree(ctx, p, kid.a.DID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].DID != kid.a.DID || got[1].DID != grand.a.DID {
+		t.Fatalf("retired %+v, want kid then grandchild", got)
+	}
+	for _, n := range []node{kid, grand} {
+		if !e.bit(t, entry(t, parse(t, n.cred), "revocation")) {
+			t.Fatalf("%s: credential not revoked", n.a.DID)
+		}
+	}
+	for _, n := range []node{root, sibling} {
+		a, err := e.is.Agent(ctx, e.adminP, n.a.DID)
+		if err != nil || a.Status != StatusActive {
+			t.Fatalf("%s: %v %v, want active", n.a.DID, a.Status, err)
+		}
+	}
+	_, err = e.is.RetireTask(ctx, p, "job-nothing")
+	wantErr(t, err, KindNotFound, CodeUnknownAgent)
+	// Another orchestrator's tree is out of reach: of job-2, p sees only
+	// its own grandchild, already retired.
+	_, err = e.is.RetireTask(ctx, p, "job-2")
+	wantErr(t, err, KindConflict, CodeAgentRetired)
+	// job-2: the grandchild (already retired) and the other tree's root;
+	// the admin reaches both trees.
+	got, err = e.is.RetireTask(ctx, e.adminP, "job-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].DID != other.a.DID {
+		t.Fatalf("retired %+v, want the other root only", got)
+	}
+	evs := e.events(t, audit.Filter{Action: audit.ActionAgentRetire, Decision: audit.DecisionAllow})
+	if len(evs) != 3 {
+		t.Fatalf("%d retire events, want one per agent retired (3)", len(evs))
+	}
+	// Again: nothing left to retire.
+	_, err = e.is.RetireTask(ctx, e.adminP, "job-2")
+	wantErr(t, err, KindConflict, CodeAgentRetired)
+	// The sibling's descendants would be stopped through root: retiring
+	// root's tree reaches the sibling.
+	if got, err = e.is.RetireTree(ctx, e.adminP, root.a.DID); err != nil || len(got) != 2 {
+		t.Fatalf("retire root tree: %d agents, %v", len(got), err)
+	}
+	e.verifyAudit(t)
+}

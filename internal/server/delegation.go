@@ -53,3 +53,25 @@ func (s *Server) issueAny(c *gin.Context) {
 	}
 	c.JSON(http.StatusCreated, wireIssued(out))
 }
+
+// retireTask is POST /v1/jobs/{task}/retire: every agent of a job.
+func (s *Server) retireTask(c *gin.Context) {
+	s.retireGroup(c, func() ([]issuer.Agent, error) {
+		return s.app.Issuer.RetireTask(c.Request.Context(), principal(c), c.Param("task"))
+	})
+}
+
+// retireGroup answers a retirement of several agents with their records.
+func (s *Server) retireGroup(c *gin.Context, retire func() ([]issuer.Agent, error)) {
+	out, err := retire()
+	s.count("retire", err)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	list := api.AgentList{Agents: make([]api.Agent, len(out))}
+	for i := range out {
+		list.Agents[i] = *wireAgent(&out[i])
+	}
+	c.JSON(http.StatusOK, list)
+}

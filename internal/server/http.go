@@ -200,6 +200,7 @@ func (s *Server) routes() *gin.Engine {
 	p.GET("/agents", s.listAgents)
 	p.GET("/agents/:did", s.getAgent)
 	p.POST("/agents/:did/retire", s.retire)
+	p.POST("/jobs/:task/retire", s.retireTask)
 	p.POST("/credentials/:id/:action", s.setStatus)
 	p.GET("/principals", s.listPrincipals)
 	p.POST("/principals", s.addPrincipal)
@@ -560,6 +561,12 @@ func (s *Server) getAgent(c *gin.Context) {
 }
 
 func (s *Server) retire(c *gin.Context) {
+	if c.Query("tree") == "true" {
+		s.retireGroup(c, func() ([]issuer.Agent, error) {
+			return s.app.Issuer.RetireTree(c.Request.Context(), principal(c), c.Param("did"))
+		})
+		return
+	}
 	a, err := s.app.Issuer.Retire(c.Request.Context(), principal(c), c.Param("did"))
 	s.count("retire", err)
 	if err != nil {
