@@ -149,6 +149,11 @@ type Issued struct {
 	ID         string    `json:"id"`
 	ValidUntil time.Time `json:"validUntil"`
 	Agent      *Agent    `json:"agent"`
+	// Approval and Status, instead of the above, are what a 202 answer
+	// of POST /v1/agents carries (see [Pending]): the request waits for
+	// an approver.
+	Approval string `json:"approval,omitempty"`
+	Status   string `json:"status,omitempty"`
 }
 
 // KeyInfo describes one issuer signing key.
@@ -234,3 +239,50 @@ const (
 	// may succeed later.
 	CodeUnavailable = "unavailable"
 )
+
+// Approval is a request that waits, or waited, for an approver: the answer
+// of GET /v1/approvals/{id} and of approve and deny. Credential, ID and
+// ValidUntil are set, for the requester only, once it is approved.
+type Approval struct {
+	ID           string     `json:"id"`
+	Requester    string     `json:"requester"`
+	Agent        string     `json:"agent"`
+	Scopes       []string   `json:"scopes"`
+	Audiences    []string   `json:"audiences"`
+	Owner        string     `json:"owner"`
+	Purpose      string     `json:"purpose"`
+	Task         string     `json:"task,omitempty"`
+	NeedApproval []string   `json:"needApproval"`
+	Status       string     `json:"status"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	ExpiresAt    time.Time  `json:"expiresAt"`
+	DecidedBy    string     `json:"decidedBy,omitempty"`
+	DecidedAt    *time.Time `json:"decidedAt,omitempty"`
+	Reason       string     `json:"reason,omitempty"`
+	Issued       *Issued    `json:"issued,omitempty"`
+}
+
+// Approval statuses, as in [Approval.Status].
+const (
+	ApprovalPending  = "pending"
+	ApprovalApproved = "approved"
+	ApprovalDenied   = "denied"
+	ApprovalExpired  = "expired"
+)
+
+// Pending is the 202 answer of POST /v1/agents when the request
+// waits for an approver.
+type Pending struct {
+	Approval string `json:"approval"`
+	Status   string `json:"status"`
+}
+
+// ApprovalList is the answer of GET /v1/approvals.
+type ApprovalList struct {
+	Approvals []Approval `json:"approvals"`
+}
+
+// Decision is the body of POST /v1/approvals/{id}/approve and .../deny.
+type Decision struct {
+	Reason string `json:"reason"`
+}

@@ -55,6 +55,9 @@ type Issued struct {
 	ID         string
 	ValidUntil time.Time
 	Agent      *Agent
+	// Pending, instead of all the above, says that the request waits for
+	// an approver (see Approve).
+	Pending *Approval
 }
 
 func (is *Issuer) checkIssue(actor *Principal, r *IssueRequest, now time.Time) (ttl time.Duration, reg time.Time, err *Error) {
@@ -171,6 +174,10 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 			return fromReason(err, KindInvalid)
 		} else if err := is.schema.ValidateCredential(payload); err != nil {
 			return badRequest("the credential would not match its schema: %v", err)
+		}
+		if need := needsApproval(actor, r.Scopes); len(need) > 0 {
+			out, err = is.requestApproval(ctx, actor, ev, a, ttl, reg.Sub(now), need, now)
+			return err
 		}
 		// The signing key is fetched before the transaction, never by
 		// opening a second one inside it.

@@ -70,6 +70,9 @@ type Config struct {
 	// verifier.MemoryReplayCache, which a restart empties; the server
 	// passes one that outlives the process.
 	Replay verifier.ReplayCache
+	// ApprovalTTL is how long a request that needs approval waits for a
+	// decision (DefaultApprovalTTL, 15 min).
+	ApprovalTTL time.Duration
 }
 
 // Issuer registers principals and agents, issues, refreshes, revokes and
@@ -95,6 +98,8 @@ type Issuer struct {
 
 	seenMu sync.Mutex
 	seen   map[string]time.Time
+
+	approvals approvalHub
 }
 
 // AuditLog is where the issuer writes its audit events and reads them back

@@ -238,7 +238,7 @@ func decodeJSON(tx store.Tx, bucket string, key, b []byte, v any) error {
 }
 
 // recordBuckets are the buckets whose records are sealed.
-var recordBuckets = []string{bucketPrincipals, bucketAgents, bucketCredentials}
+var recordBuckets = []string{bucketPrincipals, bucketAgents, bucketCredentials, bucketApprovals}
 
 // SealRecordsTx authenticates every principal, agent and credential
 // record written before record MACs (the upgrade of a data directory),

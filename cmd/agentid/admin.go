@@ -234,6 +234,11 @@ func agentCmd() *cobra.Command {
 			if cn.json {
 				return printJSON(c.OutOrStdout(), out)
 			}
+			if out.Approval != "" {
+				fmt.Fprintln(c.OutOrStdout(), out.Approval)
+				fmt.Fprintf(c.ErrOrStderr(), "agentid: the request waits for approval %s; 'agentid approval watch %s' prints the credential once approved\n", out.Approval, out.Approval)
+				return nil
+			}
 			fmt.Fprintln(c.OutOrStdout(), out.Credential)
 			fmt.Fprintf(c.ErrOrStderr(), "agentid: credential %s for %s, valid until %s\n", out.ID, agent.DID, ts(out.ValidUntil))
 			return nil

@@ -51,6 +51,17 @@ func (s *Server) issueAny(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.issued(c, out)
+}
+
+// issued answers an issuance: 201 with the credential, or 202 with the
+// approval it waits for.
+func (s *Server) issued(c *gin.Context, out *issuer.Issued) {
+	if out.Pending != nil {
+		c.Header("Location", s.app.cfg.IssuerURL+"/v1/approvals/"+out.Pending.ID)
+		c.JSON(http.StatusAccepted, api.Pending{Approval: out.Pending.ID, Status: out.Pending.Status})
+		return
+	}
 	c.JSON(http.StatusCreated, wireIssued(out))
 }
 

@@ -201,6 +201,10 @@ func (s *Server) routes() *gin.Engine {
 	p.GET("/agents/:did", s.getAgent)
 	p.POST("/agents/:did/retire", s.retire)
 	p.POST("/jobs/:task/retire", s.retireTask)
+	p.GET("/approvals", s.listApprovals)
+	p.GET("/approvals/events", s.approvalEvents)
+	p.GET("/approvals/:id", s.getApproval)
+	p.POST("/approvals/:id/:decision", s.decideApproval)
 	p.POST("/credentials/:id/:action", s.setStatus)
 	p.GET("/principals", s.listPrincipals)
 	p.POST("/principals", s.addPrincipal)
@@ -517,7 +521,7 @@ func (s *Server) issue(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, wireIssued(out))
+	s.issued(c, out)
 }
 
 func (s *Server) listAgents(c *gin.Context) {

@@ -1,0 +1,161 @@
+package issuer
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/agentid/agentid/audit"
+	"github.com/agentid/agentid/verifier/verifiertest"
+)
+
+// approvalEnv has an orchestrator (itself an approver) whose ceiling marks
+// calendar:write as needing approval, and a second approver.
+type approvalEnv struct {
+	*env
+	req      *Principal
+	approver *Principal
+}
+
+func newApprovalEnv(t *testing.T) *approvalEnv {
+	t.Helper()
+	e := newEnv(t)
+	_, req := e.newOrchestrator(t, Principal{NeedApproval: []string{"calendar:write"}, Approver: true})
+	_, appr := e.newOrchestrator(t, Principal{Approver: true})
+	return &approvalEnv{e, req, appr}
+}
+
+// ask requests calendar:read and calendar:write for a fresh agent.
+func (e *approvalEnv) ask(t *testing.T) (*verifiertest.Agent, *Approval) {
+	t.Helper()
+	a := e.newAgent(t)
+	r := e.request(t, a)
+	r.Proof, r.Scopes = e.proofFor(t, a, e.req.DID), []string{"calendar:read", "calendar:write"}
+	iss, err := e.is.Issue(context.Background(), e.req, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iss.Pending == nil || iss.Credential != "" || iss.Pending.Status != ApprovalPending {
+		t.Fatalf("Issue = %+v, want a pending approval and no credential", iss)
+	}
+	return a, iss.Pending
+}
+
+func TestApprovalFlow(t *testing.T) {
+	ctx := context.Background()
+	e := newApprovalEnv(t)
+	a, p := e.ask(t)
+	if e.count(t, bucketAgents) != 0 || e.count(t, bucketCredentials) != 0 {
+		t.Fatal("a pending request registered something")
+	}
+	if evs := e.events(t, audit.Filter{Action: ActionApprovalRequest}); len(evs) != 1 || evs[0].Actor != e.req.DID {
+		t.Fatalf("request events %+v", evs)
+	}
+	// A request without calendar:write needs none.
+	if _, iss := e.issue(t, e.req, nil); iss.Credential == "" {
+		t.Fatal("no issuance")
+	}
+
+	// The requester long-polls; the approver approves.
+	got := make(chan *Approval, 1)
+	go func() {
+		v, err := e.is.GetApproval(ctx, e.req, p.ID, 10*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- v
+	}()
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	if _, err := e.is.Approve(ctx, e.approver, p.ID, "ticket CHG-42"); err != nil {
+		t.Fatal(err)
+	}
+	v := <-got
+	if time.Since(start) > 2*time.Second || v.Status != ApprovalApproved || v.Issued == nil || v.Issued.Credential == "" {
+		t.Fatalf("long poll returned %+v after %v", v, time.Since(start))
+	}
+	c := parse(t, v.Issued.Credential)
+	ap := c.CredentialSubject.Approval
+	if ap == nil || ap.ID != p.ID || ap.Approver != e.approver.DID || ap.Reason != "ticket CHG-42" || !ap.At.Equal(e.clock.Now().Truncate(time.Second)) {
+		t.Fatalf("credential approval %+v", ap)
+	}
+	if c.CredentialSubject.ID != a.DID || c.CredentialSubject.DelegatedBy != e.req.DID {
+		t.Fatalf("credential subject %+v", c.CredentialSubject)
+	}
+	// The approver sees the decision, not the credential.
+	if v, err := e.is.GetApproval(ctx, e.approver, p.ID, 0); err != nil || v.Issued != nil || v.DecidedBy != e.approver.DID {
+		t.Fatalf("approver's view %+v %v", v, err)
+	}
+	if evs := e.events(t, audit.Filter{Action: ActionApprovalApprove}); len(evs) != 1 || evs[0].Actor != e.approver.DID || evs[0].Detail != "reason: ticket CHG-42" {
+		t.Fatalf("approve events %+v", evs)
+	}
+	if agent, err := e.is.Agent(ctx, e.adminP, a.DID); err != nil || agent.Approval == nil || agent.Approval.Approver != e.approver.DID {
+		t.Fatalf("inventory %+v %v", agent, err)
+	}
+	e.verifyAudit(t)
+}
+
+func TestApprovalRefused(t *testing.T) {
+	ctx := context.Background()
+	t.Run("approving one's own request", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		_, err := e.is.Approve(ctx, e.req, p.ID, "me")
+		wantErr(t, err, KindForbidden, CodeSelfApproval)
+		if evs := e.events(t, audit.Filter{Action: ActionApprovalApprove, Decision: audit.DecisionDeny}); len(evs) != 1 || evs[0].Reason != string(CodeSelfApproval) {
+			t.Fatalf("denial not audited: %+v", evs)
+		}
+	})
+	t.Run("approving twice", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		if _, err := e.is.Approve(ctx, e.approver, p.ID, "ok"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.is.Approve(ctx, e.adminP, p.ID, "ok again")
+		wantErr(t, err, KindConflict, CodeApprovalDecided)
+		if n := e.count(t, bucketCredentials); n != 1 {
+			t.Fatalf("%d credentials, want 1", n)
+		}
+	})
+	t.Run("approving an expired request", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		e.clock.Advance(DefaultApprovalTTL)
+		_, err := e.is.Approve(ctx, e.approver, p.ID, "late")
+		wantErr(t, err, KindConflict, CodeApprovalExpired)
+		if v, _ := e.is.GetApproval(ctx, e.req, p.ID, time.Second); v.Status != ApprovalExpired {
+			t.Fatalf("status %s, want expired", v.Status)
+		}
+		if e.count(t, bucketAgents) != 0 {
+			t.Fatal("an expired request registered the agent")
+		}
+	})
+	t.Run("deny then approve", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		v, err := e.is.Deny(ctx, e.approver, p.ID, "not this week")
+		if err != nil || v.Status != ApprovalDenied {
+			t.Fatalf("deny: %+v %v", v, err)
+		}
+		_, err = e.is.Approve(ctx, e.adminP, p.ID, "changed my mind")
+		wantErr(t, err, KindConflict, CodeApprovalDecided)
+		if e.count(t, bucketAgents) != 0 {
+			t.Fatal("a denied request registered the agent")
+		}
+	})
+	t.Run("no reason", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		_, err := e.is.Approve(ctx, e.approver, p.ID, "")
+		wantErr(t, err, KindInvalid, CodeInvalidRequest)
+	})
+	t.Run("not an approver", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		_, err := e.is.Approve(ctx, e.orchP, p.ID, "ok")
+		wantErr(t, err, KindForbidden, CodeForbidden)
+		_, err = e.is.GetApproval(ctx, e.orchP, p.ID, 0)
+		wantErr(t, err, KindNotFound, CodeUnknownApproval)
+	})
+}
