@@ -144,6 +144,21 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 		if proof.For != parentDID {
 			return fail(KindInvalid, CodeProofPrincipal, "proof of control was not made for the parent agent (claim \"for\")")
 		}
+		// As Issue does: a request the schema refuses (a bad constraint)
+		// is refused before the write lock, never rolling back a batch.
+		// The grant's own terms are checked first so that their refusals
+		// name them (and again, in the transaction, with the rest).
+		if e := grantWithin(&pc.CredentialSubject, &r); e != nil {
+			return e
+		}
+		draft := is.credential(&agentRecord{DID: r.Agent, Owner: r.Owner, Purpose: r.Purpose, Scopes: r.Scopes,
+			Audiences: r.Audiences, Constraints: r.Constraints, Task: r.Task, CreatedBy: pc.CredentialSubject.DelegatedBy},
+			now, now.Add(time.Minute), draftStatus, draftStatus)
+		if payload, err := vc.EncodeCredential(draft, now); err != nil {
+			return fromReason(err, KindInvalid)
+		} else if err := is.schema.ValidateCredential(payload); err != nil {
+			return badRequest("the credential would not match its schema: %v", err)
+		}
 		signer, err := is.Signer(ctx)
 		if err != nil {
 			return err
@@ -276,21 +291,8 @@ func attenuate(p *agentRecord, pc *vc.Credential, r *IssueRequest, cfg Config, n
 		}
 	}
 	parent := pc.CredentialSubject
-	for _, s := range r.Scopes {
-		if strings.HasSuffix(s, "*") {
-			return nil, fail(KindForbidden, CodeScopeExceedsCeiling, "scope %q is a wildcard; the parent's grant has none", s)
-		}
-		if !validScope(s) {
-			return nil, badRequest("scope %q is not resource:action", s)
-		}
-		if !slices.Contains(parent.Scopes, s) {
-			return nil, fail(KindForbidden, CodeScopeExceedsCeiling, "scope %q is not in the parent's grant", s)
-		}
-	}
-	for _, a := range r.Audiences {
-		if !slices.Contains(parent.Audiences, a) {
-			return nil, fail(KindForbidden, CodeAudienceNotAllowed, "audience %q is not in the parent's grant", a)
-		}
+	if e := grantWithin(&parent, r); e != nil {
+		return nil, e
 	}
 	// Lifetimes: each credential within the parent's credential TTL and
 	// the first within the parent's current credential; the registration
@@ -338,6 +340,28 @@ func attenuate(p *agentRecord, pc *vc.Credential, r *IssueRequest, cfg Config, n
 		Audiences: slices.Clone(r.Audiences), OnBehalfOf: p.OnBehalfOf, Constraints: cons, TTL: duration(ttl),
 		CreatedBy: p.CreatedBy, CreatedAt: now, RegistrationExpires: now.Add(life),
 		Parent: p.DID, Depth: depth, MaxDepth: p.MaxDepth, Delegation: chain, AncestorStatus: anc, Task: task}, nil
+}
+
+// grantWithin checks the requested scopes and audiences against the
+// parent's credential.
+func grantWithin(parent *vc.Subject, r *IssueRequest) *Error {
+	for _, s := range r.Scopes {
+		if strings.HasSuffix(s, "*") {
+			return fail(KindForbidden, CodeScopeExceedsCeiling, "scope %q is a wildcard; the parent's grant has none", s)
+		}
+		if !validScope(s) {
+			return badRequest("scope %q is not resource:action", s)
+		}
+		if !slices.Contains(parent.Scopes, s) {
+			return fail(KindForbidden, CodeScopeExceedsCeiling, "scope %q is not in the parent's grant", s)
+		}
+	}
+	for _, a := range r.Audiences {
+		if !slices.Contains(parent.Audiences, a) {
+			return fail(KindForbidden, CodeAudienceNotAllowed, "audience %q is not in the parent's grant", a)
+		}
+	}
+	return nil
 }
 
 // narrower returns the child's constraints: those it asks for, each no

@@ -170,6 +170,9 @@ func TestSubAgentRefused(t *testing.T) {
 		}, kind: KindForbidden, code: CodeDelegationCycle, detail: "parent's own"},
 		{name: "another onBehalfOf", mod: func(_ *env, _ testing.TB, r *IssueRequest, _ node) { r.OnBehalfOf = "user:bob@example.com" },
 			kind: KindForbidden, code: CodeOnBehalfOf},
+		{name: "constraint the schema refuses", mod: func(_ *env, _ testing.TB, r *IssueRequest, _ node) {
+			r.Constraints = &vc.Constraints{RateLimit: "lots"}
+		}, kind: KindInvalid, code: CodeInvalidRequest, detail: "schema"},
 		{name: "maxDepth in a sub-agent request", mod: func(_ *env, _ testing.TB, r *IssueRequest, _ node) { r.MaxDepth = 3 },
 			kind: KindInvalid, code: CodeInvalidRequest},
 		{name: "proof made for another", mod: func(e *env, t testing.TB, r *IssueRequest, _ node) {
