@@ -771,7 +771,10 @@ func (is *Issuer) fill(tx store.Tx, a *Agent, now time.Time) {
 		a.Status = StatusActive
 	}
 	if a.Parent != "" && a.Status != StatusRetired && a.Status != StatusRevoked {
-		if st, anc := ancestorStatus(tx, a.Parent); st != "" && (st == StatusRevoked || a.Status != StatusSuspended) {
+		// An ancestor's revocation outranks the agent's own state but its
+		// retirement or revocation; an ancestor's suspension outranks only
+		// active and expired, as the agent's own suspension does.
+		if st, anc := ancestorStatus(tx, a.Parent); st == StatusRevoked || (st == StatusSuspended && (a.Status == StatusActive || a.Status == StatusExpired)) {
 			a.Status, a.Ancestor = st, anc
 		}
 	}

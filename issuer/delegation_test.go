@@ -358,3 +358,26 @@ func TestRetireTreeAndTask(t *testing.T) {
 	}
 	e.verifyAudit(t)
 }
+
+// TestRemovePrincipalStopsItsTree: removing the root principal suspends
+// its sub-agents too (they belong to its tree), and the root agent's
+// agent-level suspension entry with them.
+func TestRemovePrincipalStopsItsTree(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	p, root := e.tree(t, 2, nil)
+	kid := e.child(t, root, nil)
+	if err := e.is.RemovePrincipal(ctx, e.adminP, p.DID); err != nil {
+		t.Fatal(err)
+	}
+	kc := parse(t, kid.cred)
+	for i, st := range kc.CredentialStatus {
+		if st.StatusPurpose == "suspension" && !e.bit(t, st) {
+			t.Fatalf("suspension entry %d of the sub-agent's credential is clear", i)
+		}
+	}
+	a, err := e.is.Agent(ctx, e.adminP, kid.a.DID)
+	if err != nil || a.Status != StatusOrphaned {
+		t.Fatalf("sub-agent: %v %v, want orphaned", a.Status, err)
+	}
+}
