@@ -13,6 +13,8 @@ type Role string
 const (
 	RoleAdmin        Role = "admin"
 	RoleOrchestrator Role = "orchestrator"
+	// RoleApprover only decides approval requests.
+	RoleApprover Role = "approver"
 )
 
 // Principal is a registered caller of the issuer API: an admin or an

@@ -199,7 +199,9 @@ func (is *Issuer) SubscribeApprovals(actor *Principal) (<-chan ApprovalEvent, fu
 	}, nil
 }
 
-func mayApprove(p *Principal) bool { return p.Role == RoleAdmin || p.Approver }
+func mayApprove(p *Principal) bool {
+	return p.Role == RoleAdmin || p.Role == RoleApprover || p.Approver
+}
 
 // requestApproval records a pending approval for agent a instead of
 // issuing it.

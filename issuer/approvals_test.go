@@ -150,6 +150,20 @@ func TestApprovalRefused(t *testing.T) {
 		_, err := e.is.Approve(ctx, e.approver, p.ID, "")
 		wantErr(t, err, KindInvalid, CodeInvalidRequest)
 	})
+	t.Run("an approver-role principal decides, and does nothing else", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		ak := e.newAgent(t)
+		ap := e.addPrincipal(t, e.adminP, Principal{DID: ak.DID, Role: RoleApprover})
+		if v, err := e.is.Approve(ctx, ap, p.ID, "ok"); err != nil || v.Status != ApprovalApproved {
+			t.Fatalf("approve: %+v %v", v, err)
+		}
+		a := e.newAgent(t)
+		r := e.request(t, a)
+		r.Proof = e.proofFor(t, a, ap.DID)
+		_, err := e.is.Issue(ctx, ap, r)
+		wantErr(t, err, KindForbidden, CodeForbidden)
+	})
 	t.Run("not an approver", func(t *testing.T) {
 		e := newApprovalEnv(t)
 		_, p := e.ask(t)

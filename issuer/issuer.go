@@ -533,8 +533,8 @@ func (is *Issuer) checkPrincipal(p *Principal) *Error {
 			return badRequest("principal DID must be a valid did:key or did:jwk")
 		}
 	}
-	if p.Role != RoleAdmin && p.Role != RoleOrchestrator {
-		return badRequest("role must be admin or orchestrator")
+	if p.Role != RoleAdmin && p.Role != RoleOrchestrator && p.Role != RoleApprover {
+		return badRequest("role must be admin, orchestrator or approver")
 	}
 	if p.Role == RoleOrchestrator && len(p.Ceiling) == 0 {
 		return badRequest("an orchestrator needs a scope ceiling")

@@ -15,6 +15,9 @@ type Role string
 const (
 	RoleAdmin        Role = "admin"
 	RoleOrchestrator Role = "orchestrator"
+	// RoleApprover decides other principals' approval requests and
+	// nothing else (an orchestrator may approve too: Principal.Approver).
+	RoleApprover Role = "approver"
 )
 
 // Principal is a registered caller of the issuer API: an admin or an
