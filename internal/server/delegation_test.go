@@ -219,6 +219,43 @@ func TestCascadeOverHTTP(t *testing.T) {
 	}
 }
 
+// TestVerifierServiceAuditsChain: POST /v1/verify answers a sub-agent's
+// chain and its audit event carries it.
+func TestVerifierServiceAuditsChain(t *testing.T) {
+	ts := start(t, t.TempDir())
+	ctx := context.Background()
+	root := ts.rootAgent(t, 2)
+	kid, err := ts.subAgent(t, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grand, err := ts.subAgent(t, kid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := ts.verify(t, grand.key, grand.cred, "calendar:read")
+	if !res.Valid || len(res.Delegation) != 2 || res.Delegation[1].Holder != kid.key.DID || res.DelegatedBy != ts.app.AdminDID {
+		t.Fatalf("verify: %+v", res)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		evs, err := ts.admin.Audit(ctx, client.AuditFilter{Agent: grand.key.DID, Action: "verify"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 1 {
+			if len(evs[0].Delegation) != 2 || evs[0].Delegation[0].Holder != root.key.DID || evs[0].Delegation[1].Credential != kid.id {
+				t.Fatalf("audit event chain %+v", evs[0].Delegation)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d verify events for the sub-agent, want 1", len(evs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestSubAgentOverHTTPRefusals checks that the HTTP face keeps the codes.
 func TestSubAgentOverHTTPRefusals(t *testing.T) {
 	ts := start(t, t.TempDir())
