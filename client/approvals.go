@@ -114,3 +114,18 @@ func (c *Client) ApprovalEvents(ctx context.Context, fn func(event string, a *ap
 	}
 	return sc.Err()
 }
+
+// ApprovalAsAgent is Approval for an agent that asked for a sub-agent
+// (IssueSubAgent answered with an approval id): it authenticates with a
+// presentation of the agent's credential and sees only its own requests.
+func (c *Client) ApprovalAsAgent(ctx context.Context, agent *Key, credential, id string, wait time.Duration) (*api.Approval, error) {
+	path := "/v1/approvals/" + url.PathEscape(id)
+	if wait > 0 {
+		path += "?wait=" + url.QueryEscape(wait.String())
+	}
+	out := new(api.Approval)
+	if err := c.do(ctx, agent, credential, http.MethodGet, path, nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -8,6 +8,7 @@ package issuer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/agentid/agentid/store"
 	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/vc/jws"
+	"github.com/agentid/agentid/verifier"
 )
 
 // Approval refusal codes.
@@ -206,28 +208,14 @@ func mayApprove(p *Principal) bool {
 // requestApproval records a pending approval for agent a instead of
 // issuing it.
 func (is *Issuer) requestApproval(ctx context.Context, actor *Principal, ev *audit.Event, a *agentRecord, ttl, life time.Duration, need []string, now time.Time) (*Issued, error) {
-	ttlWait := is.cfg.ApprovalTTL
-	if ttlWait == 0 {
-		ttlWait = DefaultApprovalTTL
-	}
-	rec := &approvalRecord{ID: "urn:uuid:" + uuid.NewString(), Requester: actor.DID, Agent: *a, TTL: duration(ttl),
-		Lifetime: duration(life), NeedApproval: need, Status: ApprovalPending, CreatedAt: now, ExpiresAt: now.Add(ttlWait)}
+	var out *Issued
 	err := is.db.Update(ctx, func(tx store.Tx) error {
 		if tx.Bucket(bucketAgents).Get([]byte(a.DID)) != nil {
 			return fail(KindConflict, CodeAgentExists, "agent %s is already registered", a.DID)
 		}
-		if err := putJSON(tx, bucketApprovals, rec.ID, rec); err != nil {
-			return err
-		}
-		done := *ev
-		done.Action, done.Time, done.Decision, done.Scopes = ActionApprovalRequest, now, audit.DecisionAllow, need
-		done.Detail = "approval " + rec.ID + " pending"
-		if err := is.audit.AppendTx(tx, &done); err != nil {
-			return err
-		}
-		v := rec.view("", now)
-		tx.OnCommit(func() { is.approvals.publish(ApprovalEvent{Type: ApprovalPending, Approval: v}) })
-		return nil
+		var err error
+		out, err = is.requestApprovalTx(tx, actor.DID, ev, a, ttl, life, need, now)
+		return err
 	})
 	if err != nil {
 		if _, ok := Refusal(err); ok {
@@ -235,7 +223,31 @@ func (is *Issuer) requestApproval(ctx context.Context, actor *Principal, ev *aud
 		}
 		return nil, fmt.Errorf("issuer: request approval: %w", err)
 	}
-	return &Issued{Pending: rec.view(actor.DID, now)}, nil
+	return out, nil
+}
+
+// requestApprovalTx records, in tx, a pending approval of requester's
+// request for agent a, and its audit event.
+func (is *Issuer) requestApprovalTx(tx store.Tx, requester string, ev *audit.Event, a *agentRecord, ttl, life time.Duration, need []string, now time.Time) (*Issued, error) {
+	ttlWait := is.cfg.ApprovalTTL
+	if ttlWait == 0 {
+		ttlWait = DefaultApprovalTTL
+	}
+	rec := &approvalRecord{ID: "urn:uuid:" + uuid.NewString(), Requester: requester, Agent: *a, TTL: duration(ttl),
+		Lifetime: duration(life), NeedApproval: need, Status: ApprovalPending, CreatedAt: now, ExpiresAt: now.Add(ttlWait)}
+	if err := putJSON(tx, bucketApprovals, rec.ID, rec); err != nil {
+		return nil, err
+	}
+	done := *ev
+	done.Action, done.Time, done.Decision, done.Scopes = ActionApprovalRequest, now, audit.DecisionAllow, need
+	done.Detail = "approval " + rec.ID + " pending"
+	done.Delegation = auditChain(a.Delegation)
+	if err := is.audit.AppendTx(tx, &done); err != nil {
+		return nil, err
+	}
+	v := rec.view("", now)
+	tx.OnCommit(func() { is.approvals.publish(ApprovalEvent{Type: ApprovalPending, Approval: v}) })
+	return &Issued{Pending: rec.view(requester, now)}, nil
 }
 
 // Approve approves a pending request and issues its credential, in one
@@ -296,14 +308,21 @@ func (is *Issuer) decide(ctx context.Context, actor *Principal, id, why string, 
 			r.Status = ApprovalDenied
 			if approve {
 				r.Status = ApprovalApproved
-				if orphaned, err := is.orphaned(tx, r.Requester, r.CreatedAt); err != nil || orphaned {
-					return fail(KindConflict, CodePrincipalRemoved, "the requester was removed since it asked")
+				if orphaned, err := is.orphaned(tx, r.Agent.CreatedBy, r.CreatedAt); err != nil || orphaned {
+					return fail(KindConflict, CodePrincipalRemoved, "the principal was removed since the request")
 				}
 				if tx.Bucket(bucketAgents).Get([]byte(r.Agent.DID)) != nil {
 					return fail(KindConflict, CodeAgentExists, "agent %s is already registered", r.Agent.DID)
 				}
 				a := r.Agent
 				a.CreatedAt, a.RegistrationExpires, a.TTL = now, now.Add(time.Duration(r.Lifetime)), r.TTL
+				if a.Parent != "" {
+					// A sub-agent's parent must still be live, and the
+					// lifetimes still within its own.
+					if e := is.parentStillLive(tx, &a, now); e != nil {
+						return e
+					}
+				}
 				a.Approval = &vc.Approval{ID: r.ID, Approver: actor.DID, At: now, Reason: why}
 				iss, err := is.issueTx(tx, signer, &a, r.Requester, now, audit.ActionAgentIssue)
 				if err != nil {
@@ -334,6 +353,29 @@ func (is *Issuer) decide(ctx context.Context, actor *Principal, id, why string, 
 		return nil
 	})
 	return out, err
+}
+
+// parentStillLive re-checks, when a sub-agent's request is approved, that
+// its parent is live and caps the sub-agent's lifetimes by the parent's
+// current credential and registration.
+func (is *Issuer) parentStillLive(tx store.Tx, a *agentRecord, now time.Time) *Error {
+	var p agentRecord
+	if ok, err := getJSON(tx, bucketAgents, a.Parent, &p); err != nil || !ok {
+		return fail(KindConflict, CodeUnknownAgent, "the parent agent is not registered")
+	}
+	if e := is.parentLive(tx, &p, p.CurrentCredential, now); e != nil {
+		e.Kind = KindConflict
+		return e
+	}
+	var cr credentialRecord
+	if ok, _ := getJSON(tx, bucketCredentials, p.CurrentCredential, &cr); !ok || cr.ValidUntil.Sub(now) < time.Minute {
+		return fail(KindConflict, CodeLifetimeExceeds, "the parent's current credential has less than 1m left")
+	}
+	a.TTL = duration(min(time.Duration(a.TTL), cr.ValidUntil.Sub(now)))
+	if a.RegistrationExpires.After(p.RegistrationExpires) {
+		a.RegistrationExpires = p.RegistrationExpires
+	}
+	return nil
 }
 
 // GetApproval returns one approval to its requester, an admin or an
@@ -405,4 +447,20 @@ func (is *Issuer) Approvals(ctx context.Context, actor *Principal, status string
 	})
 	slices.SortFunc(out, func(x, y Approval) int { return x.CreatedAt.Compare(y.CreatedAt) })
 	return out, err
+}
+
+// GetApprovalAsAgent is GetApproval for an agent that asked for a
+// sub-agent: presentation envelops its credential, signed by its key, with
+// aud = the issuer URL and htm/htu bound to this request. It sees only its
+// own requests.
+func (is *Issuer) GetApprovalAsAgent(ctx context.Context, presentation, method, url, id string, wait time.Duration) (*Approval, error) {
+	res, err := is.refresher.Verify(ctx, presentation, verifier.Request{Method: method, URL: url, SourceIP: audit.SourceFrom(ctx)})
+	if err != nil {
+		var he *verifier.HolderError
+		if errors.As(err, &he) {
+			return nil, fromReason(err, KindUnauthenticated)
+		}
+		return nil, fromReason(err, KindForbidden)
+	}
+	return is.GetApproval(ctx, &Principal{DID: res.Agent}, id, wait)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentid/agentid/audit"
+	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/verifier/verifiertest"
 )
 
@@ -172,4 +173,87 @@ func TestApprovalRefused(t *testing.T) {
 		_, err = e.is.GetApproval(ctx, e.orchP, p.ID, 0)
 		wantErr(t, err, KindNotFound, CodeUnknownApproval)
 	})
+}
+
+// TestSubAgentApproval: a scope the root principal marks as needing
+// approval needs it again for each sub-agent it goes to; the parent agent
+// collects the credential; a parent revoked meanwhile is refused.
+func TestSubAgentApproval(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	_, orch := e.newOrchestrator(t, Principal{MaxDepth: 2, NeedApproval: []string{"calendar:write"}})
+	// The root agent itself waits for approval of calendar:write.
+	ra := e.newAgent(t)
+	r := e.request(t, ra)
+	r.Proof, r.Scopes, r.TTL = e.proofFor(t, ra, orch.DID), []string{"calendar:read", "calendar:write"}, 30*time.Minute
+	iss, err := e.is.Issue(ctx, orch, r)
+	if err != nil || iss.Pending == nil {
+		t.Fatalf("root: %+v %v", iss, err)
+	}
+	if _, err := e.is.Approve(ctx, e.adminP, iss.Pending.ID, "root ok"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.is.GetApproval(ctx, orch, iss.Pending.ID, 0)
+	if err != nil || v.Issued == nil {
+		t.Fatalf("root credential: %+v %v", v, err)
+	}
+	root := node{ra, v.Issued.Credential, v.Issued.ID}
+
+	// A read-only child needs none.
+	e.child(t, root, nil)
+	// A child with calendar:write waits.
+	c := e.newAgent(t)
+	cr := e.childRequest(t, root.a, c)
+	cr.Scopes = []string{"calendar:write"}
+	got, err := e.delegate(t, root.a, root.cred, cr)
+	if err != nil || got.Pending == nil || got.Pending.Requester != root.a.DID {
+		t.Fatalf("child: %+v %v", got, err)
+	}
+	if _, err := e.is.Agent(ctx, e.adminP, c.DID); err == nil {
+		t.Fatal("a pending sub-agent was registered")
+	}
+	// Its parent long-polls as itself while the admin approves.
+	vp := root.a.Present(t, root.cred, testURL, "GET", testURL+"/v1/approvals/"+got.Pending.ID, e.clock.Now(), nil)
+	done := make(chan *Approval, 1)
+	go func() {
+		a, err := e.is.GetApprovalAsAgent(ctx, vp, "GET", testURL+"/v1/approvals/"+got.Pending.ID, got.Pending.ID, 10*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- a
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if _, err := e.is.Approve(ctx, e.adminP, got.Pending.ID, "child ok"); err != nil {
+		t.Fatal(err)
+	}
+	a := <-done
+	if a == nil || a.Status != ApprovalApproved || a.Issued == nil {
+		t.Fatalf("parent's long poll: %+v", a)
+	}
+	cc := parse(t, a.Issued.Credential)
+	if s := cc.CredentialSubject; len(s.Delegation) != 1 || s.Delegation[0].Holder != root.a.DID || s.Approval == nil || s.Approval.Reason != "child ok" {
+		t.Fatalf("child credential subject %+v", s)
+	}
+	if len(cc.CredentialStatus) != 4 {
+		t.Fatalf("child credential has %d status entries, want 4", len(cc.CredentialStatus))
+	}
+	// Another agent cannot read the parent's request.
+	other := e.child(t, root, nil)
+	vp = other.a.Present(t, other.cred, testURL, "GET", testURL+"/v1/approvals/"+got.Pending.ID, e.clock.Now(), nil)
+	_, err = e.is.GetApprovalAsAgent(ctx, vp, "GET", testURL+"/v1/approvals/"+got.Pending.ID, got.Pending.ID, 0)
+	wantErr(t, err, KindNotFound, CodeUnknownApproval)
+
+	// A request approved after its parent's revocation is refused.
+	d := e.newAgent(t)
+	dr := e.childRequest(t, root.a, d)
+	dr.Scopes = []string{"calendar:write"}
+	got, err = e.delegate(t, root.a, root.cred, dr)
+	if err != nil || got.Pending == nil {
+		t.Fatalf("second child: %+v %v", got, err)
+	}
+	if _, err := e.is.SetStatus(ctx, e.adminP, root.id, Revoke); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.is.Approve(ctx, e.adminP, got.Pending.ID, "too late")
+	wantErr(t, err, KindConflict, Code(reason.Revoked))
 }

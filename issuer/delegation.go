@@ -198,6 +198,17 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 			if tx.Bucket(bucketAgents).Get([]byte(child.DID)) != nil {
 				return fail(KindConflict, CodeAgentExists, "agent %s is already registered", child.DID)
 			}
+			// Scopes the root principal's ceiling marks as needing
+			// approval need it again for every sub-agent they go to.
+			var root principalRecord
+			if ok, err := getJSON(tx, bucketPrincipals, p.CreatedBy, &root); err != nil || !ok {
+				return fail(KindForbidden, CodePrincipalRemoved, "the principal that registered the parent's tree was removed")
+			}
+			if need := needsApproval(root.principal(), child.Scopes); len(need) > 0 {
+				iss, err := is.requestApprovalTx(tx, parentDID, ev, child, time.Duration(child.TTL), child.RegistrationExpires.Sub(now), need, now)
+				out = iss
+				return err
+			}
 			iss, err := is.issueTx(tx, signer, child, parentDID, now, audit.ActionAgentIssue)
 			out = iss
 			return err

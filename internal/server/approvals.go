@@ -12,6 +12,7 @@ import (
 	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/internal/problem"
 	"github.com/agentid/agentid/issuer"
+	"github.com/agentid/agentid/vc"
 )
 
 func wireApproval(a *issuer.Approval) api.Approval {
@@ -38,25 +39,63 @@ func (s *Server) listApprovals(c *gin.Context) {
 	c.JSON(http.StatusOK, list)
 }
 
+// getApprovalAny is GET /v1/approvals/{id}: a presentation that envelops
+// a credential is an agent asking about its own sub-agent request; any
+// other is a principal's, authenticated as on every principal route.
+func (s *Server) getApprovalAny(c *gin.Context) {
+	tok, err := presentation(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if pp, err := vc.ParsePresentation(tok); err != nil || len(pp.Presentation.VerifiableCredential) == 0 {
+		s.authenticate(c)
+		if !c.IsAborted() {
+			s.getApproval(c)
+		}
+		return
+	}
+	wait, ok := s.approvalWait(c)
+	if !ok {
+		return
+	}
+	a, err := s.app.Issuer.GetApprovalAsAgent(withSource(c), tok, c.Request.Method, s.requestURL(c), c.Param("id"), wait)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, wireApproval(a))
+}
+
+// approvalWait reads the wait parameter, or answers 400 and reports false.
+func (s *Server) approvalWait(c *gin.Context) (time.Duration, bool) {
+	v := c.Query("wait")
+	if v == "" {
+		return 0, true
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		n, err2 := strconv.Atoi(v)
+		if err2 != nil {
+			s.fail(c, issuer.InvalidRequest("wait must be a duration (30s) or a number of seconds"))
+			return 0, false
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d < 0 || d > issuer.MaxApprovalWait {
+		s.fail(c, issuer.InvalidRequest(fmt.Sprintf("wait must be within [0, %v]", issuer.MaxApprovalWait)))
+		return 0, false
+	}
+	return d, true
+}
+
 // getApproval is GET /v1/approvals/{id}[?wait=30s]: with wait, a long
 // poll that answers as soon as the request is decided or expires.
 func (s *Server) getApproval(c *gin.Context) {
-	var wait time.Duration
-	if v := c.Query("wait"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			n, err2 := strconv.Atoi(v)
-			if err2 != nil {
-				s.fail(c, issuer.InvalidRequest("wait must be a duration (30s) or a number of seconds"))
-				return
-			}
-			d = time.Duration(n) * time.Second
-		}
-		if d < 0 || d > issuer.MaxApprovalWait {
-			s.fail(c, issuer.InvalidRequest(fmt.Sprintf("wait must be within [0, %v]", issuer.MaxApprovalWait)))
-			return
-		}
-		wait = d
+	wait, ok := s.approvalWait(c)
+	if !ok {
+		return
 	}
 	a, err := s.app.Issuer.GetApproval(c.Request.Context(), principal(c), c.Param("id"), wait)
 	if err != nil {

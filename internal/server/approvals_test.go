@@ -123,3 +123,80 @@ func postRaw(t testing.TB, ts *testServer, key *client.Key, path string, in, out
 	}
 	return resp.StatusCode
 }
+
+// TestSubAgentApprovalOverHTTP: an agent's sub-agent request for a scope
+// that needs approval answers 202; the agent long-polls as itself and
+// collects the credential once an admin approves.
+func TestSubAgentApprovalOverHTTP(t *testing.T) {
+	ts := start(t, t.TempDir())
+	ctx := context.Background()
+	ok := newKey(t)
+	if _, err := ts.admin.AddPrincipal(ctx, api.Principal{DID: ok.DID, Role: api.RoleOrchestrator, Ceiling: []string{"calendar:*"},
+		MaxDepth: 1, NeedApproval: []string{"calendar:write"}}); err != nil {
+		t.Fatal(err)
+	}
+	orch := client.New(ts.url, ok)
+	parent := newKey(t)
+	proof, err := orch.Proof(ctx, parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := orch.Issue(ctx, api.IssueRequest{Agent: parent.DID, Proof: proof, Scopes: []string{"calendar:read"},
+		Audiences: []string{calendar}, Owner: "o", Purpose: "p", TTL: api.Duration(30 * time.Minute)})
+	if err != nil || root.Credential == "" {
+		t.Fatalf("root: %+v %v", root, err)
+	}
+	// The root's grant has no calendar:write: a sub-agent cannot ask it,
+	// approval or not.
+	anon := client.New(ts.url, nil)
+	child := newKey(t)
+	cp, _ := anon.ProofFor(ctx, child, parent.DID)
+	if _, err := anon.IssueSubAgent(ctx, parent, root.Credential, api.IssueRequest{Agent: child.DID, Proof: cp,
+		Scopes: []string{"calendar:write"}, Audiences: []string{calendar}, Owner: "o", Purpose: "p"}); problemCode(err) != "scope_exceeds_ceiling" {
+		t.Fatalf("beyond the parent: %v", err)
+	}
+	// A second root with calendar:write, approved, then its sub-agent.
+	p2 := newKey(t)
+	proof, _ = orch.Proof(ctx, p2)
+	pending, err := orch.Issue(ctx, api.IssueRequest{Agent: p2.DID, Proof: proof, Scopes: []string{"calendar:write"},
+		Audiences: []string{calendar}, Owner: "o", Purpose: "p", TTL: api.Duration(30 * time.Minute)})
+	if err != nil || pending.Approval == "" || pending.Status != api.ApprovalPending {
+		t.Fatalf("root needing approval: %+v %v", pending, err)
+	}
+	if _, err := ts.admin.Approve(ctx, pending.Approval, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := orch.Approval(ctx, pending.Approval, 0)
+	if err != nil || a.Issued == nil {
+		t.Fatalf("root approval: %+v %v", a, err)
+	}
+	cp, _ = anon.ProofFor(ctx, child, p2.DID)
+	sub, err := anon.IssueSubAgent(ctx, p2, a.Issued.Credential, api.IssueRequest{Agent: child.DID, Proof: cp,
+		Scopes: []string{"calendar:write"}, Audiences: []string{calendar}, Owner: "o", Purpose: "p"})
+	if err != nil || sub.Approval == "" {
+		t.Fatalf("sub-agent needing approval: %+v %v", sub, err)
+	}
+	got := make(chan *api.Approval, 1)
+	go func() {
+		v, err := anon.ApprovalAsAgent(ctx, p2, a.Issued.Credential, sub.Approval, 20*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- v
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if _, err := ts.admin.Approve(ctx, sub.Approval, "sub ok"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case v := <-got:
+		if v == nil || v.Status != api.ApprovalApproved || v.Issued == nil {
+			t.Fatalf("agent's long poll: %+v", v)
+		}
+		if res := ts.verify(t, child, v.Issued.Credential, "calendar:write"); !res.Valid || len(res.Delegation) != 1 {
+			t.Fatalf("approved sub-agent: %+v", res)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the agent's long poll did not return")
+	}
+}

@@ -196,6 +196,9 @@ func (s *Server) routes() *gin.Engine {
 	// Principals.
 	// POST /v1/agents: a principal, or an agent asking for a sub-agent.
 	r.POST("/v1/agents", s.issueAny)
+	// GET /v1/approvals/{id}: a principal, or an agent that asked for a
+	// sub-agent.
+	r.GET("/v1/approvals/:id", s.getApprovalAny)
 	p := r.Group("/v1", s.authenticate)
 	p.GET("/agents", s.listAgents)
 	p.GET("/agents/:did", s.getAgent)
@@ -203,7 +206,6 @@ func (s *Server) routes() *gin.Engine {
 	p.POST("/jobs/:task/retire", s.retireTask)
 	p.GET("/approvals", s.listApprovals)
 	p.GET("/approvals/events", s.approvalEvents)
-	p.GET("/approvals/:id", s.getApproval)
 	p.POST("/approvals/:id/:decision", s.decideApproval)
 	p.POST("/credentials/:id/:action", s.setStatus)
 	p.GET("/principals", s.listPrincipals)
