@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -53,7 +55,7 @@ func approvalCmd() *cobra.Command {
 			return printJSON(c.OutOrStdout(), out)
 		},
 	}
-	var reason string
+	var reason, agentCred string
 	decide := func(verb string) *cobra.Command {
 		d := &cobra.Command{
 			Use: verb + " ID --reason TEXT", Short: strings.ToUpper(verb[:1]) + verb[1:] + " a pending request (admins and approvers; never your own)", Args: cobra.ExactArgs(1),
@@ -100,8 +102,21 @@ func approvalCmd() *cobra.Command {
 			}
 			var out *api.Approval
 			if err := cn.call(func(cl *client.Client) (err error) {
-				out, err = cl.WaitApproval(c.Context(), args[0])
-				return err
+				if agentCred == "" {
+					out, err = cl.WaitApproval(c.Context(), args[0])
+					return err
+				}
+				// An agent that asked for a sub-agent polls as itself.
+				b, err := os.ReadFile(agentCred)
+				if err != nil {
+					return err
+				}
+				for {
+					out, err = cl.ApprovalAsAgent(c.Context(), cl.Key(), strings.TrimSpace(string(b)), args[0], 50*time.Second)
+					if err != nil || out.Status != api.ApprovalPending || c.Context().Err() != nil {
+						return err
+					}
+				}
 			}); err != nil {
 				return err
 			}
@@ -118,6 +133,7 @@ func approvalCmd() *cobra.Command {
 			return nil
 		},
 	}
+	watch.Flags().StringVar(&agentCred, "credential", "", "watch as the agent that asked for a sub-agent: its current credential (vc+jwt file); --key is then that agent's key")
 	c.AddCommand(ls, show, decide("approve"), decide("deny"), watch)
 	return c
 }
