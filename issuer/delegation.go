@@ -201,7 +201,9 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 			// Scopes the root principal's ceiling marks as needing
 			// approval need it again for every sub-agent they go to.
 			var root principalRecord
-			if ok, err := getJSON(tx, bucketPrincipals, p.CreatedBy, &root); err != nil || !ok {
+			if ok, err := getJSON(tx, bucketPrincipals, p.CreatedBy, &root); err != nil {
+				return err
+			} else if !ok {
 				return fail(KindForbidden, CodePrincipalRemoved, "the principal that registered the parent's tree was removed")
 			}
 			if need := needsApproval(root.principal(), child.Scopes); len(need) > 0 {
