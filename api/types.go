@@ -13,6 +13,8 @@ type Role string
 const (
 	RoleAdmin        Role = "admin"
 	RoleOrchestrator Role = "orchestrator"
+	// RoleApprover only decides approval requests.
+	RoleApprover Role = "approver"
 )
 
 // Principal is a registered caller of the issuer API: an admin or an
@@ -32,6 +34,13 @@ type Principal struct {
 	MaxTTL    Duration  `json:"maxTtl,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	CreatedBy string    `json:"createdBy,omitempty"`
+	// MaxDepth is how deep its agents may delegate to sub-agents (0: not
+	// at all). NeedApproval lists scopes (exact or "resource:*") whose
+	// grant waits for an approver. Approver lets an orchestrator approve
+	// others' requests.
+	MaxDepth     int      `json:"maxDepth,omitempty"`
+	NeedApproval []string `json:"needApproval,omitempty"`
+	Approver     bool     `json:"approver,omitempty"`
 }
 
 // Agent statuses, as in [Agent.Status].
@@ -64,8 +73,20 @@ type Agent struct {
 	RetiredAt           *time.Time `json:"retiredAt,omitempty"`
 	LastSeen            *time.Time `json:"lastSeen,omitempty"`
 	// Status is computed when read: one of the Status constants (of the
-	// current credential and the registration).
-	Status string `json:"status"`
+	// current credential and the registration). A sub-agent whose ancestor
+	// is revoked, retired or suspended shows that status, and Ancestor
+	// names the ancestor.
+	Status   string `json:"status"`
+	Ancestor string `json:"ancestor,omitempty"`
+	// Parent is the agent that delegated to this one (none for an agent a
+	// principal registered), Depth its distance from its root agent,
+	// MaxDepth the tree's maximum depth, Delegation its credential chain.
+	Parent     string              `json:"parent,omitempty"`
+	Depth      int                 `json:"depth,omitempty"`
+	MaxDepth   int                 `json:"maxDepth,omitempty"`
+	Delegation []vc.DelegationLink `json:"delegation,omitempty"`
+	Task       string              `json:"task,omitempty"`
+	Approval   *vc.Approval        `json:"approval,omitempty"`
 }
 
 // Credential is the issuer's record of one credential it signed, the
@@ -114,6 +135,13 @@ type IssueRequest struct {
 	Purpose     string          `json:"purpose"`
 	OnBehalfOf  string          `json:"onBehalfOf,omitempty"`
 	Constraints *vc.Constraints `json:"constraints,omitempty"`
+	// Task names the job the agent works for (a sub-agent inherits its
+	// parent's when it names none).
+	Task string `json:"task,omitempty"`
+	// MaxDepth is how deep the new agent's tree may delegate (0: the
+	// principal's own maximum; above it, admins only). Sub-agent requests
+	// leave it out.
+	MaxDepth int `json:"maxDepth,omitempty"`
 }
 
 // Issued is a signed credential (a vc+jwt) and the agent's inventory
@@ -123,6 +151,11 @@ type Issued struct {
 	ID         string    `json:"id"`
 	ValidUntil time.Time `json:"validUntil"`
 	Agent      *Agent    `json:"agent"`
+	// Approval and Status, instead of the above, are what a 202 answer
+	// of POST /v1/agents carries (see [Pending]): the request waits for
+	// an approver.
+	Approval string `json:"approval,omitempty"`
+	Status   string `json:"status,omitempty"`
 }
 
 // KeyInfo describes one issuer signing key.
@@ -149,14 +182,20 @@ type VerifyRequest struct {
 // presentation established, or Error with the reason code. A refusal is a
 // 200 answer, not an HTTP error.
 type VerifyResponse struct {
-	Valid        bool         `json:"valid"`
-	Agent        string       `json:"agent,omitempty"`
-	Issuer       string       `json:"issuer,omitempty"`
-	Scopes       []string     `json:"scopes,omitempty"`
-	Owner        string       `json:"owner,omitempty"`
-	CredentialID string       `json:"credentialId,omitempty"`
-	ExpiresAt    *time.Time   `json:"expiresAt,omitempty"`
-	Error        *VerifyError `json:"error,omitempty"`
+	Valid        bool       `json:"valid"`
+	Agent        string     `json:"agent,omitempty"`
+	Issuer       string     `json:"issuer,omitempty"`
+	Scopes       []string   `json:"scopes,omitempty"`
+	Owner        string     `json:"owner,omitempty"`
+	CredentialID string     `json:"credentialId,omitempty"`
+	ExpiresAt    *time.Time `json:"expiresAt,omitempty"`
+	// DelegatedBy is the principal that registered the agent (or, for a
+	// sub-agent, its tree); Delegation the chain of a sub-agent's
+	// credential, root first; OnBehalfOf whom the agent acts for.
+	DelegatedBy string              `json:"delegatedBy,omitempty"`
+	Delegation  []vc.DelegationLink `json:"delegation,omitempty"`
+	OnBehalfOf  string              `json:"onBehalfOf,omitempty"`
+	Error       *VerifyError        `json:"error,omitempty"`
 }
 
 // VerifyError is the refusal in a [VerifyResponse]: a reason code (see
@@ -202,3 +241,50 @@ const (
 	// may succeed later.
 	CodeUnavailable = "unavailable"
 )
+
+// Approval is a request that waits, or waited, for an approver: the answer
+// of GET /v1/approvals/{id} and of approve and deny. Credential, ID and
+// ValidUntil are set, for the requester only, once it is approved.
+type Approval struct {
+	ID           string     `json:"id"`
+	Requester    string     `json:"requester"`
+	Agent        string     `json:"agent"`
+	Scopes       []string   `json:"scopes"`
+	Audiences    []string   `json:"audiences"`
+	Owner        string     `json:"owner"`
+	Purpose      string     `json:"purpose"`
+	Task         string     `json:"task,omitempty"`
+	NeedApproval []string   `json:"needApproval"`
+	Status       string     `json:"status"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	ExpiresAt    time.Time  `json:"expiresAt"`
+	DecidedBy    string     `json:"decidedBy,omitempty"`
+	DecidedAt    *time.Time `json:"decidedAt,omitempty"`
+	Reason       string     `json:"reason,omitempty"`
+	Issued       *Issued    `json:"issued,omitempty"`
+}
+
+// Approval statuses, as in [Approval.Status].
+const (
+	ApprovalPending  = "pending"
+	ApprovalApproved = "approved"
+	ApprovalDenied   = "denied"
+	ApprovalExpired  = "expired"
+)
+
+// Pending is the 202 answer of POST /v1/agents when the request
+// waits for an approver.
+type Pending struct {
+	Approval string `json:"approval"`
+	Status   string `json:"status"`
+}
+
+// ApprovalList is the answer of GET /v1/approvals.
+type ApprovalList struct {
+	Approvals []Approval `json:"approvals"`
+}
+
+// Decision is the body of POST /v1/approvals/{id}/approve and .../deny.
+type Decision struct {
+	Reason string `json:"reason"`
+}

@@ -33,5 +33,6 @@ func NewVerifyResponse(res *verifier.Result, err error) (VerifyResponse, error) 
 	}
 	exp := res.ExpiresAt
 	return VerifyResponse{Valid: true, Agent: res.Agent, Issuer: res.Issuer, Scopes: res.Scopes,
-		Owner: res.Owner, CredentialID: res.CredentialID, ExpiresAt: &exp}, nil
+		Owner: res.Owner, CredentialID: res.CredentialID, ExpiresAt: &exp,
+		DelegatedBy: res.DelegatedBy, Delegation: res.Delegation, OnBehalfOf: res.OnBehalfOf}, nil
 }

@@ -46,6 +46,18 @@ func appendCanonical(dst []byte, ev *Event) ([]byte, error) {
 	if ev.Reported {
 		dst = append(dst, `,"reported":true`...)
 	}
+	if len(ev.Delegation) > 0 {
+		dst = append(dst, `,"delegation":[`...)
+		for i, l := range ev.Delegation {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendField(append(dst, '{'), `"credential":`, l.Credential, false)
+			dst = appendField(dst, `,"holder":`, l.Holder, false)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
 	dst = appendField(dst, `,"prev":`, ev.Prev, false)
 	return append(dst, hashSuffix...), nil
 }

@@ -39,6 +39,9 @@ func TestAppendCanonicalMatchesEncodingJSON(t *testing.T) {
 		{"every field", full},
 		{"required only", Event{Action: "a", Decision: "b"}},
 		{"reported", Event{Action: "a", Decision: DecisionAllow, Reported: true}},
+		{"delegation chain", Event{Action: "a", Decision: DecisionAllow, Delegation: []Link{
+			{Credential: "urn:uuid:1", Holder: "did:key:z<&>"}, {Credential: "", Holder: "did:key:\xff"}}}},
+		{"empty delegation slice", Event{Action: "a", Decision: DecisionAllow, Delegation: []Link{}}},
 		{"empty scopes slice", Event{Action: "a", Decision: DecisionAllow, Scopes: []string{}}},
 		{"zone offset and nanoseconds", Event{Seq: 7, Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("x", -(9*3600+30*60))), Action: "a", Decision: "allow"}},
 		{"year 0", Event{Time: time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), Action: "a", Decision: "allow"}},

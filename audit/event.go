@@ -72,10 +72,21 @@ type Event struct {
 	// its time and content are the reporter's word. The summary counts it
 	// in its window but never lets it move an agent's last-seen time or
 	// rate baseline.
-	Reported bool   `json:"reported,omitempty"`
-	Prev     string `json:"prev"`          // Hash of the previous event, GenesisPrev for the first
-	Hash     string `json:"hash"`          // hex SHA-256 of the canonical encoding
-	MAC      string `json:"mac,omitempty"` // keyed chains: hex HMAC-SHA256 of the record up to and with Hash
+	Reported bool `json:"reported,omitempty"`
+	// Delegation is the delegation chain of the sub-agent credential the
+	// event is about (root first), so that a decision traces to who
+	// delegated what to whom. Empty for every other event.
+	Delegation []Link `json:"delegation,omitempty"`
+	Prev       string `json:"prev"`          // Hash of the previous event, GenesisPrev for the first
+	Hash       string `json:"hash"`          // hex SHA-256 of the canonical encoding
+	MAC        string `json:"mac,omitempty"` // keyed chains: hex HMAC-SHA256 of the record up to and with Hash
+}
+
+// Link is one link of a delegation chain: an ancestor agent's credential
+// id and DID.
+type Link struct {
+	Credential string `json:"credential"`
+	Holder     string `json:"holder"`
 }
 
 // Sentinel errors. Errors returned by this package wrap one of these, so
@@ -171,6 +182,17 @@ func Prepare(ev *Event, now func() time.Time) error {
 		ev.Scopes = scopes
 		if len(scopes) == 0 {
 			ev.Scopes = nil
+		}
+	}
+	if ev.Delegation != nil {
+		links := slices.Clone(ev.Delegation)
+		for i := range links {
+			links[i].Credential = strings.ToValidUTF8(links[i].Credential, "\uFFFD")
+			links[i].Holder = strings.ToValidUTF8(links[i].Holder, "\uFFFD")
+		}
+		ev.Delegation = links
+		if len(links) == 0 {
+			ev.Delegation = nil
 		}
 	}
 	if ev.Action == "" {

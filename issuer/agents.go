@@ -40,6 +40,13 @@ type IssueRequest struct {
 	Purpose     string
 	OnBehalfOf  string
 	Constraints *vc.Constraints
+	// Task names the job the agent works for (a sub-agent inherits its
+	// parent's when it names none).
+	Task string
+	// MaxDepth sets how deep the new agent's tree may delegate (0: the
+	// principal's own MaxDepth). Only an admin may set it above its own
+	// ceiling's; a sub-agent request may not set it.
+	MaxDepth int
 }
 
 // Issued is a signed credential and the agent's inventory record.
@@ -48,6 +55,9 @@ type Issued struct {
 	ID         string
 	ValidUntil time.Time
 	Agent      *Agent
+	// Pending, instead of all the above, says that the request waits for
+	// an approver (see Approve).
+	Pending *Approval
 }
 
 func (is *Issuer) checkIssue(actor *Principal, r *IssueRequest, now time.Time) (ttl time.Duration, reg time.Time, err *Error) {
@@ -89,7 +99,7 @@ func (is *Issuer) checkIssue(actor *Principal, r *IssueRequest, now time.Time) (
 	if r.Owner == "" || r.Purpose == "" {
 		return 0, reg, badRequest("owner and purpose are required")
 	}
-	if len(r.Owner) > 256 || len(r.Purpose) > 1024 || len(r.OnBehalfOf) > 256 {
+	if len(r.Owner) > 256 || len(r.Purpose) > 1024 || len(r.OnBehalfOf) > 256 || len(r.Task) > 256 {
 		return 0, reg, badRequest("owner and onBehalfOf are limited to 256 bytes, purpose to 1024")
 	}
 	if slices.Contains(r.Audiences, "") || len(slices.Compact(slices.Sorted(slices.Values(r.Audiences)))) != len(r.Audiences) {
@@ -130,6 +140,10 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 		if e != nil {
 			return e
 		}
+		maxDepth, e := rootMaxDepth(actor, &r)
+		if e != nil {
+			return e
+		}
 		proof, err := is.proof.VerifyHolder(ctx, r.Proof, verifier.Request{})
 		if err != nil {
 			return fromReason(err, KindInvalid)
@@ -150,7 +164,7 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 		}
 		a := &agentRecord{DID: r.Agent, Owner: r.Owner, Purpose: r.Purpose, Scopes: r.Scopes, Audiences: r.Audiences,
 			OnBehalfOf: r.OnBehalfOf, Constraints: r.Constraints, TTL: duration(ttl), CreatedBy: actor.DID,
-			CreatedAt: now, RegistrationExpires: reg}
+			CreatedAt: now, RegistrationExpires: reg, MaxDepth: maxDepth, Task: r.Task}
 		// Validate a draft before taking the write lock, so that a request
 		// the schema refuses (a bad constraint, say) is a clear refusal and
 		// never rolls back a batch of other callers' issuances. The signed
@@ -160,6 +174,10 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 			return fromReason(err, KindInvalid)
 		} else if err := is.schema.ValidateCredential(payload); err != nil {
 			return badRequest("the credential would not match its schema: %v", err)
+		}
+		if need := needsApproval(actor, r.Scopes); len(need) > 0 {
+			out, err = is.requestApproval(ctx, actor, ev, a, ttl, reg.Sub(now), need, now)
+			return err
 		}
 		// The signing key is fetched before the transaction, never by
 		// opening a second one inside it.
@@ -239,7 +257,8 @@ func (is *Issuer) issueTx(tx store.Tx, signer jws.Signer, a *agentRecord, actor 
 		return nil, err
 	}
 	if err := is.audit.AppendTx(tx, &audit.Event{Time: now, Actor: actor, Action: action, Subject: a.DID,
-		Credential: c.ID, Resource: joinAud(a.Audiences), Scopes: a.Scopes, Decision: audit.DecisionAllow}); err != nil {
+		Credential: c.ID, Resource: joinAud(a.Audiences), Scopes: a.Scopes, Decision: audit.DecisionAllow,
+		Delegation: auditChain(a.Delegation)}); err != nil {
 		return nil, err
 	}
 	view := a.agent()
@@ -262,9 +281,10 @@ func (is *Issuer) credential(a *agentRecord, now, until time.Time, rev, sus vc.S
 		ValidFrom: &now, ValidUntil: &until,
 		CredentialSubject: vc.Subject{ID: a.DID, Scopes: a.Scopes, Audiences: a.Audiences, Owner: a.Owner,
 			Purpose: a.Purpose, DelegatedBy: a.CreatedBy, OnBehalfOf: a.OnBehalfOf, Constraints: a.Constraints},
-		CredentialStatus: []vc.StatusEntry{rev, sus},
+		CredentialStatus: statusEntries(a, rev, sus),
 		CredentialSchema: &vc.Schema{ID: is.cfg.URL + "/schemas/agent-credential-v1.schema.json", Type: "JsonSchema"},
 	}
+	c.CredentialSubject.Delegation, c.CredentialSubject.Task, c.CredentialSubject.Approval = a.Delegation, a.Task, a.Approval
 	if c.CredentialSubject.DelegatedBy == "system" {
 		c.CredentialSubject.DelegatedBy = ""
 	}
@@ -480,6 +500,9 @@ func (is *Issuer) SetStatus(ctx context.Context, actor *Principal, credID string
 				}
 				c.Suspended, c.SuspendedBy, c.SuspendedRole = false, "", ""
 			}
+			if err := is.agentLevelTx(tx, c.Agent, c.ID, action); err != nil {
+				return err
+			}
 			if err := putJSON(tx, bucketCredentials, c.ID, c); err != nil {
 				return err
 			}
@@ -534,28 +557,8 @@ func (is *Issuer) Retire(ctx context.Context, actor *Principal, agentDID string)
 			if a.Retired {
 				return fail(KindConflict, CodeAgentRetired, "agent is already retired")
 			}
-			ids, err := agentCredentials(tx, &a)
+			ids, err := is.retireTx(tx, &a, now)
 			if err != nil {
-				return err
-			}
-			for _, id := range ids {
-				var c credentialRecord
-				if ok, err := getJSON(tx, bucketCredentials, id, &c); err != nil || !ok {
-					return fmt.Errorf("credential record %s missing: %v", id, err)
-				}
-				if c.Revoked {
-					continue
-				}
-				if err := is.status.SetTx(tx, c.Revocation, true); err != nil {
-					return err
-				}
-				c.Revoked = true
-				if err := putJSON(tx, bucketCredentials, c.ID, c); err != nil {
-					return err
-				}
-			}
-			a.Retired, a.RetiredAt = true, &now
-			if err := putJSON(tx, bucketAgents, a.DID, a); err != nil {
 				return err
 			}
 			out = a.agent()
@@ -577,6 +580,39 @@ func (is *Issuer) Retire(ctx context.Context, actor *Principal, agentDID string)
 	}
 	out.Status = StatusRetired
 	return out, nil
+}
+
+// retireTx revokes every credential of a, sets its agent-level revocation
+// entry (which stops its descendants) and marks it retired, in tx. It
+// returns the agent's credentials.
+func (is *Issuer) retireTx(tx store.Tx, a *agentRecord, now time.Time) ([]string, error) {
+	ids, err := agentCredentials(tx, a)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		var c credentialRecord
+		if ok, err := getJSON(tx, bucketCredentials, id, &c); err != nil || !ok {
+			return nil, fmt.Errorf("credential record %s missing: %v", id, err)
+		}
+		if c.Revoked {
+			continue
+		}
+		if err := is.status.SetTx(tx, c.Revocation, true); err != nil {
+			return nil, err
+		}
+		c.Revoked = true
+		if err := putJSON(tx, bucketCredentials, c.ID, c); err != nil {
+			return nil, err
+		}
+	}
+	if a.AgentRevocation != nil {
+		if err := is.status.SetTx(tx, *a.AgentRevocation, true); err != nil {
+			return nil, err
+		}
+	}
+	a.Retired, a.RetiredAt = true, &now
+	return ids, putJSON(tx, bucketAgents, a.DID, a)
 }
 
 // AgentFilter selects inventory records.
@@ -733,6 +769,14 @@ func (is *Issuer) fill(tx store.Tx, a *Agent, now time.Time) {
 		a.Status = StatusExpired
 	default:
 		a.Status = StatusActive
+	}
+	if a.Parent != "" && a.Status != StatusRetired && a.Status != StatusRevoked {
+		// An ancestor's revocation outranks the agent's own state but its
+		// retirement or revocation; an ancestor's suspension outranks only
+		// active and expired, as the agent's own suspension does.
+		if st, anc := ancestorStatus(tx, a.Parent); st == StatusRevoked || (st == StatusSuspended && (a.Status == StatusActive || a.Status == StatusExpired)) {
+			a.Status, a.Ancestor = st, anc
+		}
 	}
 }
 

@@ -20,6 +20,19 @@
 // credential, checked by the same verifier resource APIs use
 // (package verifier).
 //
+// # Delegation and approvals
+//
+// [Issuer.IssueAsAgent] is an agent asking, with a presentation of its own
+// credential, for a narrower sub-agent; the grant must attenuate the
+// parent's and the tree's depth stay within the root principal's
+// MaxDepth. Sub-agent credentials carry the delegation chain and their
+// ancestors' agent-level status entries, so that revoking, suspending or
+// retiring an ancestor stops every descendant at any verifier
+// (docs/delegation.md). [Issuer.RetireTree] and [Issuer.RetireTask] retire a
+// subtree or a job in one transaction. Scopes a principal's NeedApproval
+// lists make [Issuer.Issue] record a pending [Approval] instead
+// ([Issued.Pending]); [Issuer.Approve] issues it, [Issuer.Deny] refuses it.
+//
 // # Guarantees
 //
 // One operation is one store transaction: the records, the status-list

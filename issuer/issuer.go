@@ -70,6 +70,9 @@ type Config struct {
 	// verifier.MemoryReplayCache, which a restart empties; the server
 	// passes one that outlives the process.
 	Replay verifier.ReplayCache
+	// ApprovalTTL is how long a request that needs approval waits for a
+	// decision (DefaultApprovalTTL, 15 min).
+	ApprovalTTL time.Duration
 }
 
 // Issuer registers principals and agents, issues, refreshes, revokes and
@@ -95,6 +98,8 @@ type Issuer struct {
 
 	seenMu sync.Mutex
 	seen   map[string]time.Time
+
+	approvals approvalHub
 }
 
 // AuditLog is where the issuer writes its audit events and reads them back
@@ -528,8 +533,8 @@ func (is *Issuer) checkPrincipal(p *Principal) *Error {
 			return badRequest("principal DID must be a valid did:key or did:jwk")
 		}
 	}
-	if p.Role != RoleAdmin && p.Role != RoleOrchestrator {
-		return badRequest("role must be admin or orchestrator")
+	if p.Role != RoleAdmin && p.Role != RoleOrchestrator && p.Role != RoleApprover {
+		return badRequest("role must be admin, orchestrator or approver")
 	}
 	if p.Role == RoleOrchestrator && len(p.Ceiling) == 0 {
 		return badRequest("an orchestrator needs a scope ceiling")
@@ -637,6 +642,9 @@ func (is *Issuer) suspendCreatedBy(tx store.Tx, actor *Principal, principal stri
 				return 0, err
 			}
 			c.Suspended, c.SuspendedBy, c.SuspendedRole = true, actor.DID, RoleAdmin
+			if err := is.agentLevelTx(tx, c.Agent, c.ID, Suspend); err != nil {
+				return 0, err
+			}
 			if err := putJSON(tx, bucketCredentials, c.ID, c); err != nil {
 				return 0, err
 			}

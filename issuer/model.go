@@ -15,6 +15,9 @@ type Role string
 const (
 	RoleAdmin        Role = "admin"
 	RoleOrchestrator Role = "orchestrator"
+	// RoleApprover decides other principals' approval requests and
+	// nothing else (an orchestrator may approve too: Principal.Approver).
+	RoleApprover Role = "approver"
 )
 
 // Principal is a registered caller of the issuer API: an admin or an
@@ -33,6 +36,15 @@ type Principal struct {
 	MaxTTL    time.Duration
 	CreatedAt time.Time
 	CreatedBy string
+	// MaxDepth is how deep the agents it registers may delegate: 0 (the
+	// default) allows no sub-agents, 1 children, 2 grandchildren, …
+	MaxDepth int
+	// NeedApproval lists the scopes (exact or "resource:*") whose grant
+	// waits for an approver's yes.
+	NeedApproval []string
+	// Approver lets an orchestrator approve or deny other principals'
+	// pending requests (admins always may).
+	Approver bool
 }
 
 // Agent is the inventory view of an agent.
@@ -60,8 +72,21 @@ type Agent struct {
 	LastSeen    *time.Time
 	// Status is computed when read: active, suspended, revoked, expired,
 	// retired or orphaned (of the current credential, the registration and
-	// the principal that created the agent).
-	Status string
+	// the principal that created the agent). A sub-agent whose ancestor is
+	// revoked, retired or suspended shows that status, and Ancestor names
+	// that ancestor.
+	Status   string
+	Ancestor string
+	// Parent is the agent that delegated to this one ("" for an agent a
+	// principal registered); Depth its distance from the root agent;
+	// MaxDepth the deepest descendant its tree may have; Delegation the
+	// chain of its credentials.
+	Parent     string
+	Depth      int
+	MaxDepth   int
+	Delegation []vc.DelegationLink
+	Task       string
+	Approval   *vc.Approval
 }
 
 // Credential is the issuer's record of one credential it signed.

@@ -40,16 +40,22 @@ type principalRecord struct {
 	MaxTTL    duration  `json:"maxTtl,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	CreatedBy string    `json:"createdBy,omitempty"`
+	// MaxDepth, NeedApproval and Approver: see Principal.
+	MaxDepth     int      `json:"maxDepth,omitempty"`
+	NeedApproval []string `json:"needApproval,omitempty"`
+	Approver     bool     `json:"approver,omitempty"`
 }
 
 func (r *principalRecord) principal() *Principal {
 	return &Principal{DID: r.DID, Role: r.Role, Name: r.Name, Ceiling: r.Ceiling, Audiences: r.Audiences,
-		MaxTTL: time.Duration(r.MaxTTL), CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
+		MaxTTL: time.Duration(r.MaxTTL), CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy,
+		MaxDepth: r.MaxDepth, NeedApproval: r.NeedApproval, Approver: r.Approver}
 }
 
 func principalRecordOf(p *Principal) *principalRecord {
 	return &principalRecord{DID: p.DID, Role: p.Role, Name: p.Name, Ceiling: p.Ceiling, Audiences: p.Audiences,
-		MaxTTL: duration(p.MaxTTL), CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy}
+		MaxTTL: duration(p.MaxTTL), CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy,
+		MaxDepth: p.MaxDepth, NeedApproval: p.NeedApproval, Approver: p.Approver}
 }
 
 type agentRecord struct {
@@ -78,6 +84,20 @@ type agentRecord struct {
 	Retired    bool       `json:"retired,omitempty"`
 	RetiredAt  *time.Time `json:"retiredAt,omitempty"`
 	LastSeen   *time.Time `json:"lastSeen,omitempty"`
+	// Delegation: see delegation.go. Records of earlier releases have
+	// none of these (a root agent without agent-level entries gets them
+	// at its next issuance).
+	Parent          string              `json:"parent,omitempty"`
+	Depth           int                 `json:"depth,omitempty"`
+	MaxDepth        int                 `json:"maxDepth,omitempty"`
+	Delegation      []vc.DelegationLink `json:"delegation,omitempty"`
+	AgentRevocation *vc.StatusEntry     `json:"agentRevocation,omitempty"`
+	AgentSuspension *vc.StatusEntry     `json:"agentSuspension,omitempty"`
+	// AncestorStatus holds the agent-level revocation and suspension
+	// entries of each ancestor, root first, two per ancestor.
+	AncestorStatus []vc.StatusEntry `json:"ancestorStatus,omitempty"`
+	Task           string           `json:"task,omitempty"`
+	Approval       *vc.Approval     `json:"approval,omitempty"`
 }
 
 func (r *agentRecord) agent() *Agent {
@@ -85,7 +105,8 @@ func (r *agentRecord) agent() *Agent {
 		OnBehalfOf: r.OnBehalfOf, Constraints: r.Constraints, TTL: time.Duration(r.TTL), CreatedBy: r.CreatedBy,
 		CreatedAt: r.CreatedAt, RegistrationExpires: r.RegistrationExpires, CurrentCredential: r.CurrentCredential,
 		CredentialExpires: r.CredentialExpires, Credentials: r.Credentials, Retired: r.Retired, RetiredAt: r.RetiredAt,
-		LastSeen: r.LastSeen}
+		LastSeen: r.LastSeen, Parent: r.Parent, Depth: r.Depth, MaxDepth: r.MaxDepth, Delegation: r.Delegation,
+		Task: r.Task, Approval: r.Approval}
 }
 
 type credentialRecord struct {
@@ -217,7 +238,7 @@ func decodeJSON(tx store.Tx, bucket string, key, b []byte, v any) error {
 }
 
 // recordBuckets are the buckets whose records are sealed.
-var recordBuckets = []string{bucketPrincipals, bucketAgents, bucketCredentials}
+var recordBuckets = []string{bucketPrincipals, bucketAgents, bucketCredentials, bucketApprovals}
 
 // SealRecordsTx authenticates every principal, agent and credential
 // record written before record MACs (the upgrade of a data directory),

@@ -42,8 +42,9 @@ type credentialBlock struct {
 	cons   Constraints
 	tw     TimeWindow
 	schema Schema
-	status [2]StatusEntry
+	status [4]StatusEntry
 	strs   [12]string
+	links  [4]DelegationLink
 }
 
 // presentationBlock is credentialBlock for a Presentation.
@@ -348,6 +349,12 @@ func (d *fastDec) subject(s *Subject, blk *credentialBlock) {
 			d.once(&seen, 7)
 			d.constraints(&blk.cons, blk)
 			s.Constraints = &blk.cons
+		case "delegation":
+			d.once(&seen, 8)
+			s.Delegation = d.delegation(blk)
+		case "task":
+			d.once(&seen, 9)
+			s.Task = d.str()
 		default:
 			d.bad = true
 		}
@@ -416,6 +423,45 @@ func (d *fastDec) status(blk *credentialBlock) []StatusEntry {
 		out = blk.status[:n:n]
 	} else {
 		out = make([]StatusEntry, n)
+	}
+	copy(out, tmp)
+	return out
+}
+
+// delegation reads a delegation chain (a near-copy of status, for the
+// same reason).
+func (d *fastDec) delegation(blk *credentialBlock) []DelegationLink {
+	var buf [8]DelegationLink
+	tmp := buf[:0]
+	for more := d.begin('[', ']'); more; more = d.more(']') {
+		var l DelegationLink
+		var seen uint32
+		for more := d.begin('{', '}'); more; more = d.more('}') {
+			switch d.key() {
+			case "credential":
+				d.once(&seen, 0)
+				l.Credential = d.str()
+			case "holder":
+				d.once(&seen, 1)
+				l.Holder = d.str()
+			default:
+				d.bad = true
+			}
+		}
+		tmp = append(tmp, l)
+	}
+	if d.bad {
+		return nil
+	}
+	n := len(tmp)
+	if n == 0 {
+		return []DelegationLink{}
+	}
+	var out []DelegationLink
+	if n <= len(blk.links) {
+		out = blk.links[:n:n]
+	} else {
+		out = make([]DelegationLink, n)
 	}
 	copy(out, tmp)
 	return out

@@ -276,6 +276,13 @@ func TestFastDecodeVariants(t *testing.T) {
 		{"DEL byte", rep(credBase, `"tz":"UTC"`, "\"tz\":\"U\x7fC\""), true},
 		{"exp disagrees", rep(credBase, `"exp":1795371300`, `"exp":1795371301`), true},
 		{"no AgentCredential", rep(credBase, `,"AgentCredential"`, ``), true},
+		{"delegation chain and task", rep(credBase, `"scopes":["calendar:read"]`, `"scopes":["calendar:read"],"delegation":[{"credential":"urn:uuid:2","holder":"did:key:z1"},{"holder":"did:key:z2","credential":"urn:uuid:3"}],"task":"job-7"`), true},
+		{"long delegation chain", rep(credBase, `"scopes":["calendar:read"]`, `"scopes":["calendar:read"],"delegation":[`+strings.Repeat(`{"credential":"c","holder":"h"},`, 9)+`{"credential":"c","holder":"h"}]`), true},
+		{"empty delegation", rep(credBase, `"scopes":["calendar:read"]`, `"scopes":["calendar:read"],"delegation":[]`), true},
+		{"delegation link with unknown key", rep(credBase, `"scopes":["calendar:read"]`, `"scopes":["calendar:read"],"delegation":[{"credential":"c","holder":"h","x":1}]`), false},
+		{"delegation link duplicate key", rep(credBase, `"scopes":["calendar:read"]`, `"scopes":["calendar:read"],"delegation":[{"credential":"c","credential":"d","holder":"h"}]`), false},
+		{"delegation null", rep(credBase, `"scopes":["calendar:read"]`, `"scopes":["calendar:read"],"delegation":null`), false},
+		{"approval object", rep(credBase, `"scopes":["calendar:read"]`, `"scopes":["calendar:read"],"approval":{"id":"urn:uuid:9","approver":"did:key:a","at":"2026-11-22T18:00:00Z","reason":"ok"}`), false},
 
 		{"issuer object", rep(credBase, `"issuer":"did:web:issuer.example.com"`, `"issuer":{"id":"did:web:issuer.example.com","name":"Issuer"}`), false},
 		{"issuer object bad id", rep(credBase, `"issuer":"did:web:issuer.example.com"`, `"issuer":{"id":1}`), false},
@@ -385,6 +392,7 @@ func FuzzFastDecodeDifferential(f *testing.F) {
 	f.Add([]byte(rep(credBase, `"issuer":"did:web:issuer.example.com"`, `"issuer":{"id":"did:web:issuer.example.com","name":"I"}`)))
 	f.Add([]byte(rep(credBase, `"iat":1795370400`, `"iat":1,"IAT":2`)))
 	f.Add([]byte(rep(credBase, `"2026-11-22T18:00:00Z"`, `"2026-11-22T19:00:00.5+01:00"`)))
+	f.Add([]byte(rep(credBase, `"scopes":["calendar:read"]`, `"scopes":["calendar:read"],"delegation":[{"credential":"urn:uuid:2","holder":"did:key:z1"}],"task":"t"`)))
 	f.Add([]byte(`{"iat":-0,"exp":0,"nbf":-9}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, b []byte) {

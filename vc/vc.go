@@ -84,6 +84,30 @@ type Subject struct {
 	DelegatedBy string       `json:"delegatedBy,omitempty"`
 	OnBehalfOf  string       `json:"onBehalfOf,omitempty"`
 	Constraints *Constraints `json:"constraints,omitempty"`
+	// Delegation is the chain of a sub-agent's credential: one link per
+	// ancestor agent, from the agent the root principal (DelegatedBy)
+	// registered down to the parent that asked for this credential.
+	// Empty for an agent a principal registered.
+	Delegation []DelegationLink `json:"delegation,omitempty"`
+	// Task names the job the agent works for, when its request named one.
+	Task string `json:"task,omitempty"`
+	// Approval records the person who approved a grant that needed one.
+	Approval *Approval `json:"approval,omitempty"`
+}
+
+// DelegationLink is one ancestor in a delegation chain: the credential it
+// held when it delegated, and its DID.
+type DelegationLink struct {
+	Credential string `json:"credential"`
+	Holder     string `json:"holder"`
+}
+
+// Approval is who approved a grant that needed approval, when, and why.
+type Approval struct {
+	ID       string    `json:"id"`
+	Approver string    `json:"approver"`
+	At       time.Time `json:"at"`
+	Reason   string    `json:"reason"`
 }
 
 // Constraints narrow where and how a credential may be used.

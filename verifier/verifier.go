@@ -55,6 +55,13 @@ type Result struct {
 	Purpose      string    `json:"purpose,omitempty"`
 	CredentialID string    `json:"credentialId"`
 	ExpiresAt    time.Time `json:"expiresAt"`
+	// DelegatedBy is the principal that registered the agent (for a
+	// sub-agent: its tree's root principal); Delegation a sub-agent's chain
+	// of ancestors, root first (nil for an agent a principal registered);
+	// OnBehalfOf whom the agent acts for.
+	DelegatedBy string              `json:"delegatedBy,omitempty"`
+	Delegation  []vc.DelegationLink `json:"delegation,omitempty"`
+	OnBehalfOf  string              `json:"onBehalfOf,omitempty"`
 	// Credential and Presentation are the decoded objects; treat them as
 	// read-only (a cached credential is shared between calls).
 	Credential   *vc.Credential   `json:"-"`
@@ -342,6 +349,7 @@ func (r slotResolver) ResolveKey(ctx context.Context, kid string, rel did.Relati
 // verified, for the audit trail of a denial.
 type authenticated struct {
 	holder, credential string
+	chain              []vc.DelegationLink
 }
 
 func (v *Verifier) record(ctx context.Context, req Request, now time.Time, who *authenticated, err error) error {
@@ -350,6 +358,12 @@ func (v *Verifier) record(ctx context.Context, req Request, now time.Time, who *
 		Actor: who.holder, Subject: who.holder, Credential: who.credential,
 		Resource: v.aud(req), Scopes: req.Scopes, SourceIP: req.SourceIP,
 		Decision: audit.DecisionAllow,
+	}
+	if len(who.chain) > 0 {
+		ev.Delegation = make([]audit.Link, len(who.chain))
+		for i, l := range who.chain {
+			ev.Delegation[i] = audit.Link{Credential: l.Credential, Holder: l.Holder}
+		}
 	}
 	if req.URL != "" {
 		ev.Resource = req.URL
@@ -390,7 +404,7 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 	if err != nil {
 		return nil, err
 	}
-	who.credential = c.ID
+	who.credential, who.chain = c.ID, c.CredentialSubject.Delegation
 	if err := c.CheckValidity(now, v.skew); err != nil {
 		return nil, err
 	}
@@ -405,7 +419,7 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 		if _, ok := reason.CodeOf(err); !ok {
 			err = reason.Wrap(reason.StatusUnavailable, "verifier: status check failed", err)
 		}
-		return nil, err
+		return nil, v.blame(ctx, c, err)
 	}
 	for _, s := range req.Scopes {
 		if !contains(c.CredentialSubject.Scopes, s) {
@@ -429,6 +443,9 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 		Owner:        c.CredentialSubject.Owner,
 		Purpose:      c.CredentialSubject.Purpose,
 		CredentialID: c.ID,
+		DelegatedBy:  c.CredentialSubject.DelegatedBy,
+		Delegation:   c.CredentialSubject.Delegation,
+		OnBehalfOf:   c.CredentialSubject.OnBehalfOf,
 		Credential:   c,
 		Presentation: p,
 	}

@@ -100,12 +100,16 @@ func principalCmd() *cobra.Command {
 	var role, name string
 	var ceiling, auds []string
 	var maxTTL time.Duration
+	var maxDepth int
+	var needApproval []string
+	var approver bool
 	add := &cobra.Command{
 		Use:   "add DID",
 		Short: "Register a principal with its role, scope ceiling and maximum credential lifetime",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			p := api.Principal{DID: args[0], Role: api.Role(role), Name: name, Ceiling: ceiling, Audiences: auds, MaxTTL: api.Duration(maxTTL)}
+			p := api.Principal{DID: args[0], Role: api.Role(role), Name: name, Ceiling: ceiling, Audiences: auds, MaxTTL: api.Duration(maxTTL),
+				MaxDepth: maxDepth, NeedApproval: needApproval, Approver: approver}
 			var out *api.Principal
 			if err := cn.call(func(cl *client.Client) (err error) {
 				out, err = cl.AddPrincipal(c.Context(), p)
@@ -120,11 +124,14 @@ func principalCmd() *cobra.Command {
 			return nil
 		},
 	}
-	add.Flags().StringVar(&role, "role", "orchestrator", "admin or orchestrator")
+	add.Flags().StringVar(&role, "role", "orchestrator", "admin, orchestrator or approver (decides approval requests only)")
 	add.Flags().StringVar(&name, "name", "", "a name for people")
 	add.Flags().StringSliceVar(&ceiling, "scopes", nil, "scope ceiling: exact scopes or resource:* (comma separated)")
 	add.Flags().StringSliceVar(&auds, "audiences", nil, "audiences it may grant (default any)")
 	add.Flags().DurationVar(&maxTTL, "max-ttl", 0, "longest credential lifetime it may ask (default the issuer's)")
+	add.Flags().IntVar(&maxDepth, "max-depth", 0, "how deep its agents may delegate to sub-agents (default 0: not at all)")
+	add.Flags().StringSliceVar(&needApproval, "need-approval", nil, "scopes (or resource:*) whose grant waits for an approver")
+	add.Flags().BoolVar(&approver, "approver", false, "may approve or deny others' pending requests")
 	rm := &cobra.Command{
 		Use: "remove DID", Short: "Unregister a principal", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -168,9 +175,10 @@ func agentCmd() *cobra.Command {
 	var cn conn
 	c := &cobra.Command{Use: "agent", Short: "Register agents, list the inventory, retire agents"}
 	cn.register(c)
-	var subjectKey, owner, purpose, onBehalf string
+	var subjectKey, owner, purpose, onBehalf, parentCred, task string
 	var scopes, auds []string
 	var ttl, lifetime time.Duration
+	var maxDepth int
 	issue := &cobra.Command{
 		Use:   "issue",
 		Short: "Register an agent and print its credential (vc+jwt)",
@@ -187,6 +195,14 @@ func agentCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var parent string // with --credential, --key is the parent agent's
+			if parentCred != "" {
+				b, err := os.ReadFile(parentCred)
+				if err != nil {
+					return err
+				}
+				parent = strings.TrimSpace(string(b))
+			}
 			proof, err := cl.Proof(c.Context(), agent)
 			if err != nil {
 				return cn.explain(err)
@@ -202,13 +218,26 @@ func agentCmd() *cobra.Command {
 				purpose = "unspecified"
 			}
 			req := api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: scopes, Audiences: auds, TTL: api.Duration(ttl),
-				Lifetime: api.Duration(lifetime), Owner: owner, Purpose: purpose, OnBehalfOf: onBehalf}
-			out, err := cl.Issue(c.Context(), req)
+				Lifetime: api.Duration(lifetime), Owner: owner, Purpose: purpose, OnBehalfOf: onBehalf, Task: task, MaxDepth: maxDepth}
+			var out *api.Issued
+			if parent != "" {
+				if !c.Flags().Changed("ttl") {
+					req.TTL = 0 // the issuer's default within the parent's
+				}
+				out, err = cl.IssueSubAgent(c.Context(), cl.Key(), parent, req)
+			} else {
+				out, err = cl.Issue(c.Context(), req)
+			}
 			if err := cn.explain(err); err != nil {
 				return err
 			}
 			if cn.json {
 				return printJSON(c.OutOrStdout(), out)
+			}
+			if out.Approval != "" {
+				fmt.Fprintln(c.OutOrStdout(), out.Approval)
+				fmt.Fprintf(c.ErrOrStderr(), "agentid: the request waits for approval %s; 'agentid approval watch %s' prints the credential once approved\n", out.Approval, out.Approval)
+				return nil
 			}
 			fmt.Fprintln(c.OutOrStdout(), out.Credential)
 			fmt.Fprintf(c.ErrOrStderr(), "agentid: credential %s for %s, valid until %s\n", out.ID, agent.DID, ts(out.ValidUntil))
@@ -223,6 +252,9 @@ func agentCmd() *cobra.Command {
 	issue.Flags().StringVar(&owner, "owner", "", "owning team or person")
 	issue.Flags().StringVar(&purpose, "purpose", "", "what the agent is for")
 	issue.Flags().StringVar(&onBehalf, "on-behalf-of", "", "the user the agent acts for")
+	issue.Flags().StringVar(&parentCred, "credential", "", "ask as an agent: its current credential (vc+jwt file); --key is then that agent's key")
+	issue.Flags().StringVar(&task, "task", "", "the job the agent works for")
+	issue.Flags().IntVar(&maxDepth, "max-depth", 0, "how deep the new agent's tree may delegate (default the principal's)")
 
 	var dormant, status string
 	var expired bool
@@ -288,9 +320,16 @@ func agentCmd() *cobra.Command {
 	ls.Flags().StringVar(&dormant, "dormant", "", "only agents unused for this long (true = 7 days, or a duration)")
 	ls.Flags().BoolVar(&expired, "expired", false, "only agents whose credential expired and that are not retired")
 	ls.Flags().StringVar(&status, "status", "", "only agents with this status: active, suspended, revoked, expired, retired")
+	var retireTree, retireTask string
 	retire := &cobra.Command{
-		Use: "retire DID", Short: "Revoke every credential of an agent and refuse it new ones", Args: cobra.ExactArgs(1),
+		Use: "retire DID | --tree DID | --task ID", Short: "Revoke every credential of an agent (its subtree, its job) and refuse it new ones", Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if n := len(args) + btoi(retireTree != "") + btoi(retireTask != ""); n != 1 {
+				return usagef("give one of DID, --tree DID or --task ID")
+			}
+			if retireTree != "" || retireTask != "" {
+				return retireGroup(c, &cn, retireTree, retireTask)
+			}
 			var out *api.Agent
 			if err := cn.call(func(cl *client.Client) (err error) {
 				out, err = cl.Retire(c.Context(), args[0])
@@ -318,7 +357,9 @@ func agentCmd() *cobra.Command {
 			return printJSON(c.OutOrStdout(), out)
 		},
 	}
-	c.AddCommand(issue, ls, retire, show)
+	retire.Flags().StringVar(&retireTree, "tree", "", "retire this agent and all its descendants")
+	retire.Flags().StringVar(&retireTask, "task", "", "retire every agent of this job")
+	c.AddCommand(issue, ls, retire, show, treeCmd(&cn))
 	return c
 }
 

@@ -197,11 +197,19 @@ func (s *Server) routes() *gin.Engine {
 	r.POST("/v1/credentials/refresh", s.refresh)
 
 	// Principals.
+	// POST /v1/agents: a principal, or an agent asking for a sub-agent.
+	r.POST("/v1/agents", s.issueAny)
+	// GET /v1/approvals/{id}: a principal, or an agent that asked for a
+	// sub-agent.
+	r.GET("/v1/approvals/:id", s.getApprovalAny)
 	p := r.Group("/v1", s.authenticate)
-	p.POST("/agents", s.issue)
 	p.GET("/agents", s.listAgents)
 	p.GET("/agents/:did", s.getAgent)
 	p.POST("/agents/:did/retire", s.retire)
+	p.POST("/jobs/:task/retire", s.retireTask)
+	p.GET("/approvals", s.listApprovals)
+	p.GET("/approvals/events", s.approvalEvents)
+	p.POST("/approvals/:id/:decision", s.decideApproval)
 	p.POST("/credentials/:id/:action", s.setStatus)
 	p.GET("/principals", s.listPrincipals)
 	p.POST("/principals", s.addPrincipal)
@@ -511,14 +519,14 @@ func (s *Server) issue(c *gin.Context) {
 	out, err := s.app.Issuer.Issue(c.Request.Context(), principal(c), issuer.IssueRequest{
 		Agent: req.Agent, Proof: req.Proof, Scopes: req.Scopes, Audiences: req.Audiences,
 		TTL: time.Duration(req.TTL), Lifetime: time.Duration(req.Lifetime), Owner: req.Owner, Purpose: req.Purpose,
-		OnBehalfOf: req.OnBehalfOf, Constraints: req.Constraints,
+		OnBehalfOf: req.OnBehalfOf, Constraints: req.Constraints, Task: req.Task, MaxDepth: req.MaxDepth,
 	})
 	s.count("issue", err)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, wireIssued(out))
+	s.issued(c, out)
 }
 
 func (s *Server) listAgents(c *gin.Context) {
@@ -562,6 +570,12 @@ func (s *Server) getAgent(c *gin.Context) {
 }
 
 func (s *Server) retire(c *gin.Context) {
+	if c.Query("tree") == "true" {
+		s.retireGroup(c, func() ([]issuer.Agent, error) {
+			return s.app.Issuer.RetireTree(c.Request.Context(), principal(c), c.Param("did"))
+		})
+		return
+	}
 	a, err := s.app.Issuer.Retire(c.Request.Context(), principal(c), c.Param("did"))
 	s.count("retire", err)
 	if err != nil {
@@ -609,6 +623,7 @@ func (s *Server) addPrincipal(c *gin.Context) {
 	}
 	got, err := s.app.Issuer.AddPrincipal(c.Request.Context(), principal(c), issuer.Principal{
 		DID: p.DID, Role: issuer.Role(p.Role), Name: p.Name, Ceiling: p.Ceiling, Audiences: p.Audiences, MaxTTL: time.Duration(p.MaxTTL),
+		MaxDepth: p.MaxDepth, NeedApproval: p.NeedApproval, Approver: p.Approver,
 	})
 	if err != nil {
 		s.fail(c, err)
@@ -807,7 +822,8 @@ func wireAgent(a *issuer.Agent) *api.Agent {
 		OnBehalfOf: a.OnBehalfOf, Constraints: a.Constraints, TTL: api.Duration(a.TTL), CreatedBy: a.CreatedBy,
 		CreatedAt: a.CreatedAt, RegistrationExpires: a.RegistrationExpires, CurrentCredential: a.CurrentCredential,
 		CredentialExpires: a.CredentialExpires, Credentials: a.Credentials, Retired: a.Retired, RetiredAt: a.RetiredAt,
-		LastSeen: a.LastSeen, Status: a.Status}
+		LastSeen: a.LastSeen, Status: a.Status, Ancestor: a.Ancestor, Parent: a.Parent, Depth: a.Depth,
+		MaxDepth: a.MaxDepth, Delegation: a.Delegation, Task: a.Task, Approval: a.Approval}
 }
 
 func wireIssued(i *issuer.Issued) *api.Issued {
@@ -816,5 +832,6 @@ func wireIssued(i *issuer.Issued) *api.Issued {
 
 func wirePrincipal(p *issuer.Principal) api.Principal {
 	return api.Principal{DID: p.DID, Role: api.Role(p.Role), Name: p.Name, Ceiling: p.Ceiling, Audiences: p.Audiences,
-		MaxTTL: api.Duration(p.MaxTTL), CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy}
+		MaxTTL: api.Duration(p.MaxTTL), CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy,
+		MaxDepth: p.MaxDepth, NeedApproval: p.NeedApproval, Approver: p.Approver}
 }

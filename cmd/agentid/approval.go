@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentid/agentid/api"
+	"github.com/agentid/agentid/client"
+)
+
+func approvalCmd() *cobra.Command {
+	var cn conn
+	c := &cobra.Command{Use: "approval", Short: "List, show, approve, deny and watch requests that wait for approval"}
+	cn.register(c)
+	var status string
+	ls := &cobra.Command{
+		Use: "list", Short: "List approval requests (all for admins and approvers, your own otherwise)", Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			var out []api.Approval
+			if err := cn.call(func(cl *client.Client) (err error) {
+				out, err = cl.Approvals(c.Context(), status)
+				return err
+			}); err != nil {
+				return err
+			}
+			if cn.json {
+				if out == nil {
+					out = []api.Approval{}
+				}
+				return printJSON(c.OutOrStdout(), out)
+			}
+			var rows [][]string
+			for _, a := range out {
+				rows = append(rows, []string{a.ID, a.Status, a.Requester, a.Agent, strings.Join(a.NeedApproval, ","), ts(a.ExpiresAt)})
+			}
+			table(c.OutOrStdout(), "ID\tSTATUS\tREQUESTER\tAGENT\tNEEDS APPROVAL\tEXPIRES", rows)
+			return nil
+		},
+	}
+	ls.Flags().StringVar(&status, "status", "", "only requests with this status: pending, approved, denied, expired")
+	show := &cobra.Command{
+		Use: "show ID", Short: "Show one approval request", Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			var out *api.Approval
+			if err := cn.call(func(cl *client.Client) (err error) {
+				out, err = cl.Approval(c.Context(), args[0], 0)
+				return err
+			}); err != nil {
+				return err
+			}
+			return printJSON(c.OutOrStdout(), out)
+		},
+	}
+	var reason, agentCred string
+	decide := func(verb string) *cobra.Command {
+		d := &cobra.Command{
+			Use: verb + " ID --reason TEXT", Short: strings.ToUpper(verb[:1]) + verb[1:] + " a pending request (admins and approvers; never your own)", Args: cobra.ExactArgs(1),
+			RunE: func(c *cobra.Command, args []string) error {
+				if reason == "" {
+					return usagef("--reason is required")
+				}
+				var out *api.Approval
+				if err := cn.call(func(cl *client.Client) (err error) {
+					if verb == "approve" {
+						out, err = cl.Approve(c.Context(), args[0], reason)
+					} else {
+						out, err = cl.Deny(c.Context(), args[0], reason)
+					}
+					return err
+				}); err != nil {
+					return err
+				}
+				if cn.json {
+					return printJSON(c.OutOrStdout(), out)
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s %s: %s\n", out.ID, out.Status, out.Agent)
+				return nil
+			},
+		}
+		d.Flags().StringVar(&reason, "reason", "", "why (recorded in the audit trail and, on approval, in the credential)")
+		return d
+	}
+	watch := &cobra.Command{
+		Use:   "watch [ID]",
+		Short: "Wait for a request's decision and print its credential once approved; without ID, follow every request as it arrives",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cn.call(func(cl *client.Client) error {
+					return cl.ApprovalEvents(c.Context(), func(ev string, a *api.Approval) error {
+						if cn.json {
+							return printJSON(c.OutOrStdout(), a)
+						}
+						fmt.Fprintf(c.OutOrStdout(), "%s %s requester=%s agent=%s needs=%s\n", ev, a.ID, a.Requester, a.Agent, strings.Join(a.NeedApproval, ","))
+						return nil
+					})
+				})
+			}
+			var out *api.Approval
+			if err := cn.call(func(cl *client.Client) (err error) {
+				if agentCred == "" {
+					out, err = cl.WaitApproval(c.Context(), args[0])
+					return err
+				}
+				// An agent that asked for a sub-agent polls as itself.
+				b, err := os.ReadFile(agentCred)
+				if err != nil {
+					return err
+				}
+				for {
+					out, err = cl.ApprovalAsAgent(c.Context(), cl.Key(), strings.TrimSpace(string(b)), args[0], 50*time.Second)
+					if err != nil || out.Status != api.ApprovalPending || c.Context().Err() != nil {
+						return err
+					}
+				}
+			}); err != nil {
+				return err
+			}
+			if cn.json {
+				return printJSON(c.OutOrStdout(), out)
+			}
+			if out.Status != api.ApprovalApproved {
+				return fmt.Errorf("approval %s is %s (%s)", out.ID, out.Status, out.Reason)
+			}
+			if out.Issued != nil {
+				fmt.Fprintln(c.OutOrStdout(), out.Issued.Credential)
+			}
+			fmt.Fprintf(c.ErrOrStderr(), "agentid: approved by %s: %s\n", out.DecidedBy, out.Reason)
+			return nil
+		},
+	}
+	watch.Flags().StringVar(&agentCred, "credential", "", "watch as the agent that asked for a sub-agent: its current credential (vc+jwt file); --key is then that agent's key")
+	c.AddCommand(ls, show, decide("approve"), decide("deny"), watch)
+	return c
+}

@@ -1,0 +1,259 @@
+package issuer
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/agentid/agentid/audit"
+	"github.com/agentid/agentid/reason"
+	"github.com/agentid/agentid/verifier/verifiertest"
+)
+
+// approvalEnv has an orchestrator (itself an approver) whose ceiling marks
+// calendar:write as needing approval, and a second approver.
+type approvalEnv struct {
+	*env
+	req      *Principal
+	approver *Principal
+}
+
+func newApprovalEnv(t *testing.T) *approvalEnv {
+	t.Helper()
+	e := newEnv(t)
+	_, req := e.newOrchestrator(t, Principal{NeedApproval: []string{"calendar:write"}, Approver: true})
+	_, appr := e.newOrchestrator(t, Principal{Approver: true})
+	return &approvalEnv{e, req, appr}
+}
+
+// ask requests calendar:read and calendar:write for a fresh agent.
+func (e *approvalEnv) ask(t *testing.T) (*verifiertest.Agent, *Approval) {
+	t.Helper()
+	a := e.newAgent(t)
+	r := e.request(t, a)
+	r.Proof, r.Scopes = e.proofFor(t, a, e.req.DID), []string{"calendar:read", "calendar:write"}
+	iss, err := e.is.Issue(context.Background(), e.req, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iss.Pending == nil || iss.Credential != "" || iss.Pending.Status != ApprovalPending {
+		t.Fatalf("Issue = %+v, want a pending approval and no credential", iss)
+	}
+	return a, iss.Pending
+}
+
+func TestApprovalFlow(t *testing.T) {
+	ctx := context.Background()
+	e := newApprovalEnv(t)
+	a, p := e.ask(t)
+	if e.count(t, bucketAgents) != 0 || e.count(t, bucketCredentials) != 0 {
+		t.Fatal("a pending request registered something")
+	}
+	if evs := e.events(t, audit.Filter{Action: ActionApprovalRequest}); len(evs) != 1 || evs[0].Actor != e.req.DID {
+		t.Fatalf("request events %+v", evs)
+	}
+	// A request without calendar:write needs none.
+	if _, iss := e.issue(t, e.req, nil); iss.Credential == "" {
+		t.Fatal("no issuance")
+	}
+
+	// The requester long-polls; the approver approves.
+	got := make(chan *Approval, 1)
+	go func() {
+		v, err := e.is.GetApproval(ctx, e.req, p.ID, 10*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- v
+	}()
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	if _, err := e.is.Approve(ctx, e.approver, p.ID, "ticket CHG-42"); err != nil {
+		t.Fatal(err)
+	}
+	v := <-got
+	if time.Since(start) > 2*time.Second || v.Status != ApprovalApproved || v.Issued == nil || v.Issued.Credential == "" {
+		t.Fatalf("long poll returned %+v after %v", v, time.Since(start))
+	}
+	c := parse(t, v.Issued.Credential)
+	ap := c.CredentialSubject.Approval
+	if ap == nil || ap.ID != p.ID || ap.Approver != e.approver.DID || ap.Reason != "ticket CHG-42" || !ap.At.Equal(e.clock.Now().Truncate(time.Second)) {
+		t.Fatalf("credential approval %+v", ap)
+	}
+	if c.CredentialSubject.ID != a.DID || c.CredentialSubject.DelegatedBy != e.req.DID {
+		t.Fatalf("credential subject %+v", c.CredentialSubject)
+	}
+	// The approver sees the decision, not the credential.
+	if v, err := e.is.GetApproval(ctx, e.approver, p.ID, 0); err != nil || v.Issued != nil || v.DecidedBy != e.approver.DID {
+		t.Fatalf("approver's view %+v %v", v, err)
+	}
+	if evs := e.events(t, audit.Filter{Action: ActionApprovalApprove}); len(evs) != 1 || evs[0].Actor != e.approver.DID || evs[0].Detail != "reason: ticket CHG-42" {
+		t.Fatalf("approve events %+v", evs)
+	}
+	if agent, err := e.is.Agent(ctx, e.adminP, a.DID); err != nil || agent.Approval == nil || agent.Approval.Approver != e.approver.DID {
+		t.Fatalf("inventory %+v %v", agent, err)
+	}
+	e.verifyAudit(t)
+}
+
+func TestApprovalRefused(t *testing.T) {
+	ctx := context.Background()
+	t.Run("approving one's own request", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		_, err := e.is.Approve(ctx, e.req, p.ID, "me")
+		wantErr(t, err, KindForbidden, CodeSelfApproval)
+		if evs := e.events(t, audit.Filter{Action: ActionApprovalApprove, Decision: audit.DecisionDeny}); len(evs) != 1 || evs[0].Reason != string(CodeSelfApproval) {
+			t.Fatalf("denial not audited: %+v", evs)
+		}
+	})
+	t.Run("approving twice", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		if _, err := e.is.Approve(ctx, e.approver, p.ID, "ok"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.is.Approve(ctx, e.adminP, p.ID, "ok again")
+		wantErr(t, err, KindConflict, CodeApprovalDecided)
+		if n := e.count(t, bucketCredentials); n != 1 {
+			t.Fatalf("%d credentials, want 1", n)
+		}
+	})
+	t.Run("approving an expired request", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		e.clock.Advance(DefaultApprovalTTL)
+		_, err := e.is.Approve(ctx, e.approver, p.ID, "late")
+		wantErr(t, err, KindConflict, CodeApprovalExpired)
+		if v, _ := e.is.GetApproval(ctx, e.req, p.ID, time.Second); v.Status != ApprovalExpired {
+			t.Fatalf("status %s, want expired", v.Status)
+		}
+		if e.count(t, bucketAgents) != 0 {
+			t.Fatal("an expired request registered the agent")
+		}
+	})
+	t.Run("deny then approve", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		v, err := e.is.Deny(ctx, e.approver, p.ID, "not this week")
+		if err != nil || v.Status != ApprovalDenied {
+			t.Fatalf("deny: %+v %v", v, err)
+		}
+		_, err = e.is.Approve(ctx, e.adminP, p.ID, "changed my mind")
+		wantErr(t, err, KindConflict, CodeApprovalDecided)
+		if e.count(t, bucketAgents) != 0 {
+			t.Fatal("a denied request registered the agent")
+		}
+	})
+	t.Run("no reason", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		_, err := e.is.Approve(ctx, e.approver, p.ID, "")
+		wantErr(t, err, KindInvalid, CodeInvalidRequest)
+	})
+	t.Run("an approver-role principal decides, and does nothing else", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		ak := e.newAgent(t)
+		ap := e.addPrincipal(t, e.adminP, Principal{DID: ak.DID, Role: RoleApprover})
+		if v, err := e.is.Approve(ctx, ap, p.ID, "ok"); err != nil || v.Status != ApprovalApproved {
+			t.Fatalf("approve: %+v %v", v, err)
+		}
+		a := e.newAgent(t)
+		r := e.request(t, a)
+		r.Proof = e.proofFor(t, a, ap.DID)
+		_, err := e.is.Issue(ctx, ap, r)
+		wantErr(t, err, KindForbidden, CodeForbidden)
+	})
+	t.Run("not an approver", func(t *testing.T) {
+		e := newApprovalEnv(t)
+		_, p := e.ask(t)
+		_, err := e.is.Approve(ctx, e.orchP, p.ID, "ok")
+		wantErr(t, err, KindForbidden, CodeForbidden)
+		_, err = e.is.GetApproval(ctx, e.orchP, p.ID, 0)
+		wantErr(t, err, KindNotFound, CodeUnknownApproval)
+	})
+}
+
+// TestSubAgentApproval: a scope the root principal marks as needing
+// approval needs it again for each sub-agent it goes to; the parent agent
+// collects the credential; a parent revoked meanwhile is refused.
+func TestSubAgentApproval(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	_, orch := e.newOrchestrator(t, Principal{MaxDepth: 2, NeedApproval: []string{"calendar:write"}})
+	// The root agent itself waits for approval of calendar:write.
+	ra := e.newAgent(t)
+	r := e.request(t, ra)
+	r.Proof, r.Scopes, r.TTL = e.proofFor(t, ra, orch.DID), []string{"calendar:read", "calendar:write"}, 30*time.Minute
+	iss, err := e.is.Issue(ctx, orch, r)
+	if err != nil || iss.Pending == nil {
+		t.Fatalf("root: %+v %v", iss, err)
+	}
+	if _, err := e.is.Approve(ctx, e.adminP, iss.Pending.ID, "root ok"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.is.GetApproval(ctx, orch, iss.Pending.ID, 0)
+	if err != nil || v.Issued == nil {
+		t.Fatalf("root credential: %+v %v", v, err)
+	}
+	root := node{ra, v.Issued.Credential, v.Issued.ID}
+
+	// A read-only child needs none.
+	e.child(t, root, nil)
+	// A child with calendar:write waits.
+	c := e.newAgent(t)
+	cr := e.childRequest(t, root.a, c)
+	cr.Scopes = []string{"calendar:write"}
+	got, err := e.delegate(t, root.a, root.cred, cr)
+	if err != nil || got.Pending == nil || got.Pending.Requester != root.a.DID {
+		t.Fatalf("child: %+v %v", got, err)
+	}
+	if _, err := e.is.Agent(ctx, e.adminP, c.DID); err == nil {
+		t.Fatal("a pending sub-agent was registered")
+	}
+	// Its parent long-polls as itself while the admin approves.
+	vp := root.a.Present(t, root.cred, testURL, "GET", testURL+"/v1/approvals/"+got.Pending.ID, e.clock.Now(), nil)
+	done := make(chan *Approval, 1)
+	go func() {
+		a, err := e.is.GetApprovalAsAgent(ctx, vp, "GET", testURL+"/v1/approvals/"+got.Pending.ID, got.Pending.ID, 10*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- a
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if _, err := e.is.Approve(ctx, e.adminP, got.Pending.ID, "child ok"); err != nil {
+		t.Fatal(err)
+	}
+	a := <-done
+	if a == nil || a.Status != ApprovalApproved || a.Issued == nil {
+		t.Fatalf("parent's long poll: %+v", a)
+	}
+	cc := parse(t, a.Issued.Credential)
+	if s := cc.CredentialSubject; len(s.Delegation) != 1 || s.Delegation[0].Holder != root.a.DID || s.Approval == nil || s.Approval.Reason != "child ok" {
+		t.Fatalf("child credential subject %+v", s)
+	}
+	if len(cc.CredentialStatus) != 4 {
+		t.Fatalf("child credential has %d status entries, want 4", len(cc.CredentialStatus))
+	}
+	// Another agent cannot read the parent's request.
+	other := e.child(t, root, nil)
+	vp = other.a.Present(t, other.cred, testURL, "GET", testURL+"/v1/approvals/"+got.Pending.ID, e.clock.Now(), nil)
+	_, err = e.is.GetApprovalAsAgent(ctx, vp, "GET", testURL+"/v1/approvals/"+got.Pending.ID, got.Pending.ID, 0)
+	wantErr(t, err, KindNotFound, CodeUnknownApproval)
+
+	// A request approved after its parent's revocation is refused.
+	d := e.newAgent(t)
+	dr := e.childRequest(t, root.a, d)
+	dr.Scopes = []string{"calendar:write"}
+	got, err = e.delegate(t, root.a, root.cred, dr)
+	if err != nil || got.Pending == nil {
+		t.Fatalf("second child: %+v %v", got, err)
+	}
+	if _, err := e.is.SetStatus(ctx, e.adminP, root.id, Revoke); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.is.Approve(ctx, e.adminP, got.Pending.ID, "too late")
+	wantErr(t, err, KindConflict, Code(reason.Revoked))
+}

@@ -1,0 +1,72 @@
+package issuer
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agentid/agentid/audit"
+	"github.com/agentid/agentid/vc"
+)
+
+// BenchmarkIssueSubAgent measures durable sub-agent issuance through the
+// library (the parent's presentation verified, the grant attenuated, the
+// child's records, status entries and audit event committed with fsync),
+// from many concurrent callers, with its baselines in the same run: one
+// bare Ed25519 signature, and root issuance as in BenchmarkIssue. Use
+// -benchtime with an explicit count (for example -benchtime 2000x): the
+// prepared proofs must fit the nonce store.
+func BenchmarkIssueSubAgent(b *testing.B) {
+	b.Run("baseline-ed25519.Sign", func(b *testing.B) {
+		_, key, _ := ed25519.GenerateKey(rand.Reader)
+		msg := make([]byte, 1024)
+		for b.Loop() {
+			_ = ed25519.Sign(key, msg)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sigs/s")
+	})
+	b.Run("root-issue-parallel", func(b *testing.B) { benchIssue(b, issueParallelism) })
+	b.Run("subagent-issue-parallel", func(b *testing.B) {
+		if b.N > maxBenchIssues/2 {
+			b.Fatalf("b.N = %d: use -benchtime Nx with N ≤ %d", b.N, maxBenchIssues/2)
+		}
+		ctx := audit.WithSource(context.Background(), "10.0.0.1")
+		e := newEnv(b)
+		_, root := e.tree(b, 1, func(r *IssueRequest) { r.TTL, r.Lifetime = time.Hour, 24*time.Hour })
+		type call struct {
+			vp   string
+			body []byte
+			r    IssueRequest
+		}
+		calls := make([]call, b.N)
+		for i := range calls {
+			c := e.newAgent(b)
+			r := e.childRequest(b, root.a, c)
+			body, _ := json.Marshal(r.Agent)
+			vp := root.a.Present(b, root.cred, testURL, "POST", agentsURL, e.clock.Now(), func(p *vc.Presentation) { p.Htd = BodyDigest(body) })
+			calls[i] = call{vp, body, r}
+		}
+		var next atomic.Int64
+		b.ReportAllocs()
+		b.SetParallelism(issueParallelism)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c := calls[next.Add(1)-1]
+				if _, err := e.is.IssueAsAgent(ctx, c.vp, "POST", agentsURL, c.body, c.r); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creds/s")
+		b.StopTimer()
+		if n := e.count(b, bucketAgents); n != b.N+1 {
+			b.Fatalf("%d agents recorded, want %d", n, b.N+1)
+		}
+	})
+}
