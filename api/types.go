@@ -13,6 +13,8 @@ type Role string
 const (
 	RoleAdmin        Role = "admin"
 	RoleOrchestrator Role = "orchestrator"
+	// RoleResource: a resource server; it may introspect access tokens.
+	RoleResource Role = "resource"
 )
 
 // Principal is a registered caller of the issuer API: an admin or an

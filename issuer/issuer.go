@@ -528,8 +528,11 @@ func (is *Issuer) checkPrincipal(p *Principal) *Error {
 			return badRequest("principal DID must be a valid did:key or did:jwk")
 		}
 	}
-	if p.Role != RoleAdmin && p.Role != RoleOrchestrator {
-		return badRequest("role must be admin or orchestrator")
+	if p.Role != RoleAdmin && p.Role != RoleOrchestrator && p.Role != RoleResource {
+		return badRequest("role must be admin, orchestrator or resource")
+	}
+	if p.Role == RoleResource && (len(p.Ceiling) > 0 || len(p.Audiences) > 0) {
+		return badRequest("a resource principal grants nothing: no ceiling or audiences")
 	}
 	if p.Role == RoleOrchestrator && len(p.Ceiling) == 0 {
 		return badRequest("an orchestrator needs a scope ceiling")

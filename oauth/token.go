@@ -183,7 +183,9 @@ type AssertionCheck struct {
 // a kid of that DID or, with no kid, taken from the DID (what the MCP
 // TypeScript SDK sends). It checks iss = sub (= ClientID), aud, exp (at
 // most MaxAssertionLifetime ahead), iat and nbf, and returns the claims;
-// the caller records the jti. Every refusal is invalid_client.
+// the caller records the jti. Every refusal is invalid_client; one made
+// after the signature verified returns the claims beside the error, so
+// that the refusal can name the client.
 func CheckClientAssertion(assertion string, c AssertionCheck) (*ClientAssertion, error) {
 	bad := func(r reason.Code, d string) error { return Errorf(InvalidClient, r, d) }
 	skew := c.Skew
@@ -236,26 +238,26 @@ func CheckClientAssertion(assertion string, c AssertionCheck) (*ClientAssertion,
 		}
 	}
 	if !ok {
-		return nil, bad(reason.WrongAudience, "client assertion aud is neither the token endpoint nor the issuer")
+		return &a, bad(reason.WrongAudience, "client assertion aud is neither the token endpoint nor the issuer")
 	}
 	if a.JTI == "" || len(a.JTI) > 256 {
-		return nil, bad(reason.Malformed, "client assertion needs a jti")
+		return &a, bad(reason.Malformed, "client assertion needs a jti")
 	}
 	if a.Expiry == 0 {
-		return nil, bad(reason.Malformed, "client assertion needs exp")
+		return &a, bad(reason.Malformed, "client assertion needs exp")
 	}
 	exp := time.Unix(a.Expiry, 0)
 	if c.Now.After(exp.Add(skew)) {
-		return nil, bad(reason.Expired, "client assertion expired")
+		return &a, bad(reason.Expired, "client assertion expired")
 	}
 	if exp.Sub(c.Now) > MaxAssertionLifetime+skew {
-		return nil, bad(reason.Malformed, "client assertion lives longer than 5 minutes")
+		return &a, bad(reason.Malformed, "client assertion lives longer than 5 minutes")
 	}
 	if a.IssuedAt != 0 && time.Unix(a.IssuedAt, 0).After(c.Now.Add(skew)) {
-		return nil, bad(reason.NotYetValid, "client assertion iat is in the future")
+		return &a, bad(reason.NotYetValid, "client assertion iat is in the future")
 	}
 	if a.NotBefore != 0 && time.Unix(a.NotBefore, 0).After(c.Now.Add(skew)) {
-		return nil, bad(reason.NotYetValid, "client assertion is not yet valid")
+		return &a, bad(reason.NotYetValid, "client assertion is not yet valid")
 	}
 	return &a, nil
 }

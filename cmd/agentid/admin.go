@@ -120,7 +120,7 @@ func principalCmd() *cobra.Command {
 			return nil
 		},
 	}
-	add.Flags().StringVar(&role, "role", "orchestrator", "admin or orchestrator")
+	add.Flags().StringVar(&role, "role", "orchestrator", "admin, orchestrator or resource (may introspect OAuth tokens)")
 	add.Flags().StringVar(&name, "name", "", "a name for people")
 	add.Flags().StringSliceVar(&ceiling, "scopes", nil, "scope ceiling: exact scopes or resource:* (comma separated)")
 	add.Flags().StringSliceVar(&auds, "audiences", nil, "audiences it may grant (default any)")
