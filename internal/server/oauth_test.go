@@ -325,8 +325,12 @@ func TestOAuthTokenRefusals(t *testing.T) {
 		{"DPoP proof missing", func(_ url.Values, h map[string]string) { delete(h, "DPoP") }, 400, oauth.InvalidDPoPProof, "malformed"},
 		{"DPoP proof replayed", func(_ url.Values, h map[string]string) { h["DPoP"] = replayedDPoP }, 400, oauth.InvalidDPoPProof, "replayed"},
 		{"DPoP proof for another method", func(_ url.Values, h map[string]string) { h["DPoP"] = proof(t, dk, http.MethodGet, ts.tokenURL(), "") }, 400, oauth.InvalidDPoPProof, "request_mismatch"},
-		{"DPoP proof for another URL", func(_ url.Values, h map[string]string) { h["DPoP"] = proof(t, dk, http.MethodPost, ts.url+"/oauth/other", "") }, 400, oauth.InvalidDPoPProof, "request_mismatch"},
-		{"DPoP proof with an ath", func(_ url.Values, h map[string]string) { h["DPoP"] = proof(t, dk, http.MethodPost, ts.tokenURL(), "some-token") }, 400, oauth.InvalidDPoPProof, "request_mismatch"},
+		{"DPoP proof for another URL", func(_ url.Values, h map[string]string) {
+			h["DPoP"] = proof(t, dk, http.MethodPost, ts.url+"/oauth/other", "")
+		}, 400, oauth.InvalidDPoPProof, "request_mismatch"},
+		{"DPoP proof with an ath", func(_ url.Values, h map[string]string) {
+			h["DPoP"] = proof(t, dk, http.MethodPost, ts.tokenURL(), "some-token")
+		}, 400, oauth.InvalidDPoPProof, "request_mismatch"},
 		{"DPoP proof with a private key in its header", func(_ url.Values, h map[string]string) {
 			h["DPoP"] = signJWT(priv, dpopPriv, map[string]any{"jti": randomHex(), "htm": "POST", "htu": ts.tokenURL(), "iat": time.Now().Unix()})
 		}, 400, oauth.InvalidDPoPProof, "malformed"},
