@@ -60,6 +60,10 @@ type AuthServerOptions struct {
 	// exchanged, with this issuer's URL as its audience. Nil: token
 	// exchange accepts this issuer's own credentials only.
 	Exchange *verifier.Verifier
+	// Status reads the status of other issuers' credentials, for
+	// introspection of tokens exchanged from them. Nil: such tokens
+	// introspect as inactive (fail closed).
+	Status verifier.StatusChecker
 }
 
 // AuthServer is the issuer's OAuth 2.1 authorization server: the token
@@ -338,7 +342,10 @@ func (a *AuthServer) Token(ctx context.Context, r TokenRequest) (*TokenGrant, er
 		at := &oauth.AccessToken{
 			Issuer: is.cfg.URL, Subject: src.agent, ClientID: src.agent, Audience: vc.Audience(aud),
 			Scope: strings.Join(scopes, " "), JTI: uuid.NewString(), IssuedAt: iat.Unix(), Expiry: exp.Unix(),
-			CredentialID: src.credential, CredentialStatus: src.status, IssuerDID: src.issuerDID,
+			CredentialID: src.credential, CredentialStatus: src.status,
+		}
+		if src.issuerDID != is.did {
+			at.CredentialIssuer = src.issuerDID
 		}
 		if proof != nil {
 			at.Confirmation = &oauth.Confirmation{JKT: proof.JKT}
@@ -636,10 +643,16 @@ func (a *AuthServer) activeToken(ctx context.Context, token string, now time.Tim
 	if revoked {
 		return nil, reason.New(reason.Revoked, "token revoked")
 	}
-	if at.IssuerDID != "" && at.IssuerDID != is.did {
-		return at, nil // an exchanged credential of another issuer: its status is that issuer's
+	var status verifier.StatusChecker = is.StatusChecker()
+	credIssuer := is.did
+	if at.CredentialIssuer != "" && at.CredentialIssuer != is.did {
+		// An exchanged credential of another issuer: its status is that
+		// issuer's.
+		if status, credIssuer = a.opts.Status, at.CredentialIssuer; status == nil {
+			return nil, reason.New(reason.StatusUnavailable, "no status checker for other issuers")
+		}
 	}
-	if err := is.StatusChecker().Check(ctx, is.did, at.CredentialStatus); err != nil {
+	if err := status.Check(ctx, credIssuer, at.CredentialStatus); err != nil {
 		return nil, err
 	}
 	return at, nil

@@ -69,9 +69,10 @@ type AccessToken struct {
 	Confirmation     *Confirmation    `json:"cnf,omitempty"`
 	CredentialID     string           `json:"credential_id"`
 	CredentialStatus []vc.StatusEntry `json:"credential_status"`
-	// IssuerDID is the did:web of the issuer whose keys sign the token
-	// (the kid is one of its DID URLs).
-	IssuerDID string `json:"issuer_did,omitempty"`
+	// CredentialIssuer is the issuer of the credential when it is not the
+	// token's issuer (a token exchange of another trusted issuer's
+	// credential): its status entries are that issuer's lists.
+	CredentialIssuer string `json:"credential_issuer,omitempty"`
 	Act       *Actor `json:"act,omitempty"`
 }
 

@@ -111,11 +111,12 @@ func NewServer(app *App, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	exchange, err := s.exchangeVerifier(keys, &routeStatus{own: own, local: app.Issuer.StatusChecker(), other: checker})
+	status := &routeStatus{own: own, local: app.Issuer.StatusChecker(), other: checker}
+	exchange, err := s.exchangeVerifier(keys, status)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.newAuthServer(exchange); err != nil {
+	if err := s.newAuthServer(exchange, status); err != nil {
 		return nil, err
 	}
 	s.engine = s.routes()

@@ -23,7 +23,7 @@ import (
 
 // newAuthServer builds the issuer's OAuth face; exchange verifies the
 // presentations of token exchange (this issuer and the trusted ones).
-func (s *Server) newAuthServer(exchange *verifier.Verifier) error {
+func (s *Server) newAuthServer(exchange *verifier.Verifier, status verifier.StatusChecker) error {
 	var nonces *oauth.Nonces
 	if s.app.cfg.OAuthDPoPNonce {
 		var err error
@@ -36,6 +36,7 @@ func (s *Server) newAuthServer(exchange *verifier.Verifier) error {
 		Nonces:          nonces,
 		Replay:          s.app.replayIssuer,
 		Exchange:        exchange,
+		Status:          status,
 	})
 	if err != nil {
 		return err
