@@ -73,7 +73,7 @@ type AccessToken struct {
 	// token's issuer (a token exchange of another trusted issuer's
 	// credential): its status entries are that issuer's lists.
 	CredentialIssuer string `json:"credential_issuer,omitempty"`
-	Act       *Actor `json:"act,omitempty"`
+	Act              *Actor `json:"act,omitempty"`
 }
 
 // Scopes splits the scope claim.
