@@ -54,6 +54,8 @@ type tokenAnswer struct {
 	header http.Header
 	ok     oauth.TokenResponse
 	err    oauth.ErrorResponse
+	// introspection is the body of a 200 decoded as RFC 7662's.
+	introspection oauth.Introspection
 }
 
 // postForm posts a form to path with extra headers.
@@ -73,6 +75,7 @@ func (ts *testServer) postForm(t testing.TB, path string, form url.Values, hdr m
 	a := tokenAnswer{status: resp.StatusCode, header: resp.Header}
 	if resp.StatusCode == http.StatusOK {
 		_ = json.Unmarshal(b, &a.ok)
+		_ = json.Unmarshal(b, &a.introspection)
 	} else {
 		_ = json.Unmarshal(b, &a.err)
 	}
