@@ -39,6 +39,9 @@ type TokenOptions struct {
 	// SubjectToken, when set, makes the request a token exchange (RFC
 	// 8693) of this vp+jwt instead of client_credentials.
 	SubjectToken string
+	// Endpoint is the token endpoint, as the authorization server's
+	// metadata names it (default: the client's server + /oauth/token).
+	Endpoint string
 }
 
 // Token is an access token and what is needed to use it.
@@ -84,7 +87,10 @@ func (e *OAuthError) Is(target error) bool {
 // agent's key, and a DPoP proof (unless o.Bearer). A use_dpop_nonce
 // answer is retried once with the server's nonce.
 func (c *Client) Token(ctx context.Context, agent *Key, o TokenOptions) (*Token, error) {
-	endpoint := c.server + "/oauth/token"
+	endpoint := o.Endpoint
+	if endpoint == "" {
+		endpoint = c.server + "/oauth/token"
+	}
 	dk := o.DPoPKey
 	if dk == nil && !o.Bearer {
 		dk = agent.priv
