@@ -255,6 +255,15 @@ func (a *AuthServer) Token(ctx context.Context, r TokenRequest) (*TokenGrant, er
 	ev := &audit.Event{Action: ActionOAuthToken, Resource: strings.Join(r.Resources, " ")}
 	err := is.guard(ctx, ev, func(ev *audit.Event) error {
 		now := is.cfg.Now()
+		if r.DPoP != "" && a.opts.Nonces != nil {
+			// Ask for a nonce before anything single-use is consumed (a
+			// subject token is, once verified), so that the retry with
+			// the nonce can send the same grant.
+			_, err := oauth.CheckProof(r.DPoP, oauth.ProofCheck{Method: r.Method, URL: r.URL, Nonces: a.opts.Nonces, Now: now})
+			if e, ok := oauth.AsError(err); ok && e.Code == oauth.UseDPoPNonce {
+				return fromOAuth(err, KindUnauthenticated)
+			}
+		}
 		var src *grantSource
 		var commit []func() error
 		switch r.GrantType {
