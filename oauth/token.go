@@ -124,21 +124,27 @@ func VerifyAccessToken(token string, issuerDID string, key func(kid string) (cry
 	if err != nil {
 		return nil, err
 	}
+	if err := VerifyParsed(t, issuerDID, key); err != nil {
+		return nil, err
+	}
+	return at, nil
+}
+
+// VerifyParsed is VerifyAccessToken for a token ParseAccessToken already
+// decoded: the kid must be a key of issuerDID, and the signature verify.
+func VerifyParsed(t *jws.Token, issuerDID string, key func(kid string) (crypto.PublicKey, error)) error {
 	kidDID, err := jws.KidDID(t.Header.Kid)
 	if err != nil || kidDID != issuerDID {
-		return nil, reason.New(reason.UnknownKey, "oauth: token kid is not a key of the issuer")
+		return reason.New(reason.UnknownKey, "oauth: token kid is not a key of the issuer")
 	}
 	pub, err := key(t.Header.Kid)
 	if err != nil {
 		if _, ok := reason.CodeOf(err); ok {
-			return nil, err
+			return err
 		}
-		return nil, reason.Wrap(reason.UnknownKey, "oauth: token kid does not resolve", err)
+		return reason.Wrap(reason.UnknownKey, "oauth: token kid does not resolve", err)
 	}
-	if err := t.Verify(pub); err != nil {
-		return nil, err
-	}
-	return at, nil
+	return t.Verify(pub)
 }
 
 // ClientAssertion is the claims of a private_key_jwt client assertion

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentid/agentid/did"
@@ -92,28 +93,9 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, cred AccessCredential,
 	if cred.Token == "" {
 		return nil, badToken(reason.Malformed, "no access token")
 	}
-	_, at0, err := oauth.ParseAccessToken(cred.Token)
+	at, issuerDID, err := v.accessToken(ctx, cred.Token, now, sl)
 	if err != nil {
-		code, _ := reason.CodeOf(err)
-		return nil, badToken(code, "not an at+jwt access token")
-	}
-	issuerDID, err := did.WebDID(at0.Issuer)
-	if err != nil || !v.trusted[issuerDID] {
-		return nil, badToken(reason.UntrustedIssuer, "the token's issuer is not trusted")
-	}
-	keys := v.keys
-	if sl != nil && sl.ch != nil {
-		keys = slotResolver{slot: sl, keys: v.keys}
-	}
-	at, err := oauth.VerifyAccessToken(cred.Token, issuerDID, func(kid string) (crypto.PublicKey, error) {
-		return keys.ResolveKey(ctx, kid, did.AssertionMethod)
-	})
-	if err != nil {
-		code, ok := reason.CodeOf(err)
-		if !ok {
-			code = reason.UnknownKey
-		}
-		return nil, badToken(code, "the token's signature does not verify")
+		return nil, err
 	}
 	who.holder, who.credential = at.Subject, at.CredentialID
 	exp := time.Unix(at.Expiry, 0)
@@ -182,4 +164,93 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, cred AccessCredential,
 		}
 	}
 	return &Result{Agent: at.Subject, Issuer: credIssuer, Scopes: scopes, CredentialID: at.CredentialID, ExpiresAt: exp, AccessToken: at}, nil
+}
+
+// accessToken parses and verifies a token's signature, through the token
+// cache: a token is presented on every request of its few minutes, and
+// its signature needs checking once. Everything else (exp, aud, binding,
+// status, scopes) is checked on every request.
+func (v *Verifier) accessToken(ctx context.Context, token string, now time.Time, sl *slot) (*oauth.AccessToken, string, error) {
+	if e, ok := v.tokens.get(token, now); ok {
+		return e.at, e.issuer, nil
+	}
+	t, at, err := oauth.ParseAccessToken(token)
+	if err != nil {
+		code, _ := reason.CodeOf(err)
+		return nil, "", badToken(code, "not an at+jwt access token")
+	}
+	issuerDID, err := did.WebDID(at.Issuer)
+	if err != nil || !v.trusted[issuerDID] {
+		return nil, "", badToken(reason.UntrustedIssuer, "the token's issuer is not trusted")
+	}
+	keys := v.keys
+	if sl != nil && sl.ch != nil {
+		keys = slotResolver{slot: sl, keys: v.keys}
+	}
+	err = oauth.VerifyParsed(t, issuerDID, func(kid string) (crypto.PublicKey, error) {
+		return keys.ResolveKey(ctx, kid, did.AssertionMethod)
+	})
+	if err != nil {
+		code, ok := reason.CodeOf(err)
+		if !ok {
+			code = reason.UnknownKey
+		}
+		return nil, "", badToken(code, "the token's signature does not verify")
+	}
+	v.tokens.put(token, tokenEntry{at: at, issuer: issuerDID}, time.Unix(at.Expiry, 0), now)
+	return at, issuerDID, nil
+}
+
+// tokenCache remembers access tokens whose signature verified, keyed by
+// the whole token (a map lookup compares it in full), until they expire
+// or for sigCacheTTL at most, so that a retired issuer key stops
+// verifying cached tokens soon. Its size is the signature cache's.
+type tokenCache struct {
+	mu  sync.RWMutex
+	max int
+	m   map[string]tokenEntry
+}
+
+type tokenEntry struct {
+	at     *oauth.AccessToken
+	issuer string
+	exp    int64
+}
+
+func (c *tokenCache) get(k string, now time.Time) (tokenEntry, bool) {
+	if c == nil {
+		return tokenEntry{}, false
+	}
+	c.mu.RLock()
+	e, ok := c.m[k]
+	c.mu.RUnlock()
+	if !ok || e.exp < now.UnixNano() {
+		return tokenEntry{}, false
+	}
+	return e, true
+}
+
+func (c *tokenCache) put(k string, e tokenEntry, exp, now time.Time) {
+	if c == nil {
+		return
+	}
+	if lim := now.Add(sigCacheTTL); lim.Before(exp) {
+		exp = lim
+	}
+	e.exp = exp.UnixNano()
+	k = strings.Clone(k)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]tokenEntry{}
+	}
+	if len(c.m) >= c.max {
+		n := now.UnixNano()
+		for key, x := range c.m {
+			if x.exp < n || len(c.m) > c.max*3/4 {
+				delete(c.m, key)
+			}
+		}
+	}
+	c.m[k] = e
 }

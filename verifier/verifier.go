@@ -87,6 +87,7 @@ type Verifier struct {
 	// OAuth access tokens (accesstoken.go).
 	bearer     bool
 	dpopNonces *oauth.Nonces
+	tokens     *tokenCache
 }
 
 // Option configures a Verifier.
@@ -244,6 +245,9 @@ func New(opts ...Option) (*Verifier, error) {
 	}
 	if v.replay == nil {
 		v.replay = NewMemoryReplayCache(0)
+	}
+	if v.sigCache != nil {
+		v.tokens = &tokenCache{max: v.sigCache.max}
 	}
 	return v, nil
 }
