@@ -95,7 +95,7 @@ func ts(t time.Time) string {
 
 func principalCmd() *cobra.Command {
 	var cn conn
-	c := &cobra.Command{Use: "principal", Short: "Register admins and orchestrators (admin)"}
+	c := &cobra.Command{Use: "principal", Short: "Register admins, orchestrators and resource servers (admin)"}
 	cn.register(c)
 	var role, name string
 	var ceiling, auds []string

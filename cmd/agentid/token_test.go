@@ -96,6 +96,11 @@ func TestTokenCommand(t *testing.T) {
 	if code, res := verify(true); code != 1 || res.Error == nil || res.Error.Code != "revoked" {
 		t.Fatalf("verify after revocation: exit %d %+v", code, res)
 	}
+	// A resource server registers as a principal with the resource role.
+	rs, _ := client.GenerateKey(client.Ed25519)
+	if code, out, _ := agentid(t, "", "principal", "add", rs.DID, "--role", "resource", "--server", url, "--key", filepath.Join(data, server.AdminKeyFile)); code != 0 || !strings.Contains(out, "registered resource "+rs.DID) {
+		t.Fatalf("principal add --role resource: exit %d %q", code, out)
+	}
 	// A refused token request exits 1 with the OAuth error.
 	code, _, errOut = agentid(t, "", "token", "--server", url, "--key", agentFile, "--resource", api1)
 	if code != 1 || !strings.Contains(errOut, "invalid_grant") {

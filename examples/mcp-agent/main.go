@@ -23,6 +23,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -109,8 +111,9 @@ func run(keyFile, server, tool, rawArgs, scope string, every time.Duration) erro
 		tok.Type, prm.Resource, key.DID, tok.Scope, time.Until(tok.ExpiresAt).Round(time.Second), jkt)
 	// 5. The tool, over streamable HTTP, every request with a DPoP proof.
 	mc := mcp.NewClient(&mcp.Implementation{Name: "agentid-mcp-agent", Version: "1.0.0"}, nil)
+	refusals := &refusalRecorder{next: tok.Transport(nil)}
 	sess, err := mc.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: server,
-		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: tok.Transport(nil)}, DisableStandaloneSSE: true, MaxRetries: -1}, nil)
+		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: refusals}, DisableStandaloneSSE: true, MaxRetries: -1}, nil)
 	if err != nil {
 		return err
 	}
@@ -119,6 +122,10 @@ func run(keyFile, server, tool, rawArgs, scope string, every time.Duration) erro
 		res, err := sess.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: toolArgs})
 		if err == nil && res.IsError {
 			err = errors.New(text(res))
+		} else if err != nil {
+			if why := refusals.last(); why != "" {
+				err = fmt.Errorf("%s (%v)", why, err)
+			}
 		}
 		if err != nil {
 			if every > 0 {
@@ -204,4 +211,47 @@ func text(res *mcp.CallToolResult) string {
 		}
 	}
 	return strings.Join(parts, "\n")
+}
+
+// refusalRecorder remembers why the server last refused a request: the
+// DPoP challenge's error and the problem's reason code, which the MCP SDK's
+// error does not carry.
+type refusalRecorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	why  string
+}
+
+var (
+	challengeErrorRE = regexp.MustCompile(`error="([^"]+)"`)
+	problemCodeRE    = regexp.MustCompile(`"code":"([^"]+)"`)
+)
+
+func (r *refusalRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err != nil || (resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden) {
+		return resp, err
+	}
+	why := resp.Status
+	for _, v := range resp.Header.Values("WWW-Authenticate") {
+		if m := challengeErrorRE.FindStringSubmatch(v); m != nil && strings.HasPrefix(v, "DPoP ") {
+			why = m[1]
+		}
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	if m := problemCodeRE.FindSubmatch(b); m != nil {
+		why += ": " + string(m[1])
+	}
+	r.mu.Lock()
+	r.why = why
+	r.mu.Unlock()
+	return resp, nil
+}
+
+func (r *refusalRecorder) last() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.why
 }
