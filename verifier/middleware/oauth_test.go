@@ -193,3 +193,28 @@ func TestProtectedResourceMetadata(t *testing.T) {
 		t.Fatalf("metadata: %v", got)
 	}
 }
+
+// TestAccessTokenDPoPNonce: a resource server that requires DPoP nonces
+// answers a proof without one 401 use_dpop_nonce with a DPoP-Nonce, and
+// takes the retry that carries it.
+func TestAccessTokenDPoPNonce(t *testing.T) {
+	nonces, err := oauth.NewNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, verifier.WithDPoPNonces(nonces))
+	mw := middleware.Require(f.cfg, "calendar:read")(&recorder{})
+	tok := f.token(t, nil)
+	w := doToken(mw, "GET", eventsURL, "DPoP", tok, f.proof(t, f.agent.Key, "GET", eventsURL, tok))
+	n := w.Header().Get("DPoP-Nonce")
+	if w.Code != 401 || !strings.Contains(challenge(w, "DPoP"), `error="use_dpop_nonce"`) || n == "" {
+		t.Fatalf("without a nonce: %d %v", w.Code, w.Header())
+	}
+	p, err := oauth.NewProof(f.agent.Key, oauth.ProofOptions{Method: "GET", URL: eventsURL, AccessToken: tok, Nonce: n, Now: f.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := doToken(mw, "GET", eventsURL, "DPoP", tok, p); w.Code != http.StatusOK {
+		t.Fatalf("with the nonce: %d %s", w.Code, w.Body)
+	}
+}
