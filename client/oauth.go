@@ -223,7 +223,7 @@ func (tt *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			tt.t.nonce = n
 			tt.t.mu.Unlock()
 			if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && (req.Body == nil || req.GetBody != nil) &&
-				strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="use_dpop_nonce"`) {
+				strings.Contains(strings.Join(resp.Header.Values("WWW-Authenticate"), "\n"), `error="use_dpop_nonce"`) {
 				resp.Body.Close()
 				continue
 			}

@@ -93,3 +93,56 @@ func TestOAuthRevokeSeenByResourceServer(t *testing.T) {
 	}
 	t.Logf("revocation seen by the resource server after %v", time.Since(start).Round(time.Millisecond))
 }
+
+// TestOAuthTransportFollowsNonce: Token.Transport retries a request a
+// resource server refused with use_dpop_nonce, once, with its nonce.
+func TestOAuthTransportFollowsNonce(t *testing.T) {
+	ts := start(t, t.TempDir())
+	nonces, err := oauth.NewNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.ForIssuers(context.Background(), verifier.TrustConfig{Issuers: []string{ts.app.Issuer.DID()}, AllowHTTPLocalhost: true},
+		verifier.WithAudience(calendar), verifier.WithDPoPNonces(nonces))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls int
+	cfg := &middleware.Config{Verifier: v, BaseURL: calendar}
+	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		middleware.Require(cfg, "calendar:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte("ok"))
+		})).ServeHTTP(w, r)
+	}))
+	defer rs.Close()
+	k, _ := ts.oauthAgent(t)
+	tok, err := client.New(ts.url, nil).Token(context.Background(), k, client.TokenOptions{Resources: []string{calendar}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The proof names the API's public URL; the transport sends it to rs.
+	hc := &http.Client{Transport: tok.Transport(redirectTo(rs.URL))}
+	for i := range 2 {
+		resp, err := hc.Get(calendar + "/v1/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: %s", i, resp.Status)
+		}
+	}
+	if calls != 3 { // the first request twice (nonce asked), the second once
+		t.Fatalf("%d requests reached the server, want 3", calls)
+	}
+}
+
+// redirectTo sends every request to base, keeping its path.
+type redirectTo string
+
+func (r redirectTo) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.URL.Scheme, req.URL.Host, req.Host = "http", strings.TrimPrefix(string(r), "http://"), ""
+	return http.DefaultTransport.RoundTrip(req)
+}
