@@ -450,7 +450,7 @@ func (a *AuthServer) liveCredential(ctx context.Context, agentDID string, now ti
 			return refuse(KindUnauthenticated, oauth.InvalidClient, reason.UnknownKey, "the client is not a registered agent")
 		}
 		if ag.Retired {
-			return refuse(KindForbidden, oauth.InvalidGrant, Code(CodeAgentRetired).reason(), "the agent is retired")
+			return refuse(KindForbidden, oauth.InvalidGrant, reason.Code(CodeAgentRetired), "the agent is retired")
 		}
 		var cr credentialRecord
 		ok, err = getJSON(tx, bucketCredentials, ag.CurrentCredential, &cr)
@@ -473,9 +473,6 @@ func (a *AuthServer) liveCredential(ctx context.Context, agentDID string, now ti
 	})
 	return src, err
 }
-
-// reason turns an issuer code into the reason slot of a refusal's detail.
-func (c Code) reason() reason.Code { return reason.Code(c) }
 
 // exchangeSubject verifies a token exchange's subject token, a vp+jwt of
 // the agent addressed to the issuer and enveloping its credential.
@@ -597,11 +594,9 @@ func (a *AuthServer) Introspect(ctx context.Context, clientID, assertionType, as
 	var out *oauth.Introspection
 	err := is.guard(ctx, &audit.Event{Action: ActionOAuthIntrospect}, func(ev *audit.Event) error {
 		now := is.cfg.Now()
-		caller, err := a.authenticatePrincipal(ctx, ev, clientID, assertionType, assertion, IntrospectPath, now, RoleResource, RoleAdmin)
-		if err != nil {
+		if _, err := a.authenticatePrincipal(ctx, ev, clientID, assertionType, assertion, IntrospectPath, now, RoleResource, RoleAdmin); err != nil {
 			return err
 		}
-		_ = caller
 		if token == "" {
 			return refuse(KindInvalid, oauth.InvalidRequest, "", "token is required")
 		}
