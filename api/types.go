@@ -15,6 +15,8 @@ const (
 	RoleOrchestrator Role = "orchestrator"
 	// RoleApprover only decides approval requests.
 	RoleApprover Role = "approver"
+	// RoleResource: a resource server; it may introspect access tokens.
+	RoleResource Role = "resource"
 )
 
 // Principal is a registered caller of the issuer API: an admin or an

@@ -533,8 +533,11 @@ func (is *Issuer) checkPrincipal(p *Principal) *Error {
 			return badRequest("principal DID must be a valid did:key or did:jwk")
 		}
 	}
-	if p.Role != RoleAdmin && p.Role != RoleOrchestrator && p.Role != RoleApprover {
-		return badRequest("role must be admin, orchestrator or approver")
+	if p.Role != RoleAdmin && p.Role != RoleOrchestrator && p.Role != RoleApprover && p.Role != RoleResource {
+		return badRequest("role must be admin, orchestrator, approver or resource")
+	}
+	if p.Role == RoleResource && (len(p.Ceiling) > 0 || len(p.Audiences) > 0) {
+		return badRequest("a resource principal grants nothing: no ceiling or audiences")
 	}
 	if p.Role == RoleOrchestrator && len(p.Ceiling) == 0 {
 		return badRequest("an orchestrator needs a scope ceiling")

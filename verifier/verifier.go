@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/did"
+	"github.com/agentid/agentid/oauth"
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/vc"
 )
@@ -66,6 +67,9 @@ type Result struct {
 	// read-only (a cached credential is shared between calls).
 	Credential   *vc.Credential   `json:"-"`
 	Presentation *vc.Presentation `json:"-"`
+	// AccessToken is set instead of both when the request carried an
+	// OAuth access token (VerifyAccessToken).
+	AccessToken *oauth.AccessToken `json:"-"`
 }
 
 // Verifier checks agent presentations. It is safe for concurrent use.
@@ -87,6 +91,10 @@ type Verifier struct {
 	audit          audit.Sink
 	observe        func(code reason.Code, d time.Duration)
 	slots          chan struct{}
+	// OAuth access tokens (accesstoken.go).
+	bearer     bool
+	dpopNonces *oauth.Nonces
+	tokens     *tokenCache
 }
 
 // Option configures a Verifier.
@@ -245,6 +253,9 @@ func New(opts ...Option) (*Verifier, error) {
 	if v.replay == nil {
 		v.replay = NewMemoryReplayCache(0)
 	}
+	if v.sigCache != nil {
+		v.tokens = &tokenCache{max: v.sigCache.max}
+	}
 	return v, nil
 }
 
@@ -375,6 +386,8 @@ func (v *Verifier) record(ctx context.Context, req Request, now time.Time, who *
 		var re *reason.Error
 		if errors.As(err, &re) {
 			ev.Detail = re.Detail
+		} else if oe, ok := oauth.AsError(err); ok {
+			ev.Detail = string(oe.Code) + ": " + oe.Description
 		}
 	}
 	return v.audit.Record(ctx, ev)

@@ -95,7 +95,7 @@ func ts(t time.Time) string {
 
 func principalCmd() *cobra.Command {
 	var cn conn
-	c := &cobra.Command{Use: "principal", Short: "Register admins and orchestrators (admin)"}
+	c := &cobra.Command{Use: "principal", Short: "Register admins, orchestrators and resource servers (admin)"}
 	cn.register(c)
 	var role, name string
 	var ceiling, auds []string
@@ -124,7 +124,7 @@ func principalCmd() *cobra.Command {
 			return nil
 		},
 	}
-	add.Flags().StringVar(&role, "role", "orchestrator", "admin, orchestrator or approver (decides approval requests only)")
+	add.Flags().StringVar(&role, "role", "orchestrator", "admin, orchestrator, approver (decides approval requests only) or resource (may introspect OAuth tokens)")
 	add.Flags().StringVar(&name, "name", "", "a name for people")
 	add.Flags().StringSliceVar(&ceiling, "scopes", nil, "scope ceiling: exact scopes or resource:* (comma separated)")
 	add.Flags().StringSliceVar(&auds, "audiences", nil, "audiences it may grant (default any)")

@@ -33,6 +33,9 @@ type serveFlags struct {
 	segAge, keepFor               time.Duration
 	keepSegments                  int
 	trusted                       []string
+	// The OAuth face (docs/oauth.md).
+	bearerResources []string
+	dpopNonce       bool
 }
 
 func (f *serveFlags) register(c *cobra.Command, withAddr bool) {
@@ -46,6 +49,8 @@ func (f *serveFlags) register(c *cobra.Command, withAddr bool) {
 		c.Flags().DurationVar(&f.statusTTL, "status-ttl", 5*time.Minute, "status list ttl (verifier cache bound)")
 		c.Flags().BoolVar(&f.allowHTTP, "allow-http-localhost", true, "resolve did:web:localhost over plain http (development; only with an http://localhost issuer URL)")
 		c.Flags().StringSliceVar(&f.trusted, "trust", nil, "further issuer DIDs the verifier service accepts")
+		c.Flags().StringSliceVar(&f.bearerResources, "oauth-bearer-resource", nil, "resources for which the token endpoint issues 60 s bearer tokens to clients without DPoP (docs/oauth.md)")
+		c.Flags().BoolVar(&f.dpopNonce, "oauth-dpop-nonce", false, "require DPoP server nonces at the token endpoint (RFC 9449 section 8)")
 		c.Flags().IntVar(&f.maxConns, "max-conns", defaultMaxConns, "most concurrent client connections; further ones wait in the listen backlog")
 		c.Flags().DurationVar(&f.auditSync, "audit-sync-interval", 0, "longest wait before an acknowledged verification decision is fdatasynced (default 2ms; a power cut loses at most this window plus two fdatasyncs)")
 		c.Flags().Int64Var(&f.segBytes, "audit-segment-size", 0, "seal the audit log into a signed segment file (DATA/audit-segments) once it holds this many bytes (default 256 MiB)")
@@ -77,6 +82,7 @@ func (f *serveFlags) config(log *slog.Logger) (server.Config, error) {
 	allowHTTP := f.allowHTTP && u.Scheme == "http"
 	return server.Config{DataDir: f.data, IssuerURL: f.issuerURL, KeyAlg: alg, DefaultTTL: f.defaultTTL, MaxTTL: f.maxTTL,
 		StatusTTL: f.statusTTL, AllowHTTPLocalhost: allowHTTP, TrustedIssuers: f.trusted, Logger: log,
+		OAuthBearerResources: f.bearerResources, OAuthDPoPNonce: f.dpopNonce,
 		AllowIntegrityFailure: f.allowTampered, AuditSyncInterval: f.auditSync,
 		AuditSegmentBytes: f.segBytes, AuditSegmentAge: f.segAge, AuditKeepSegments: f.keepSegments, AuditKeepFor: f.keepFor}, nil
 }

@@ -120,9 +120,11 @@ func verifyCmd() *cobra.Command {
 	var aud, issuerDID, srv, nonce, method, url, sourceIP string
 	var scopes []string
 	var allowHTTP bool
+	var dpop string
+	var bearer bool
 	c := &cobra.Command{
 		Use:   "verify",
-		Short: "Verify a presentation read from stdin; prints the result as JSON (exit 0 valid, 1 invalid)",
+		Short: "Verify a presentation (or an OAuth access token, with --dpop) read from stdin; prints the result as JSON (exit 0 valid, 1 invalid)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if aud == "" {
@@ -138,7 +140,20 @@ func verifyCmd() *cobra.Command {
 			tok := strings.TrimSpace(string(b))
 			req := api.VerifyRequest{Presentation: tok, Audience: aud, Nonce: nonce, Method: method, URL: url, Scopes: scopes, SourceIP: sourceIP}
 			var res api.VerifyResponse
-			if srv != "" {
+			if dpop != "" || bearer || isAccessToken(tok) {
+				// An OAuth access token, checked here as a resource
+				// server would (token.go).
+				if issuerDID == "" {
+					return usagef("an access token is verified here: give --issuer, not --server")
+				}
+				scheme := "DPoP"
+				if bearer {
+					scheme = "Bearer"
+				}
+				if res, err = verifyTokenLocal(c.Context(), issuerDID, allowHTTP, req, scheme, dpop); err != nil {
+					return err
+				}
+			} else if srv != "" {
 				r, err := client.New(srv, nil).Verify(c.Context(), req)
 				if err != nil {
 					return (&conn{server: srv}).explain(err)
@@ -168,6 +183,8 @@ func verifyCmd() *cobra.Command {
 	c.Flags().StringVar(&url, "url", "", "request URL to match htu")
 	c.Flags().StringVar(&sourceIP, "source-ip", "", "request source address, for sourceNetworks constraints")
 	c.Flags().BoolVar(&allowHTTP, "allow-http-localhost", true, "resolve did:web:localhost over plain http (development)")
+	c.Flags().StringVar(&dpop, "dpop", "", "the DPoP proof sent with an access token (stdin is then the token; --method and --url are the request's)")
+	c.Flags().BoolVar(&bearer, "bearer", false, "stdin is a bearer access token (not DPoP-bound)")
 	return c
 }
 

@@ -94,6 +94,12 @@ type Config struct {
 	// AuditRollInterval is how often retention runs: 1m by default,
 	// negative for never (RollAudit only).
 	AuditRollInterval time.Duration
+	// OAuthBearerResources are the resources for which the token endpoint
+	// issues short-lived bearer tokens to clients that send no DPoP proof
+	// (docs/oauth.md).
+	OAuthBearerResources []string
+	// OAuthDPoPNonce makes the token endpoint require DPoP server nonces.
+	OAuthDPoPNonce bool
 }
 
 // JournalDir is the audit journal's directory inside the data directory.

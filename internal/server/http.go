@@ -26,6 +26,7 @@ import (
 	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/internal/problem"
 	"github.com/agentid/agentid/issuer"
+	"github.com/agentid/agentid/oauth"
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/schemas"
 	"github.com/agentid/agentid/statuslist"
@@ -66,6 +67,9 @@ type Server struct {
 	m        *metrics
 	verifier *verifier.Verifier
 	engine   *gin.Engine
+	// The OAuth face (oauth.go).
+	oauth      *issuer.AuthServer
+	dpopNonces *oauth.Nonces
 }
 
 // ServerOptions tune the HTTP layer. There are none yet: auditing of the
@@ -105,6 +109,14 @@ func NewServer(app *App, opts ServerOptions) (*Server, error) {
 		verifier.WithAudit(app.Refusals),
 	)
 	if err != nil {
+		return nil, err
+	}
+	status := &routeStatus{own: own, local: app.Issuer.StatusChecker(), other: checker}
+	exchange, err := s.exchangeVerifier(keys, status)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.newAuthServer(exchange, status); err != nil {
 		return nil, err
 	}
 	s.engine = s.routes()
@@ -221,6 +233,7 @@ func (s *Server) routes() *gin.Engine {
 	p.GET("/audit/verify", s.auditVerify)
 	p.GET("/audit/head", s.auditHead)
 	p.POST(ingestRoute[len("/v1"):], s.ingestAudit)
+	s.oauthRoutes(r)
 	return r
 }
 

@@ -9,6 +9,7 @@ package ginmiddleware
 import (
 	"github.com/gin-gonic/gin"
 
+	"github.com/agentid/agentid/oauth"
 	"github.com/agentid/agentid/verifier"
 	"github.com/agentid/agentid/verifier/middleware"
 )
@@ -39,4 +40,10 @@ func Result(c *gin.Context) (*verifier.Result, bool) {
 	}
 	r, ok := v.(*verifier.Result)
 	return r, ok
+}
+
+// ProtectedResource serves the API's protected resource metadata (RFC
+// 9728): see middleware.ProtectedResource.
+func ProtectedResource(md oauth.ProtectedResourceMetadata) gin.HandlerFunc {
+	return gin.WrapH(middleware.ProtectedResource(md))
 }

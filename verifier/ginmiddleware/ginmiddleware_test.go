@@ -36,6 +36,7 @@ type fixture struct {
 	agent  *verifiertest.Agent
 	audit  *bytes.Buffer
 	cred   string // grants calendar:read for aud
+	issuer *verifiertest.Issuer
 	router *gin.Engine
 	// calls and res are what the route's handler saw.
 	calls          int
@@ -48,6 +49,7 @@ func newFixture(t *testing.T, opts ...verifier.Option) *fixture {
 	f := &fixture{status: new(verifiertest.Status), audit: new(bytes.Buffer),
 		clock: verifiertest.NewClock(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))}
 	issuer := verifiertest.NewIssuer(t, issuerDID, keys)
+	f.issuer = issuer
 	f.agent = verifiertest.NewAgent(t, keys)
 	base := []verifier.Option{verifier.WithKeyResolver(keys), verifier.WithTrustedIssuers(issuerDID),
 		verifier.WithStatusChecker(f.status), verifier.WithClock(f.clock.Now), verifier.WithAudience(aud),

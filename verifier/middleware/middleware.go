@@ -49,6 +49,12 @@ type Config struct {
 	// the default is the connection's remote address. Set it when behind a
 	// trusted proxy.
 	SourceIP func(r *http.Request) string
+	// ResourceMetadata is the URL of the API's protected resource metadata
+	// (RFC 9728, see ProtectedResource). When set, 401 answers carry
+	// DPoP and Bearer challenges naming it, so that OAuth clients (MCP
+	// hosts) find the authorization server. OAuth access tokens
+	// (Authorization: DPoP) are accepted whether or not it is set.
+	ResourceMetadata string
 }
 
 // RequestURL rebuilds the request's absolute URL without query.
@@ -88,6 +94,9 @@ func Presentation(h http.Header) (string, bool) {
 // and returns nil. It is the shared core of the net/http and gin
 // middlewares.
 func (c *Config) Check(w http.ResponseWriter, r *http.Request, scopes []string) *verifier.Result {
+	if cred, ok := accessCredential(r.Header); ok {
+		return c.checkToken(w, r, cred, scopes)
+	}
 	tok, ok := Presentation(r.Header)
 	rid := requestID(r.Header.Get("X-Request-Id"))
 	// A request without a presentation is still handed to Verify, which
@@ -153,6 +162,8 @@ func (c *Config) challenge(w http.ResponseWriter, code reason.Code, detail strin
 	}
 	h += `, error="` + string(code) + `"`
 	w.Header().Set("WWW-Authenticate", h)
+	// An OAuth client that sent nothing learns where to get a token.
+	c.oauthChallenges(w, "", "")
 	problem.Write(w, http.StatusUnauthorized, string(code), detail)
 }
 
