@@ -33,7 +33,6 @@ import (
 	"github.com/agentid/agentid/verifier/verifiertest"
 )
 
-
 var b64u = base64.RawURLEncoding
 
 // oauthAgent registers an agent with scopes calendar:read and
