@@ -22,8 +22,8 @@ const inventoryScan = 4 * issuer.MaxAgentPage
 
 type agentsPage struct {
 	Owner, Scope, Status, Creator, Q, Task string
-	Statuses                         []string
-	Agents                           []issuer.Agent
+	Statuses                               []string
+	Agents                                 []issuer.Agent
 	// Next is the query of the following page, "" on the last: the
 	// output of url.Values.Encode, so a safe URL part as it is.
 	Next template.URL
