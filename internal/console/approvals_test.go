@@ -241,3 +241,31 @@ func TestApprovalsFeed(t *testing.T) {
 		t.Fatalf("feed said %q", got)
 	}
 }
+
+// TestApprovalsExpired: a request past its expiry shows expired, offers
+// no decision, and a forged approval of it is refused.
+func TestApprovalsExpired(t *testing.T) {
+	e := newEnv(t)
+	req := e.addPrincipal("room-booker", "orchestrator", false)
+	_, id := e.ask(req, "book a room", "")
+	b := e.browser()
+	b.signIn(e.admin)
+	e.clock.Advance(16 * time.Minute) // past the default 15 minutes
+	p := b.get(approvalPath(id))
+	if p.status != http.StatusOK || !strings.Contains(p.body, `id="approval-status">expired<`) || strings.Contains(p.body, `id="approve"`) {
+		t.Fatalf("an expired request's page: %d %q", p.status, p.body)
+	}
+	if p := b.get("/console/approvals"); !strings.Contains(p.body, `id="no-pending"`) || !strings.Contains(p.body, `<span class="badge ap-expired">expired</span>`) {
+		t.Fatalf("approvals page with an expired request: %q", p.body)
+	}
+	r := b.post("/console/approval/decide", url.Values{"csrf": {b.csrf()}, "id": {id}, "decision": {"approve"}, "reason": {"late"}}, nil)
+	if r.status != http.StatusConflict || r.code() != "approval_expired" {
+		t.Fatalf("approving an expired request: %d %s", r.status, r.code())
+	}
+	if r := b.post("/console/approval/decide", url.Values{"csrf": {b.csrf()}, "id": {id}, "decision": {"maybe"}, "reason": {"x"}}, nil); r.status != http.StatusBadRequest || r.code() != "invalid_request" {
+		t.Fatalf("an unknown decision: %d %s", r.status, r.code())
+	}
+	if p := b.get(approvalPath("urn:uuid:00000000-0000-4000-8000-000000000000")); p.status != http.StatusNotFound || p.code() != "unknown_approval" {
+		t.Fatalf("an unknown approval: %d %s", p.status, p.code())
+	}
+}

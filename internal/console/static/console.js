@@ -6,6 +6,9 @@
   "use strict";
   var live = document.getElementById("live");
   if (!live || !window.EventSource) { return; }
+  // A page that follows the approvals feed shows no credential status:
+  // one stream per tab, for the browser's few connections per host.
+  if (document.getElementById("approvals-feed")) { return; }
   var path = location.pathname;
   var reloads = path === "/console/" || path === "/console/agents" || path === "/console/agent";
   var pending = null;
