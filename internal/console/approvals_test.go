@@ -86,6 +86,9 @@ func TestApprovalsConsole(t *testing.T) {
 	if strings.Contains(p.body, purpose) || strings.Contains(p.body, task) {
 		t.Fatal("HTML in a purpose or task reached the approvals page unescaped")
 	}
+	if p := admin.get("/console/"); !strings.Contains(p.body, `<strong>2</strong> approval request(s) wait`) {
+		t.Fatalf("the overview does not say that 2 requests wait: %q", p.body)
+	}
 
 	post := func(b *browser, id, decision, reason string, hdr map[string]string, tok string) response {
 		t.Helper()
