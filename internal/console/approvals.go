@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -40,12 +41,35 @@ type approvalsPage struct {
 	// approver, or an orchestrator registered as one); otherwise the
 	// page lists its own requests.
 	Decides bool
+	// Names are the registered principals' names by DID (for admins,
+	// who may read the registry).
+	Names map[string]string
 }
 
 type approvalPage struct {
 	A       approvalView
 	Decides bool
 	Done    string
+	Names   map[string]string
+}
+
+// principalNames maps the registered principals' DIDs to their names, for
+// an admin; nil for others (the registry is for admins).
+func (c *Console) principalNames(ctx context.Context, s *session) (map[string]string, error) {
+	if s.principal.Role != issuer.RoleAdmin {
+		return nil, nil
+	}
+	ps, err := c.cfg.Issuer.Principals(ctx, s.principal)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(ps))
+	for _, p := range ps {
+		if p.Name != "" {
+			out[p.DID] = p.Name
+		}
+	}
+	return out, nil
 }
 
 // mayDecide mirrors the issuer's rule for who decides approval requests;
@@ -91,6 +115,10 @@ func (c *Console) approvals(g *gin.Context) {
 	}
 	now := c.cfg.Now()
 	p := &approvalsPage{Decides: mayDecide(s.principal)}
+	if p.Names, err = c.principalNames(g.Request.Context(), s); err != nil {
+		c.fail(g, err)
+		return
+	}
 	for i := range all {
 		v := c.viewApproval(s, &all[i], now)
 		if v.Status == issuer.ApprovalPending {
@@ -123,8 +151,13 @@ func (c *Console) approval(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
+	names, err := c.principalNames(g.Request.Context(), s)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
 	c.render(g, http.StatusOK, "approval", s, &approvalPage{A: c.viewApproval(s, a, c.cfg.Now()),
-		Decides: mayDecide(s.principal), Done: g.Query("done")})
+		Decides: mayDecide(s.principal), Done: g.Query("done"), Names: names})
 }
 
 // decideApproval approves or denies a request through the issuer, as

@@ -80,7 +80,8 @@ func TestApprovalsConsole(t *testing.T) {
 	if p.status != http.StatusOK || !strings.Contains(p.body, `data-approval="`+id+`"`) ||
 		!strings.Contains(p.body, `calendar:write <span class="tag">needs approval</span>`) ||
 		strings.Contains(p.body, `calendar:read <span class="tag">needs approval</span>`) ||
-		!strings.Contains(p.body, `id="pending-count">2<`) || !strings.Contains(p.body, `data-feed="/console/approvals/events"`) {
+		!strings.Contains(p.body, `id="pending-count">2<`) || !strings.Contains(p.body, `data-feed="/console/approvals/events"`) ||
+		!strings.Contains(p.body, `<span class="did">`+req.DID+`</span> <span class="tag name">room-booker</span>`) {
 		t.Fatalf("approvals page: %d %q", p.status, p.body)
 	}
 	if strings.Contains(p.body, purpose) || strings.Contains(p.body, task) {
@@ -188,7 +189,7 @@ func TestApprovalsConsole(t *testing.T) {
 	}
 	p = ab.get("/console/approvals")
 	if !strings.Contains(p.body, `id="no-pending"`) || !strings.Contains(p.body, `<td class="reason">&lt;script&gt;alert(&#34;why&#34;)&lt;/script&gt;</td>`) ||
-		!strings.Contains(p.body, `<td class="did">`+approver.DID+`</td>`) || strings.Contains(p.body, `<script>alert("why")`) {
+		!strings.Contains(p.body, `<span class="did">`+approver.DID+`</span>`) || strings.Contains(p.body, `<script>alert("why")`) {
 		t.Fatalf("decided requests on the approvals page: %q", p.body)
 	}
 	if r := post(admin, id2, "approve", "deny then approve", nil, csrf); r.status != http.StatusConflict || r.code() != "approval_decided" {
