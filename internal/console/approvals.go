@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/agentid/agentid/issuer"
+	"github.com/agentid/agentid/store"
 )
 
 // decidedShown bounds the decided requests the approvals page lists
@@ -194,7 +195,9 @@ const approvalFeedKeepAlive = 15 * time.Second
 // serves, here authenticated by the session (a browser's EventSource
 // cannot sign a request presentation). Each event is "event: <status>"
 // with the approval's id and status as data; only those who decide may
-// follow it.
+// follow it. The stream ends when the session does (sign-out, timeout, the
+// principal removed or no longer deciding): it is checked again before
+// every event and keep-alive.
 func (c *Console) approvalEvents(g *gin.Context) {
 	s := sess(g)
 	ch, stop, err := c.cfg.Issuer.SubscribeApprovals(s.principal)
@@ -217,10 +220,16 @@ func (c *Console) approvalEvents(g *gin.Context) {
 		case <-g.Request.Context().Done():
 			return
 		case <-tick.C:
+			if !c.sessionLive(g.Request.Context(), s) {
+				return
+			}
 			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
 				return
 			}
 		case ev := <-ch:
+			if !c.sessionLive(g.Request.Context(), s) {
+				return
+			}
 			b, err := json.Marshal(struct {
 				ID     string `json:"id"`
 				Status string `json:"status"`
@@ -234,4 +243,26 @@ func (c *Console) approvalEvents(g *gin.Context) {
 		}
 		w.Flush()
 	}
+}
+
+// sessionLive reports whether the session s still stands: not signed
+// out, within its timeouts (a stream is no use of the session), its
+// principal still registered and still one who decides.
+func (c *Console) sessionLive(ctx context.Context, s *session) bool {
+	var rec sessionRecord
+	found := false
+	err := c.cfg.DB.View(ctx, func(tx store.Tx) error {
+		v := tx.Bucket(bucketSessions).Get([]byte(s.key))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &rec)
+	})
+	now := c.cfg.Now()
+	if err != nil || !found || now.Sub(rec.Seen) >= c.cfg.IdleTimeout || now.Sub(rec.Created) >= c.cfg.AbsoluteTimeout {
+		return false
+	}
+	p, err := c.cfg.Issuer.Principal(ctx, rec.Principal)
+	return err == nil && mayDecide(p)
 }

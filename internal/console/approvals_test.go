@@ -3,6 +3,7 @@ package console_test
 import (
 	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -271,5 +272,49 @@ func TestApprovalsExpired(t *testing.T) {
 	}
 	if p := b.get(approvalPath("urn:uuid:00000000-0000-4000-8000-000000000000")); p.status != http.StatusNotFound || p.code() != "unknown_approval" {
 		t.Fatalf("an unknown approval: %d %s", p.status, p.code())
+	}
+}
+
+// TestApprovalsFeedEndsWithSession: an open approvals feed stops at
+// sign-out, before it carries the next request.
+func TestApprovalsFeedEndsWithSession(t *testing.T) {
+	e := newEnv(t)
+	req := e.addPrincipal("room-booker", "orchestrator", false)
+	b := e.browser()
+	b.signIn(e.admin)
+	cookie := b.cookie
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hreq, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/console/approvals/events", nil)
+	hreq.AddCookie(cookie)
+	resp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("feed: %d", resp.StatusCode)
+	}
+	if r := b.post("/console/signout", url.Values{"csrf": {b.csrf()}}, nil); r.status != http.StatusSeeOther && r.status != http.StatusOK {
+		t.Fatalf("sign out: %d %s", r.status, r.code())
+	}
+	e.ask(req, "book a room", "")
+	body, err := io.ReadAll(resp.Body) // the server ends the stream
+	if err != nil {
+		t.Fatalf("reading the feed: %v", err)
+	}
+	if strings.Contains(string(body), "data:") {
+		t.Fatalf("the feed carried an event after sign-out: %q", body)
+	}
+	// And the cookie opens no new feed.
+	hreq, _ = http.NewRequest(http.MethodGet, e.url+"/console/approvals/events", nil)
+	hreq.AddCookie(cookie)
+	resp2, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if resp2.StatusCode != http.StatusUnauthorized || resp2.Header.Get("X-Agentid-Code") != "no_session" {
+		t.Fatalf("feed after sign-out: %d %s", resp2.StatusCode, resp2.Header.Get("X-Agentid-Code"))
 	}
 }
