@@ -133,6 +133,8 @@ type taskPage struct {
 	Roots []*treeNode
 	// N counts the task's agents.
 	N int
+	// Truncated: the inventory was read only in part (see overviewScan).
+	Truncated bool
 }
 
 // task shows the delegation trees of a job: every agent of the task the
@@ -145,8 +147,10 @@ func (c *Console) task(g *gin.Context) {
 		return
 	}
 	var picked []issuer.Agent
+	p := &taskPage{Task: id}
 	cursor := ""
-	for {
+	// Read as much of the inventory as the overview counts, at most.
+	for i := 0; ; i++ {
 		page, more, err := c.cfg.Issuer.AgentPage(g.Request.Context(), s.principal, issuer.AgentFilter{}, cursor, issuer.MaxAgentPage)
 		if err != nil {
 			c.fail(g, err)
@@ -160,8 +164,13 @@ func (c *Console) task(g *gin.Context) {
 		if more == "" {
 			break
 		}
+		if i == overviewScan-1 {
+			p.Truncated = true
+			break
+		}
 		cursor = more
 	}
-	roots, _ := forest(picked)
-	c.render(g, http.StatusOK, "task", s, &taskPage{Task: id, Roots: roots, N: len(picked)})
+	p.Roots, _ = forest(picked)
+	p.N = len(picked)
+	c.render(g, http.StatusOK, "task", s, p)
 }
