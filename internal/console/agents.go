@@ -21,9 +21,9 @@ const inventoryPage = 50
 const inventoryScan = 4 * issuer.MaxAgentPage
 
 type agentsPage struct {
-	Owner, Scope, Status, Creator, Q string
-	Statuses                         []string
-	Agents                           []issuer.Agent
+	Owner, Scope, Status, Creator, Q, Task string
+	Statuses                               []string
+	Agents                                 []issuer.Agent
 	// Next is the query of the following page, "" on the last: the
 	// output of url.Values.Encode, so a safe URL part as it is.
 	Next template.URL
@@ -35,7 +35,7 @@ func (c *Console) inventory(g *gin.Context) {
 	s := sess(g)
 	ctx := g.Request.Context()
 	p := &agentsPage{Owner: g.Query("owner"), Scope: g.Query("scope"), Status: g.Query("status"),
-		Creator: g.Query("creator"), Q: strings.TrimSpace(g.Query("q")), Statuses: statuses}
+		Creator: g.Query("creator"), Q: strings.TrimSpace(g.Query("q")), Task: g.Query("task"), Statuses: statuses}
 	if p.Status != "" && !slices.Contains(statuses, p.Status) {
 		c.refuse(g, http.StatusBadRequest, "invalid_request", "Unknown status filter.")
 		return
@@ -44,7 +44,8 @@ func (c *Console) inventory(g *gin.Context) {
 	match := func(a *issuer.Agent) bool {
 		return (p.Owner == "" || strings.EqualFold(a.Owner, p.Owner)) &&
 			(p.Scope == "" || containsFold(a.Scopes, p.Scope)) &&
-			(p.Q == "" || strings.Contains(a.DID, p.Q))
+			(p.Q == "" || strings.Contains(a.DID, p.Q)) &&
+			(p.Task == "" || a.Task == p.Task)
 	}
 	cursor, next := g.Query("cursor"), ""
 	scanned := 0
@@ -76,7 +77,7 @@ func (c *Console) inventory(g *gin.Context) {
 	}
 	if next != "" {
 		v := url.Values{}
-		for k, val := range map[string]string{"owner": p.Owner, "scope": p.Scope, "status": p.Status, "creator": p.Creator, "q": p.Q, "cursor": next} {
+		for k, val := range map[string]string{"owner": p.Owner, "scope": p.Scope, "status": p.Status, "creator": p.Creator, "q": p.Q, "task": p.Task, "cursor": next} {
 			if val != "" {
 				v.Set(k, val)
 			}
@@ -93,6 +94,8 @@ type agentPage struct {
 	// for an orchestrator: the audit trail is for admins).
 	Decisions []audit.Event
 	Done      string
+	// Delegation is its chain and its sub-agents.
+	Delegation *delegationView
 }
 
 type credentialView struct {
@@ -121,6 +124,10 @@ func (c *Console) agent(g *gin.Context) {
 		return
 	}
 	p := &agentPage{Agent: a, Done: g.Query("done")}
+	if p.Delegation, err = c.delegation(ctx, s, a); err != nil {
+		c.fail(g, err)
+		return
+	}
 	now := c.cfg.Now()
 	for i := len(creds) - 1; i >= 0; i-- {
 		cr := creds[i]
@@ -164,6 +171,12 @@ type confirmPage struct {
 	Action     string
 	Verb       string
 	Credential string
+	// Cascades: the action reaches the agent's sub-agents (retiring it,
+	// or revoking or suspending its current credential); Stop counts
+	// those of them still in service, Tree shows them.
+	Cascades bool
+	Stop     int
+	Tree     *treeNode
 }
 
 // confirm names what an action will stop before it is taken.
@@ -184,7 +197,16 @@ func (c *Console) confirm(g *gin.Context) {
 		c.refuse(g, http.StatusNotFound, string(issuer.CodeUnknownCredential), "That credential is not this agent's.")
 		return
 	}
-	c.render(g, http.StatusOK, "confirm", s, &confirmPage{Agent: a, Action: action, Verb: verb, Credential: cred})
+	p := &confirmPage{Agent: a, Action: action, Verb: verb, Credential: cred,
+		Cascades: action == "retire" || ((action == "revoke" || action == "suspend") && cred == a.CurrentCredential)}
+	if p.Cascades {
+		if p.Tree, err = c.subtree(g.Request.Context(), s, a); err != nil {
+			c.fail(g, err)
+			return
+		}
+		_, p.Stop = p.Tree.count()
+	}
+	c.render(g, http.StatusOK, "confirm", s, p)
 }
 
 // agentAction takes a confirmed action through the issuer, as the API's

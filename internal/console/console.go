@@ -89,13 +89,14 @@ type Section struct {
 
 // sections is the navigation.
 //
-// HOOK(delegation): the delegation tree is shown on the agent page (see
-// agent.html) once agents carry their chain; no section of its own.
-// HOOK(approvals): an {"approvals", "Approvals", false} section goes
-// here, with its routes in Register, once the approvals API exists.
+// The delegation tree has no section of its own: it is on the agent page
+// and on a task's page (/console/task?id=…), reached from the inventory.
+// Approvals are for everyone: those who decide see every request, an
+// orchestrator its own.
 var sections = []Section{
 	{Path: "", Title: "Overview"},
 	{Path: "agents", Title: "Agents"},
+	{Path: "approvals", Title: "Approvals"},
 	{Path: "principals", Title: "Principals", AdminOnly: true},
 	{Path: "keys", Title: "Keys", AdminOnly: true},
 	{Path: "audit", Title: "Audit", AdminOnly: true},
@@ -189,7 +190,10 @@ func (c *Console) Register(r gin.IRouter) {
 	s.GET("/keys", c.keys)
 	s.GET("/audit", c.auditPage)
 	s.GET("/audit/export", c.auditExport)
-	// HOOK(approvals): s.GET("/approvals", …) and its approve/deny POSTs.
+	s.GET("/task", c.task)
+	s.GET("/approvals", c.approvals)
+	s.GET("/approvals/events", c.approvalEvents)
+	s.GET("/approval", c.approval)
 
 	w := s.Group("", c.csrf)
 	w.POST("/signout", c.signOut)
@@ -197,6 +201,7 @@ func (c *Console) Register(r gin.IRouter) {
 	w.POST("/principals", c.addPrincipal)
 	w.POST("/principals/remove", c.removePrincipal)
 	w.POST("/keys/rotate", c.rotateKey)
+	w.POST("/approval/decide", c.decideApproval)
 }
 
 // csp allows only the console's own scripts, styles and connections: no

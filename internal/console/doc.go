@@ -33,10 +33,15 @@
 // frame-ancestors 'none' and Cache-Control: no-store. Templates are
 // html/template: owner, purpose and names are escaped, never executed.
 //
-// # Extending
+// # Delegation and approvals
 //
-// Pages for the delegation tree and for approvals are not here yet; the
-// places they plug in are marked "HOOK(delegation)" and "HOOK(approvals)"
-// in the source: a [Section] in the navigation, a route in
-// [Console.Register], and a block on the agent page.
+// The agent page shows the agent's chain from its root principal and the
+// tree of its sub-agents with their statuses, naming the ancestor that
+// stops a sub-agent; a task's page shows the trees of a job; the
+// confirmation of a revocation, suspension or retirement counts the
+// descendants that stop with it. The approvals pages list pending and
+// decided requests and decide one with a required reason through
+// [issuer.Issuer.Approve] and [issuer.Issuer.Deny]; those who decide
+// follow the issuer's approval changes over a session-authenticated feed
+// (/console/approvals/events).
 package console

@@ -62,6 +62,9 @@ type overviewPage struct {
 	Expired            []issuer.Agent
 	DormantN, ExpiredN int
 	Truncated          bool
+	// Waiting counts the pending approval requests the principal sees
+	// (every one for those who decide, its own for an orchestrator).
+	Waiting int
 }
 
 type statusCount struct {
@@ -107,7 +110,12 @@ func (c *Console) overview(g *gin.Context) {
 	for _, st := range statuses {
 		p.Counts = append(p.Counts, statusCount{st, by[st]})
 	}
-	var err error
+	waiting, err := c.cfg.Issuer.Approvals(ctx, s.principal, issuer.ApprovalPending)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	p.Waiting = len(waiting)
 	if p.Dormant, err = c.cfg.Issuer.Agents(ctx, s.principal, issuer.AgentFilter{Dormant: true}); err != nil {
 		c.fail(g, err)
 		return

@@ -49,14 +49,14 @@ var funcs = template.FuncMap{
 }
 
 // pageNames are the templates under templates/, each rendered inside
-// layout.html.
+// layout.html (tree.html, the delegation tree, is shared by all).
 var pageNames = []string{"overview", "agents", "agent", "confirm", "principals", "keys", "audit",
-	"removeprincipal", "signedin", "signedout", "refused"}
+	"removeprincipal", "signedin", "signedout", "refused", "task", "approvals", "approval"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, n := range pageNames {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+n+".html")
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/tree.html", "templates/"+n+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", n, err)
 		}
@@ -76,7 +76,8 @@ func (c *Console) render(g *gin.Context, status int, name string, s *session, pa
 				continue
 			}
 			v.Nav = append(v.Nav, navItem{Href: "/console/" + sec.Path, Title: sec.Title,
-				Current: current == sec.Path || (sec.Path == "agents" && strings.HasPrefix(current, "agent"))})
+				Current: current == sec.Path || (sec.Path == "agents" && (strings.HasPrefix(current, "agent") || current == "task")) ||
+					(sec.Path == "approvals" && current == "approval")})
 		}
 	}
 	var buf bytes.Buffer

@@ -100,6 +100,23 @@ func TestBrowserPages(t *testing.T) {
 	}
 	e.verify(agents[1].key, agents[1].issued.Credential)
 
+	// A job's delegation tree, its middle agent suspended; approval
+	// requests, one pending, one approved, one denied.
+	f := e.family(e.admin, "nightly-close-2026-12")
+	if _, err := e.adminClient.Suspend(bg, f.child.issued.ID); err != nil {
+		t.Fatal(err)
+	}
+	booker := e.addPrincipal("room-booker", "orchestrator", false)
+	_, pending := e.ask(booker, "book rooms for the offsite", "offsite-q1")
+	_, approved := e.ask(booker, "move the on-call calendar", "")
+	_, denied := e.ask(booker, "write to every calendar", "")
+	if _, err := e.adminClient.Approve(bg, approved, "on-call handover, ticket OPS-12"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.adminClient.Deny(bg, denied, "too broad: ask per team"); err != nil {
+		t.Fatal(err)
+	}
+
 	do(t, ctx, "sign in", chromedp.Navigate(e.link(e.admin)), chromedp.WaitVisible(chromedp.CSS("#count-total")))
 	do(t, ctx, "keyboard", chromedp.KeyEvent("\t"))
 	if got := run(t, ctx, "first focus", chromedp.Evaluate[string](`document.activeElement.className`)); got != "skip" {
@@ -115,6 +132,11 @@ func TestBrowserPages(t *testing.T) {
 		{"removeprincipal", e.url + "/console/principals/confirm?did=" + url.QueryEscape(ops.DID), "#confirm"},
 		{"keys", e.url + "/console/keys", "#keys"},
 		{"audit", e.url + "/console/audit?check=1&decision=deny", "#chain"},
+		{"tree", e.url + "/console/agent?did=" + url.QueryEscape(f.child.key.DID), "#descendants"},
+		{"task", e.url + "/console/task?id=nightly-close-2026-12", "#task-tree"},
+		{"approvals", e.url + "/console/approvals", "#pending"},
+		{"approval", e.url + "/console/approval?id=" + url.QueryEscape(pending), "#approve"},
+		{"confirm-tree", e.url + "/console/agent/confirm?action=revoke&did=" + url.QueryEscape(f.root.key.DID) + "&credential=" + url.QueryEscape(f.root.issued.ID), "#descendants-stop"},
 	}
 	for _, size := range []struct {
 		name          string
@@ -131,7 +153,7 @@ func TestBrowserPages(t *testing.T) {
 			for _, problem := range run(t, ctx, "a11y "+p.name, chromedp.Evaluate[[]string](a11yCheck)) {
 				t.Errorf("%s (%s): %s", p.name, size.name, problem)
 			}
-			if shots != "" && p.name != "removeprincipal" && (size.name == "desktop" || p.name == "overview" || p.name == "agent") {
+			if shots != "" && p.name != "removeprincipal" && (size.name == "desktop" || p.name == "overview" || p.name == "agent" || p.name == "approval") {
 				buf := run(t, ctx, "screenshot", chromedp.FullScreenshot(100))
 				if err := os.WriteFile(filepath.Join(shots, p.name+"-"+size.name+".png"), buf, 0o644); err != nil {
 					t.Fatal(err)
