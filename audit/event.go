@@ -29,6 +29,7 @@ const (
 	ActionAuditRead           = "audit.read"
 	ActionAuditIngest         = "audit.ingest"
 	ActionVerify              = "verify"
+	ActionOAuthToken          = "oauth.token" // an access token granted or refused (issuer/oauth)
 )
 
 // Decisions. Every event records one of them.

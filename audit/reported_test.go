@@ -43,3 +43,32 @@ func TestSummaryReportedEvents(t *testing.T) {
 		t.Fatalf("dormant %+v: want the agent, never seen", s.DormantAgents)
 	}
 }
+
+// TestSummaryNewResourcesAreReachedOnes: only verifications and token
+// grants name a resource the agent reached; an approval's id or an
+// issuance's audience in Resource is not one.
+func TestSummaryNewResourcesAreReachedOnes(t *testing.T) {
+	const agent = "did:key:zAgent"
+	b, err := NewSummaryBuilder(t0, t0.Add(time.Hour), SummaryOptions{Agents: []AgentState{{DID: agent}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(time.Minute)
+	for _, ev := range []*Event{
+		{Time: at, Action: ActionAgentIssue, Subject: agent, Decision: DecisionAllow, Resource: "https://issued.example"},
+		{Time: at, Action: "approval.approve", Subject: agent, Decision: DecisionAllow, Resource: "urn:uuid:0f6c9a8e-7b1d-4c1e-9f6e-2a1b3c4d5e6f"},
+		{Time: at, Action: ActionVerify, Subject: agent, Decision: DecisionAllow, Resource: "https://verified.example"},
+		{Time: at, Action: ActionOAuthToken, Subject: agent, Decision: DecisionAllow, Resource: "https://token.example"},
+	} {
+		b.Add(ev)
+	}
+	s := b.Summary()
+	if len(s.Agents) != 1 {
+		t.Fatalf("agents %+v: want one", s.Agents)
+	}
+	got := s.Agents[0].NewResources
+	want := []string{"https://token.example", "https://verified.example"}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("new resources %q, want %q", got, want)
+	}
+}

@@ -191,12 +191,20 @@ func (b *SummaryBuilder) Add(ev *Event) {
 				a.firstVerify = ev.Time
 			}
 		}
-		if ev.Resource != "" {
+		if reaches(ev) {
 			a.oldRes[ev.Resource] = true
 		}
 		return
 	}
 	a.observe(ev)
+}
+
+// reaches reports whether ev is an agent reaching a resource: a
+// verification or an access-token grant for it. Other events may name
+// something else in Resource (an approval's id, an issuance's audience)
+// that is not a place the agent went.
+func reaches(ev *Event) bool {
+	return ev.Resource != "" && (ev.Action == ActionVerify || ev.Action == ActionOAuthToken)
 }
 
 // Summary returns the summary of the events added so far, checked against
@@ -251,7 +259,7 @@ func (a *agentAcc) observe(ev *Event) {
 		}
 		a.perMinute[ev.Time.Truncate(time.Minute).Unix()]++
 	}
-	if ev.Resource != "" && !a.oldRes[ev.Resource] {
+	if reaches(ev) && !a.oldRes[ev.Resource] {
 		if a.newRes == nil {
 			a.newRes = map[string]bool{}
 		}

@@ -22,7 +22,7 @@ import (
 
 // Audit actions of the OAuth face.
 const (
-	ActionOAuthToken      = "oauth.token"
+	ActionOAuthToken      = audit.ActionOAuthToken
 	ActionOAuthIntrospect = "oauth.introspect"
 	ActionOAuthRevoke     = "oauth.revoke"
 )
