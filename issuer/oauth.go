@@ -278,7 +278,11 @@ func (a *AuthServer) Token(ctx context.Context, r TokenRequest) (*TokenGrant, er
 				return err
 			}
 			commit = append(commit, done)
-			if src, err = a.liveCredential(ctx, client, now); err != nil {
+			src, err = a.liveCredential(ctx, client, now)
+			if src != nil {
+				ev.Credential, ev.Delegation = src.credential, auditChain(src.chain)
+			}
+			if err != nil {
 				return err
 			}
 		case oauth.GrantTokenExchange:
@@ -440,8 +444,10 @@ func (a *AuthServer) authenticateClient(clientID, assertionType, assertion strin
 
 // liveCredential returns the agent's current credential if it may back a
 // token: registered, not retired, credential unexpired, unrevoked and
-// unsuspended (read in one transaction; the status bits are set in the
-// same transactions as these records).
+// unsuspended, and no ancestor retired, revoked or suspended (read in one
+// transaction; the status bits are set in the same transactions as these
+// records). Refused only for an ancestor, it returns the credential too,
+// for the audit event.
 func (a *AuthServer) liveCredential(ctx context.Context, agentDID string, now time.Time) (*grantSource, error) {
 	var src *grantSource
 	err := a.is.db.View(ctx, func(tx store.Tx) error {
@@ -471,14 +477,14 @@ func (a *AuthServer) liveCredential(ctx context.Context, agentDID string, now ti
 		case !now.Before(cr.ValidUntil):
 			return refuse(KindForbidden, oauth.InvalidGrant, reason.Expired, "the agent's credential expired; refresh it first")
 		}
-		if e := ancestorRefusal(tx, ag.Parent); e != nil {
-			return e
-		}
 		// The token carries every status entry of the credential: its
 		// own, then each ancestor's agent-level pair (a sub-agent's), as
 		// the credential lays them out.
 		src = &grantSource{agent: agentDID, credential: cr.ID, issuerDID: a.is.did, scopes: ag.Scopes, audiences: ag.Audiences,
 			status: statusEntries(&ag, cr.Revocation, cr.Suspension), validUntil: cr.ValidUntil, chain: ag.Delegation}
+		if e := ancestorRefusal(tx, ag.Parent); e != nil {
+			return e
+		}
 		return nil
 	})
 	return src, err
