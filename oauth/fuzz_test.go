@@ -18,12 +18,24 @@ func FuzzParseAccessToken(f *testing.F) {
 	tok, _ := SignAccessToken(s, &AccessToken{Issuer: "https://issuer.example.com", Subject: "did:key:z6Mk", ClientID: "did:key:z6Mk",
 		Audience: vc.Audience{"https://api.example.com"}, JTI: "j", IssuedAt: 1, Expiry: 2})
 	f.Add(tok)
+	chain := []vc.DelegationLink{{Credential: "urn:uuid:1", Holder: "did:key:r"}, {Credential: "urn:uuid:2", Holder: "did:key:c"}}
+	sub, act := Delegated("did:key:z6Mk", chain)
+	tok, _ = SignAccessToken(s, &AccessToken{Issuer: "https://issuer.example.com", Subject: sub, ClientID: "did:key:z6Mk",
+		Audience: vc.Audience{"https://api.example.com"}, JTI: "j", IssuedAt: 1, Expiry: 2, Act: act, Delegation: chain})
+	f.Add(tok)
 	f.Add("")
 	f.Add("e30.e30.AAAA")
 	f.Fuzz(func(t *testing.T, s string) {
 		_, at, err := ParseAccessToken(s)
 		if err == nil && (at.Issuer == "" || at.Subject == "" || len(at.Audience) == 0 || at.JTI == "" || at.Expiry == 0) {
 			t.Fatalf("accepted a token without a required claim: %+v", at)
+		}
+		if err == nil {
+			// Whatever is accepted names its actors consistently.
+			wantSub, wantAct := Delegated(at.ClientID, at.Delegation)
+			if at.Subject != wantSub || !reflect.DeepEqual(at.Act.Actors(), wantAct.Actors()) {
+				t.Fatalf("accepted sub %q act %v for chain %v", at.Subject, at.Act.Actors(), at.Delegation)
+			}
 		}
 	})
 }
