@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -111,4 +112,27 @@ func ExampleDelegated() {
 	// Output:
 	// sub: did:key:root
 	// act: {"sub":"did:key:grandchild","act":{"sub":"did:key:child"}}
+}
+
+// TestFastDecodeDelegatedToken: the claims agentid's issuer writes for a
+// sub-agent take the fast path, and decode as encoding/json does.
+func TestFastDecodeDelegatedToken(t *testing.T) {
+	chain := links("did:key:r", "did:key:c")
+	sub, act := Delegated("did:key:g", chain)
+	at := &AccessToken{Issuer: "https://issuer.example.com", Subject: sub, ClientID: "did:key:g", Audience: vc.Audience{"https://api"},
+		Scope: "a:b", JTI: "j", IssuedAt: 1, Expiry: 2, Confirmation: &Confirmation{JKT: "t"}, CredentialID: "urn:uuid:g",
+		CredentialStatus: []vc.StatusEntry{{ID: "u#1", Type: "BitstringStatusListEntry", StatusPurpose: "revocation", StatusListIndex: "1", StatusListCredential: "u"}},
+		Act: act, Delegation: chain}
+	b, err := json.Marshal(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := fastDecodeAccessToken(b)
+	if !ok {
+		t.Fatalf("fast path refused %s", b)
+	}
+	var want AccessToken
+	if err := json.Unmarshal(b, &want); err != nil || !reflect.DeepEqual(*got, want) {
+		t.Fatalf("fast %+v, encoding/json %+v (%v)", *got, want, err)
+	}
 }

@@ -82,6 +82,9 @@ func FuzzNormalizeURL(f *testing.F) {
 // they accept, encoding/json decodes to the same value.
 func FuzzFastDecodeDifferential(f *testing.F) {
 	f.Add([]byte(`{"iss":"https://i.example","sub":"did:key:z","client_id":"did:key:z","aud":["https://a"],"scope":"a:b c:d","jti":"j","iat":1,"exp":2,"cnf":{"jkt":"t"},"credential_id":"urn:uuid:x","credential_status":[{"id":"u#1","type":"BitstringStatusListEntry","statusPurpose":"revocation","statusListIndex":"1","statusListCredential":"u"}]}`))
+	f.Add([]byte(`{"iss":"https://i.example","sub":"did:key:r","client_id":"did:key:g","aud":["https://a"],"jti":"j","iat":1,"exp":2,"act":{"sub":"did:key:g","act":{"sub":"did:key:c"}},"delegation":[{"credential":"urn:uuid:1","holder":"did:key:r"},{"credential":"urn:uuid:2","holder":"did:key:c"}]}`))
+	f.Add([]byte(`{"act":{},"delegation":[]}`))
+	f.Add([]byte(`{"act":{"act":{"act":{}}},"delegation":[{}]}`))
 	f.Add([]byte(`{"aud":"https://a","iat":-0}`))
 	f.Add([]byte(`{"aud":[],"credential_status":[],"cnf":{}}`))
 	f.Add([]byte(`{"credential_status":[{}],"aud":[""]}`))
