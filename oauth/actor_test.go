@@ -122,7 +122,7 @@ func TestFastDecodeDelegatedToken(t *testing.T) {
 	at := &AccessToken{Issuer: "https://issuer.example.com", Subject: sub, ClientID: "did:key:g", Audience: vc.Audience{"https://api"},
 		Scope: "a:b", JTI: "j", IssuedAt: 1, Expiry: 2, Confirmation: &Confirmation{JKT: "t"}, CredentialID: "urn:uuid:g",
 		CredentialStatus: []vc.StatusEntry{{ID: "u#1", Type: "BitstringStatusListEntry", StatusPurpose: "revocation", StatusListIndex: "1", StatusListCredential: "u"}},
-		Act: act, Delegation: chain}
+		Act:              act, Delegation: chain}
 	b, err := json.Marshal(at)
 	if err != nil {
 		t.Fatal(err)
