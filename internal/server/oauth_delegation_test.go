@@ -458,7 +458,7 @@ func TestOAuthRetiredSubtree(t *testing.T) {
 
 // TestOAuthApprovalPending: a sub-agent whose grant waits for approval has
 // no credential and gets no token (invalid_client: not a registered
-// agent), by either grant; once approved it does.
+// agent), by either grant, nor once denied; once approved it does.
 func TestOAuthApprovalPending(t *testing.T) {
 	ts := start(t, t.TempDir())
 	ctx := context.Background()
@@ -518,6 +518,20 @@ func TestOAuthApprovalPending(t *testing.T) {
 	if n == 0 {
 		t.Fatal("the pending sub-agent's refusals are not audited")
 	}
+	// Denied: still nothing.
+	child2 := newKey(t)
+	cp2, _ := anon.ProofFor(ctx, child2, parent.DID)
+	sub2, err := anon.IssueSubAgent(ctx, parent, a.Issued.Credential, api.IssueRequest{Agent: child2.DID, Proof: cp2,
+		Scopes: []string{"calendar:write"}, Audiences: []string{calendar}, Owner: "o", Purpose: "p"})
+	if err != nil || sub2.Approval == "" {
+		t.Fatalf("second sub-agent: %+v %v", sub2, err)
+	}
+	if _, err := ts.admin.Deny(ctx, sub2.Approval, "no"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.token(t, held{key: child2}, client.TokenOptions{})
+	oauthRefusal(t, "denied sub-agent", err, oauth.InvalidClient, "unknown_key")
+
 	if _, err := ts.admin.Approve(ctx, sub.Approval, "ok"); err != nil {
 		t.Fatal(err)
 	}
