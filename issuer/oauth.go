@@ -209,6 +209,8 @@ type grantSource struct {
 	audiences  []string
 	status     []vc.StatusEntry
 	validUntil time.Time
+	// chain is the credential's delegation chain (a sub-agent's).
+	chain []vc.DelegationLink
 }
 
 // refuse builds the refusal of an OAuth request: an *Error whose code is
@@ -276,7 +278,11 @@ func (a *AuthServer) Token(ctx context.Context, r TokenRequest) (*TokenGrant, er
 				return err
 			}
 			commit = append(commit, done)
-			if src, err = a.liveCredential(ctx, client, now); err != nil {
+			src, err = a.liveCredential(ctx, client, now)
+			if src != nil {
+				ev.Credential, ev.Delegation = src.credential, auditChain(src.chain)
+			}
+			if err != nil {
 				return err
 			}
 		case oauth.GrantTokenExchange:
@@ -290,6 +296,7 @@ func (a *AuthServer) Token(ctx context.Context, r TokenRequest) (*TokenGrant, er
 			return refuse(KindInvalid, oauth.UnsupportedGrantType, "", "grant types: client_credentials, token exchange")
 		}
 		ev.Credential = src.credential
+		ev.Delegation = auditChain(src.chain)
 		scopes, err := grantScopes(r, src)
 		if err != nil {
 			return err
@@ -348,10 +355,11 @@ func (a *AuthServer) Token(ctx context.Context, r TokenRequest) (*TokenGrant, er
 		if !exp.After(now) {
 			return refuse(KindForbidden, oauth.InvalidGrant, reason.Expired, "the credential expires within the second")
 		}
+		sub, act := oauth.Delegated(src.agent, src.chain)
 		at := &oauth.AccessToken{
-			Issuer: is.cfg.URL, Subject: src.agent, ClientID: src.agent, Audience: vc.Audience(aud),
+			Issuer: is.cfg.URL, Subject: sub, ClientID: src.agent, Audience: vc.Audience(aud),
 			Scope: strings.Join(scopes, " "), JTI: uuid.NewString(), IssuedAt: iat.Unix(), Expiry: exp.Unix(),
-			CredentialID: src.credential, CredentialStatus: src.status,
+			CredentialID: src.credential, CredentialStatus: src.status, Act: act, Delegation: src.chain,
 		}
 		if src.issuerDID != is.did {
 			at.CredentialIssuer = src.issuerDID
@@ -436,8 +444,10 @@ func (a *AuthServer) authenticateClient(clientID, assertionType, assertion strin
 
 // liveCredential returns the agent's current credential if it may back a
 // token: registered, not retired, credential unexpired, unrevoked and
-// unsuspended (read in one transaction; the status bits are set in the
-// same transactions as these records).
+// unsuspended, and no ancestor retired, revoked or suspended (read in one
+// transaction; the status bits are set in the same transactions as these
+// records). Refused only for an ancestor, it returns the credential too,
+// for the audit event.
 func (a *AuthServer) liveCredential(ctx context.Context, agentDID string, now time.Time) (*grantSource, error) {
 	var src *grantSource
 	err := a.is.db.View(ctx, func(tx store.Tx) error {
@@ -467,8 +477,14 @@ func (a *AuthServer) liveCredential(ctx context.Context, agentDID string, now ti
 		case !now.Before(cr.ValidUntil):
 			return refuse(KindForbidden, oauth.InvalidGrant, reason.Expired, "the agent's credential expired; refresh it first")
 		}
+		// The token carries every status entry of the credential: its
+		// own, then each ancestor's agent-level pair (a sub-agent's), as
+		// the credential lays them out.
 		src = &grantSource{agent: agentDID, credential: cr.ID, issuerDID: a.is.did, scopes: ag.Scopes, audiences: ag.Audiences,
-			status: []vc.StatusEntry{cr.Revocation, cr.Suspension}, validUntil: cr.ValidUntil}
+			status: statusEntries(&ag, cr.Revocation, cr.Suspension), validUntil: cr.ValidUntil, chain: ag.Delegation}
+		if e := ancestorRefusal(tx, ag.Parent); e != nil {
+			return e
+		}
 		return nil
 	})
 	return src, err
@@ -504,7 +520,9 @@ func (a *AuthServer) exchangeSubject(ctx context.Context, ev *audit.Event, r Tok
 	}
 	c := res.Credential
 	src := &grantSource{agent: res.Agent, credential: c.ID, issuerDID: c.Issuer.ID, scopes: c.CredentialSubject.Scopes,
-		audiences: c.CredentialSubject.Audiences, status: c.CredentialStatus, validUntil: res.ExpiresAt}
+		audiences: c.CredentialSubject.Audiences, status: c.CredentialStatus, validUntil: res.ExpiresAt,
+		chain: c.CredentialSubject.Delegation}
+	ev.Delegation = auditChain(src.chain)
 	if c.Issuer.ID == a.is.did {
 		// This issuer's own credential: its records are authoritative.
 		own, err := a.liveCredential(ctx, res.Agent, now)
@@ -608,10 +626,10 @@ func (a *AuthServer) Introspect(ctx context.Context, clientID, assertionType, as
 			}
 			return err
 		}
-		ev.Subject, ev.Credential = at.Subject, at.CredentialID
+		ev.Subject, ev.Credential, ev.Delegation = at.ClientID, at.CredentialID, auditChain(at.Delegation)
 		out = &oauth.Introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, TokenType: "Bearer",
 			Exp: at.Expiry, Iat: at.IssuedAt, Sub: at.Subject, Aud: at.Audience, Iss: at.Issuer, Jti: at.JTI,
-			Cnf: at.Confirmation, CredentialID: at.CredentialID}
+			Cnf: at.Confirmation, CredentialID: at.CredentialID, Act: at.Act}
 		if at.Confirmation != nil {
 			out.TokenType = "DPoP"
 		}
@@ -719,13 +737,13 @@ func (a *AuthServer) Revoke(ctx context.Context, clientID, assertionType, assert
 		if err != nil || !now.Before(time.Unix(at.Expiry, 0)) {
 			return nil
 		}
-		if at.Subject != client {
+		if at.ClientID != client {
 			p, err := is.Principal(ctx, client)
 			if err != nil || p.Role != RoleAdmin {
 				return nil // not the caller's token: nothing to say (RFC 7009 §2.1)
 			}
 		}
-		ev.Subject, ev.Credential = at.Subject, at.CredentialID
+		ev.Subject, ev.Credential = at.ClientID, at.CredentialID
 		return is.db.Update(ctx, func(tx store.Tx) error {
 			var v [8]byte
 			binary.BigEndian.PutUint64(v[:], uint64(at.Expiry))

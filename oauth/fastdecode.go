@@ -243,14 +243,61 @@ func fastDecodeAccessToken(b []byte) (*AccessToken, bool) {
 		case "credential_issuer":
 			d.once(&seen, 11)
 			at.CredentialIssuer = d.str()
+		case "act":
+			d.once(&seen, 12)
+			at.Act = d.actor(0)
+		case "delegation":
+			d.once(&seen, 13)
+			at.Delegation = []vc.DelegationLink{}
+			for m := d.begin('[', ']'); m && !d.bad; m = d.more(']') {
+				var l vc.DelegationLink
+				var ls uint32
+				for k := d.begin('{', '}'); k && !d.bad; k = d.more('}') {
+					switch d.key() {
+					case "credential":
+						d.once(&ls, 0)
+						l.Credential = d.str()
+					case "holder":
+						d.once(&ls, 1)
+						l.Holder = d.str()
+					default:
+						d.bad = true
+					}
+				}
+				at.Delegation = append(at.Delegation, l)
+			}
 		default:
-			d.bad = true // act, unknown members, other spellings
+			d.bad = true // unknown members, other spellings
 		}
 	}
 	if !d.end() {
 		return nil, false
 	}
 	return at, true
+}
+
+// actor decodes an act claim (RFC 8693 §4.1) of at most MaxChain nested
+// actors, each with sub and, optionally, act.
+func (d *fastDec) actor(depth int) *Actor {
+	if depth > MaxChain {
+		d.bad = true
+		return nil
+	}
+	a := new(Actor)
+	var seen uint32
+	for m := d.begin('{', '}'); m && !d.bad; m = d.more('}') {
+		switch d.key() {
+		case "sub":
+			d.once(&seen, 0)
+			a.Subject = d.str()
+		case "act":
+			d.once(&seen, 1)
+			a.Actor = d.actor(depth + 1)
+		default:
+			d.bad = true
+		}
+	}
+	return a
 }
 
 // fastDecodeProofClaims decodes DPoP proof claims in the simple form.

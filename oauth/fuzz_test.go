@@ -18,12 +18,24 @@ func FuzzParseAccessToken(f *testing.F) {
 	tok, _ := SignAccessToken(s, &AccessToken{Issuer: "https://issuer.example.com", Subject: "did:key:z6Mk", ClientID: "did:key:z6Mk",
 		Audience: vc.Audience{"https://api.example.com"}, JTI: "j", IssuedAt: 1, Expiry: 2})
 	f.Add(tok)
+	chain := []vc.DelegationLink{{Credential: "urn:uuid:1", Holder: "did:key:r"}, {Credential: "urn:uuid:2", Holder: "did:key:c"}}
+	sub, act := Delegated("did:key:z6Mk", chain)
+	tok, _ = SignAccessToken(s, &AccessToken{Issuer: "https://issuer.example.com", Subject: sub, ClientID: "did:key:z6Mk",
+		Audience: vc.Audience{"https://api.example.com"}, JTI: "j", IssuedAt: 1, Expiry: 2, Act: act, Delegation: chain})
+	f.Add(tok)
 	f.Add("")
 	f.Add("e30.e30.AAAA")
 	f.Fuzz(func(t *testing.T, s string) {
 		_, at, err := ParseAccessToken(s)
 		if err == nil && (at.Issuer == "" || at.Subject == "" || len(at.Audience) == 0 || at.JTI == "" || at.Expiry == 0) {
 			t.Fatalf("accepted a token without a required claim: %+v", at)
+		}
+		if err == nil {
+			// Whatever is accepted names its actors consistently.
+			wantSub, wantAct := Delegated(at.ClientID, at.Delegation)
+			if at.Subject != wantSub || !reflect.DeepEqual(at.Act.Actors(), wantAct.Actors()) {
+				t.Fatalf("accepted sub %q act %v for chain %v", at.Subject, at.Act.Actors(), at.Delegation)
+			}
 		}
 	})
 }
@@ -70,6 +82,9 @@ func FuzzNormalizeURL(f *testing.F) {
 // they accept, encoding/json decodes to the same value.
 func FuzzFastDecodeDifferential(f *testing.F) {
 	f.Add([]byte(`{"iss":"https://i.example","sub":"did:key:z","client_id":"did:key:z","aud":["https://a"],"scope":"a:b c:d","jti":"j","iat":1,"exp":2,"cnf":{"jkt":"t"},"credential_id":"urn:uuid:x","credential_status":[{"id":"u#1","type":"BitstringStatusListEntry","statusPurpose":"revocation","statusListIndex":"1","statusListCredential":"u"}]}`))
+	f.Add([]byte(`{"iss":"https://i.example","sub":"did:key:r","client_id":"did:key:g","aud":["https://a"],"jti":"j","iat":1,"exp":2,"act":{"sub":"did:key:g","act":{"sub":"did:key:c"}},"delegation":[{"credential":"urn:uuid:1","holder":"did:key:r"},{"credential":"urn:uuid:2","holder":"did:key:c"}]}`))
+	f.Add([]byte(`{"act":{},"delegation":[]}`))
+	f.Add([]byte(`{"act":{"act":{"act":{}}},"delegation":[{}]}`))
 	f.Add([]byte(`{"aud":"https://a","iat":-0}`))
 	f.Add([]byte(`{"aud":[],"credential_status":[],"cnf":{}}`))
 	f.Add([]byte(`{"credential_status":[{}],"aud":[""]}`))

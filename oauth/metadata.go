@@ -69,6 +69,9 @@ type Introspection struct {
 	Cnf       *Confirmation `json:"cnf,omitempty"`
 	// CredentialID is agentid's: the credential the token derives from.
 	CredentialID string `json:"credential_id,omitempty"`
+	// Act is the token's act claim (RFC 8693 §4.1 lets introspection
+	// answer it): a sub-agent's chain of actors.
+	Act *Actor `json:"act,omitempty"`
 }
 
 // JWKS is a JSON Web Key Set (RFC 7517 §5) of public keys.

@@ -73,7 +73,16 @@ type AccessToken struct {
 	// token's issuer (a token exchange of another trusted issuer's
 	// credential): its status entries are that issuer's lists.
 	CredentialIssuer string `json:"credential_issuer,omitempty"`
-	Act              *Actor `json:"act,omitempty"`
+	// Act is RFC 8693's actor claim of a sub-agent's token: the agent
+	// (client_id) outermost, its ancestors below the root nested, the
+	// root agent being sub. See [Delegated].
+	Act *Actor `json:"act,omitempty"`
+	// Delegation is agentid's: the credential's delegation chain as it
+	// is (credentialSubject.delegation: root first, each link the
+	// credential an ancestor delegated with and its DID), which act
+	// cannot carry (RFC 8693 §4.1 makes act's members identify the actor
+	// and nothing else).
+	Delegation []vc.DelegationLink `json:"delegation,omitempty"`
 }
 
 // Scopes splits the scope claim.
@@ -118,6 +127,9 @@ func ParseAccessToken(token string) (*jws.Token, *AccessToken, error) {
 	if at.Issuer == "" || at.Subject == "" || at.ClientID == "" || len(at.Audience) == 0 || at.JTI == "" ||
 		at.IssuedAt == 0 || at.Expiry == 0 {
 		return nil, nil, reason.New(reason.Malformed, "oauth: token lacks a claim RFC 9068 requires")
+	}
+	if err := at.checkDelegation(); err != nil {
+		return nil, nil, err
 	}
 	return t, at, nil
 }

@@ -3,6 +3,7 @@ package verifier
 import (
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -97,7 +98,9 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, cred AccessCredential,
 	if err != nil {
 		return nil, err
 	}
-	who.holder, who.credential = at.Subject, at.CredentialID
+	// The agent acting is the client the token was issued to (for a
+	// sub-agent, sub is the root agent of its tree: oauth.Delegated).
+	who.holder, who.credential, who.chain = at.ClientID, at.CredentialID, at.Delegation
 	exp := time.Unix(at.Expiry, 0)
 	if now.After(exp.Add(v.skew)) {
 		return nil, badToken(reason.Expired, "the token expired")
@@ -145,12 +148,25 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, cred AccessCredential,
 	if !hasPurpose(at.CredentialStatus, "revocation") {
 		return nil, badToken(reason.StatusUnavailable, "the token carries no revocation status entry")
 	}
-	if err := sl.outside(ctx, func() error { return v.status.Check(ctx, credIssuer, at.CredentialStatus) }); err != nil {
+	err = sl.outside(ctx, func() error {
+		err := v.status.Check(ctx, credIssuer, at.CredentialStatus)
+		if err != nil {
+			// A sub-agent's token: name the ancestor behind a refusal.
+			err = v.blameChain(ctx, credIssuer, at.Delegation, at.CredentialStatus, err)
+		}
+		return err
+	})
+	if err != nil {
 		code, ok := reason.CodeOf(err)
 		if !ok {
 			code = reason.StatusUnavailable
 		}
-		return nil, &oauth.Error{Code: oauth.InvalidToken, Reason: code, Description: "the credential behind the token is " + string(code), Err: err}
+		desc := "the credential behind the token is " + string(code)
+		var re *reason.Error
+		if errors.As(err, &re) && strings.HasPrefix(re.Detail, "verifier: ancestor ") {
+			desc = strings.TrimPrefix(re.Detail, "verifier: ")
+		}
+		return nil, &oauth.Error{Code: oauth.InvalidToken, Reason: code, Description: desc, Err: err}
 	}
 	scopes := at.Scopes()
 	for _, s := range req.Scopes {
@@ -163,7 +179,8 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, cred AccessCredential,
 			return nil, err
 		}
 	}
-	return &Result{Agent: at.Subject, Issuer: credIssuer, Scopes: scopes, CredentialID: at.CredentialID, ExpiresAt: exp, AccessToken: at}, nil
+	return &Result{Agent: at.ClientID, Issuer: credIssuer, Scopes: scopes, CredentialID: at.CredentialID, ExpiresAt: exp,
+		Delegation: at.Delegation, AccessToken: at}, nil
 }
 
 // accessToken parses and verifies a token's signature, through the token

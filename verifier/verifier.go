@@ -59,7 +59,10 @@ type Result struct {
 	// DelegatedBy is the principal that registered the agent (for a
 	// sub-agent: its tree's root principal); Delegation a sub-agent's chain
 	// of ancestors, root first (nil for an agent a principal registered);
-	// OnBehalfOf whom the agent acts for.
+	// OnBehalfOf whom the agent acts for. From an access token, Agent is
+	// its client_id and Delegation its delegation claim (its act claim is
+	// in AccessToken.Act); a token carries neither DelegatedBy nor
+	// OnBehalfOf.
 	DelegatedBy string              `json:"delegatedBy,omitempty"`
 	Delegation  []vc.DelegationLink `json:"delegation,omitempty"`
 	OnBehalfOf  string              `json:"onBehalfOf,omitempty"`
