@@ -58,10 +58,16 @@ func startProgram(t *testing.T, bin string, args ...string) *lines {
 		}
 		close(l.ch)
 	}()
-	go func() { cmd.Wait(); pw.Close() }()
+	// exited closes once Wait has returned: only then are the stderr
+	// buffer and ProcessState the test's to read.
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); pw.Close(); close(exited) }()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		select {
+		case <-exited:
+		default:
 			cmd.Process.Kill()
+			<-exited
 		}
 		l.mu.Lock()
 		t.Logf("%s %s:\n%s\n[stderr, first 2000 bytes]\n%.2000s", filepath.Base(bin), strings.Join(args, " "), strings.Join(l.all, "\n"), stderr.String())
