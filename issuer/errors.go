@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentid/agentid/reason"
+	"github.com/agentid/agentid/store"
 )
 
 // Code is a stable error code of the issuer API. Beside the codes below,
@@ -145,6 +146,12 @@ func TooLarge(limit int64) *Error {
 // kind. An error without a reason code is not a refusal: it is returned as
 // it is (an internal failure).
 func fromReason(err error, kind Kind) error {
+	// A refusal that only says the store could not record what the check
+	// needs (a full disk under the replay journal) is no verdict on the
+	// caller: it stays an unavailability, which the server answers 503.
+	if errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
 	var re *reason.Error
 	if errors.As(err, &re) {
 		return &Error{Kind: kind, Code: Code(re.Code), Detail: re.Detail}

@@ -251,3 +251,47 @@ func TestFaultDiskFull(t *testing.T) {
 		t.Fatalf("inventory after restart: %d agents, %v; want %d", len(list), err, len(acked))
 	}
 }
+
+// TestFaultDiskFullReplayJournalFirst: when the replay journal is the first
+// write to fail on a full disk (its batch flushes before any other write),
+// a principal's call and a verification are answered 503 unavailable, not
+// 401 or valid:false "replayed": the caller did nothing wrong, and must be
+// told to retry.
+func TestFaultDiskFullReplayJournalFirst(t *testing.T) {
+	ts, fault := startFault(t, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	agent := newKey(t)
+	first, err := ts.issue(t, ts.admin, agent, []string{"calendar:read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fault.on.Store(true)
+	// A read-only call records its jti in the principals' replay journal;
+	// the journal's next flush fails on the full disk.
+	if _, err := ts.admin.Agent(ctx, agent.DID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * replayFlushInterval)
+	_, err = ts.admin.Revoke(ctx, first.ID)
+	wantUnavailable(t, "revocation after the replay journal failed", err)
+
+	// The verifier service's own journal: the first decision is taken in
+	// memory and queued (the journal's documented window), its flush fails,
+	// and the next is refused 503.
+	verify := func() (*api.VerifyResponse, error) {
+		vp, err := agent.Present(client.PresentOptions{Credential: first.Credential, Audience: "https://calendar.example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return client.New(ts.url, nil).Verify(ctx, api.VerifyRequest{Presentation: vp, Audience: "https://calendar.example.com"})
+	}
+	if _, err := verify(); err != nil {
+		wantUnavailable(t, "verification on a full disk", err)
+	}
+	time.Sleep(3 * replayFlushInterval)
+	res, err := verify()
+	if err == nil {
+		t.Fatalf("verification after the replay journal failed: %+v; want 503 unavailable", res)
+	}
+	wantUnavailable(t, "verification after the replay journal failed", err)
+}

@@ -497,6 +497,12 @@ func (s *Server) verify(c *gin.Context) {
 		Audience: req.Audience, Nonce: req.Nonce, Method: req.Method, URL: req.URL,
 		Scopes: req.Scopes, SourceIP: req.SourceIP, RequestID: rid(c),
 	})
+	if unavailable(err) {
+		// Not a verdict on the presentation (the replay journal or the
+		// audit log cannot be written): 503 with Retry-After.
+		s.fail(c, err)
+		return
+	}
 	out, err := api.NewVerifyResponse(res, err)
 	if err != nil {
 		s.fail(c, err)

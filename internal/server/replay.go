@@ -118,7 +118,9 @@ func (j *journaledReplay) Record(holder, jti string, exp, now time.Time) error {
 	err := j.err
 	j.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("%w: the replay journal cannot be written: %v", verifier.ErrReplayFull, err)
+		// Wrapping both: the verifier refuses (fail closed), and the
+		// server sees a store unavailability and answers 503.
+		return fmt.Errorf("%w: the replay journal cannot be written: %w", verifier.ErrReplayFull, err)
 	}
 	if err := j.mem.Record(holder, jti, exp, now); err != nil {
 		return err
