@@ -35,8 +35,9 @@ import (
 //
 // It returns nil, an error wrapping os.ErrNotExist, ErrEmpty for a 0-byte
 // file, or an error wrapping ErrDamaged that names the page and what is
-// wrong with it. It does not report pages that are neither reachable nor
-// free (a leak bbolt tolerates), nor check the contents of values.
+// wrong with it. With a persisted freelist, a page neither reachable nor
+// free is refused too, as bbolt's own check (tx.Check) does. It does not
+// check the contents of values.
 //
 // It reads every reachable page once: its cost grows with the file (see
 // BenchmarkValidate).
@@ -202,12 +203,16 @@ func check(r io.ReaderAt, size int64) error {
 	}
 	c := &checker{r: r, ps: uint64(ps), hwm: m.pgid}
 	c.seen = make([]uint64, (m.pgid+63)/64)
-	hdr, err := c.read(at, 0)
-	if err != nil {
-		return err
-	}
-	if id, flags := native.Uint64(hdr), native.Uint16(hdr[8:]); id != at || flags != metaFlag {
-		return fmt.Errorf("meta page %d: header says page %d with flags %#x", at, id, flags)
+	// Both meta pages' headers (outside the checksum), which bbolt's own
+	// check asserts: written whole with each meta, they are never torn.
+	for id := range uint64(2) {
+		hdr, err := c.read(id, 0)
+		if err != nil {
+			return err
+		}
+		if flags := native.Uint16(hdr[8:]); flags != metaFlag {
+			return fmt.Errorf("meta page %d: flags %#x, want a meta page", id, flags)
+		}
 	}
 	if m.pgid < 3 {
 		return fmt.Errorf("meta page %d: high-water mark %d leaves no room for a root page", at, m.pgid)
@@ -215,6 +220,7 @@ func check(r io.ReaderAt, size int64) error {
 	c.mark(0)
 	c.mark(1)
 	var freeIDs []uint64
+	var err error
 	if m.freelist != noFreelist {
 		if freeIDs, err = c.freelist(m.freelist); err != nil {
 			return err
@@ -226,9 +232,21 @@ func check(r io.ReaderAt, size int64) error {
 	if _, err := c.tree(m.root, nil, nil, 0); err != nil {
 		return err
 	}
+	if m.freelist == noFreelist {
+		return nil // bbolt rebuilds the freelist: every unreachable page is free
+	}
+	free := make([]uint64, len(c.seen))
 	for _, id := range freeIDs {
 		if c.marked(id) {
 			return fmt.Errorf("freelist page %d: page %d is free and reachable", m.freelist, id)
+		}
+		free[id/64] |= 1 << (id % 64)
+	}
+	// As bbolt's check: with a persisted freelist, a page neither reachable
+	// nor free is a page the tree lost.
+	for id := uint64(2); id < m.pgid; id++ {
+		if !c.marked(id) && free[id/64]&(1<<(id%64)) == 0 {
+			return fmt.Errorf("page %d: neither reachable nor in freelist page %d", id, m.freelist)
 		}
 	}
 	return nil

@@ -277,6 +277,14 @@ func TestFaultValidateDamagedPages(t *testing.T) {
 			}
 			ne.PutUint64(in(b, l, l.freelist, 16), uint64(l.leaf))
 		}, `freelist page \d+: page PAGE is free and reachable`, func(l layout) int { return l.leaf }},
+		{"freelist loses a free page", true, func(t *testing.T, b []byte, l layout) {
+			p := in(b, l, l.freelist, 0)
+			n := int(ne.Uint16(p[10:]))
+			if n == 0 || n == 0xFFFF {
+				t.Fatalf("the fixture's freelist has count %d", n)
+			}
+			ne.PutUint16(p[10:], uint16(n-1)) // its last (highest) id is lost
+		}, `page \d+: neither reachable nor in freelist page PAGE`, func(l layout) int { return l.freelist }},
 		{"freelist id out of range", true, func(t *testing.T, b []byte, l layout) {
 			ne.PutUint64(in(b, l, l.freelist, 16), 1)
 		}, `freelist page PAGE: free page 1 out of range`, func(l layout) int { return l.freelist }},
