@@ -51,13 +51,16 @@ for n in "${sizes[@]}"; do
 		sleep 0.05
 	done
 	echo "serve ready after $(echo "$(date +%s.%N) - $t0" | bc) s (structural check, open, integrity check)"
-	echo "server RSS after start: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
+	# On Linux serve runs the server in a child of the pid started here
+	# (cmd/agentid/supervise_linux.go): measure the child.
+	spid=$(pgrep -P "$pid" || echo "$pid")
+	echo "server RSS after start: $(awk '/VmRSS/ {print $2, $3}' /proc/$spid/status)"
 	/usr/bin/time -f '%M %e' -o "$bin/cli.time" \
 		"$bin/agentid" agent list --json --server "$url" --key "$data/admin.jwk" >"$bin/list.json"
 	read -r cli_kb secs <"$bin/cli.time"
 	listed=$(grep -c '^    "did": ' "$bin/list.json" || true)
 	echo "listed $listed agents in $secs s ($(du -h "$bin/list.json" | cut -f1) of JSON)"
-	echo "peak RSS: server $(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status), CLI $cli_kb kB"
+	echo "peak RSS: server $(awk '/VmHWM/ {print $2, $3}' /proc/$spid/status), CLI $cli_kb kB"
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	if [ -z "${SEEDED_DIR:-}" ] && [ -z "${KEEP:-}" ]; then rm -rf "$work"; fi
