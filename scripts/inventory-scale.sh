@@ -10,8 +10,10 @@
 #      structural check, boltstore.Validate, runs before anything else);
 #   3. pages through GET /v1/agents with `agentid agent list --json`, which
 #      follows the cursor, and counts the agents printed;
-#   4. reports the peak RSS of the server (VmHWM, after the listing) and of
-#      the CLI (GNU time's maximum resident set size).
+#   4. reports the peak RSS of the server (VmHWM, after the listing; and,
+#      sampled during it, its own memory RssAnon apart from the pages of
+#      the mapped database RssFile) and of the CLI (GNU time's maximum
+#      resident set size).
 # Flat memory means the same peaks at both sizes.
 #
 #   scripts/inventory-scale.sh [N ...]          # sizes
@@ -54,13 +56,29 @@ for n in "${sizes[@]}"; do
 	# On Linux serve runs the server in a child of the pid started here
 	# (cmd/agentid/supervise_linux.go): measure the child.
 	spid=$(pgrep -P "$pid" || echo "$pid")
-	echo "server RSS after start: $(awk '/VmRSS/ {print $2, $3}' /proc/$spid/status)"
+	echo "server after start: $(awk '/VmRSS|RssAnon|RssFile/ {printf "%s %s kB, ", $1, $2}' /proc/$spid/status)"
+	# The server maps its database: its RSS counts the file's pages it has
+	# touched (RssFile, page cache, reclaimable) besides its own memory
+	# (RssAnon: heap, stacks). Sample both while the listing runs.
+	(
+		a=0 f=0
+		while kill -0 "$spid" 2>/dev/null; do
+			read -r ca cf < <(awk '/RssAnon/ {a=$2} /RssFile/ {f=$2} END {print a, f}' /proc/$spid/status)
+			[ "$ca" -gt "$a" ] && a=$ca
+			[ "$cf" -gt "$f" ] && f=$cf
+			echo "$a $f" >"$bin/server.rss"
+			sleep 0.2
+		done
+	) &
+	sampler=$!
 	/usr/bin/time -f '%M %e' -o "$bin/cli.time" \
 		"$bin/agentid" agent list --json --server "$url" --key "$data/admin.jwk" >"$bin/list.json"
 	read -r cli_kb secs <"$bin/cli.time"
+	read -r anon_kb file_kb <"$bin/server.rss"
 	listed=$(grep -c '^    "did": ' "$bin/list.json" || true)
 	echo "listed $listed agents in $secs s ($(du -h "$bin/list.json" | cut -f1) of JSON)"
-	echo "peak RSS: server $(awk '/VmHWM/ {print $2, $3}' /proc/$spid/status), CLI $cli_kb kB"
+	echo "peak RSS: server $(awk '/VmHWM/ {print $2, $3}' /proc/$spid/status) (of which, sampled every 0.2 s: own memory RssAnon $anon_kb kB, mapped database RssFile $file_kb kB), CLI $cli_kb kB"
+	kill "$sampler" 2>/dev/null || true
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	if [ -z "${SEEDED_DIR:-}" ] && [ -z "${KEEP:-}" ]; then rm -rf "$work"; fi

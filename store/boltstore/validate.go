@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"runtime/debug"
 )
 
 // Validate checks, without opening it with bbolt, that the file at path is
@@ -54,17 +55,40 @@ func Validate(path string) error {
 	if fi.Size() == 0 {
 		return fmt.Errorf("%w: %s", ErrEmpty, path)
 	}
-	if err := check(f, fi.Size()); err != nil {
-		var rerr *ioError
-		if errors.As(err, &rerr) {
-			return fmt.Errorf("boltstore: %s: %w", path, rerr.err)
-		}
-		if errors.Is(err, errNoMeta) || errors.Is(err, errTruncated) {
-			return fmt.Errorf("%w: %s %v", ErrDamaged, path, err)
-		}
-		return fmt.Errorf("%w: %s: %v", ErrDamaged, path, err)
+	if err := checkFile(f, fi.Size()); err != nil {
+		return validateError(path, err)
 	}
 	return nil
+}
+
+func validateError(path string, err error) error {
+	var rerr *ioError
+	if errors.As(err, &rerr) {
+		return fmt.Errorf("boltstore: %s: %w", path, rerr.err)
+	}
+	if errors.Is(err, errNoMeta) || errors.Is(err, errTruncated) {
+		return fmt.Errorf("%w: %s %v", ErrDamaged, path, err)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrDamaged, path, err)
+}
+
+// checkFile checks f, mapped read-only into memory where it can be (no
+// system call or copy per page: a third of the time of reading it page by
+// page). A fault on the mapping (the file truncated meanwhile, an I/O
+// error) becomes an error, not a crash.
+func checkFile(f *os.File, size int64) (err error) {
+	mem, unmap := mapFile(f, size)
+	if mem == nil {
+		return check(f, size, nil)
+	}
+	defer unmap()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = &ioError{fmt.Errorf("fault reading the mapped file: %v", r)}
+		}
+	}()
+	return check(f, size, mem)
 }
 
 // bbolt's on-disk format (go.etcd.io/bbolt internal/common), in native
@@ -152,13 +176,14 @@ func readMeta(r io.ReaderAt, off int64) (meta, error) {
 // checker walks the pages of one file.
 type checker struct {
 	r    io.ReaderAt
+	mem  []byte // the file mapped, or nil: read through r
 	ps   uint64 // page size
 	hwm  uint64 // high-water mark: pages [0, hwm) exist
 	seen []uint64
 	free []uint64
 }
 
-func check(r io.ReaderAt, size int64) error {
+func check(r io.ReaderAt, size int64, mem []byte) error {
 	// The page size, as bbolt finds it: from the first meta page if it is
 	// valid, else from a valid meta page at 1 KiB << i.
 	m0, err0 := readMeta(r, 0)
@@ -201,7 +226,7 @@ func check(r io.ReaderAt, size int64) error {
 	if size%ps != 0 {
 		return fmt.Errorf("%w: %d bytes is not a whole number of %d-byte pages", errTruncated, size, ps)
 	}
-	c := &checker{r: r, ps: uint64(ps), hwm: m.pgid}
+	c := &checker{r: r, mem: mem, ps: uint64(ps), hwm: m.pgid}
 	c.seen = make([]uint64, (m.pgid+63)/64)
 	// Both meta pages' headers (outside the checksum), which bbolt's own
 	// check asserts: written whole with each meta, they are never torn.
@@ -259,9 +284,9 @@ func (c *checker) read(id uint64, want uint16) ([]byte, error) {
 	if id >= c.hwm {
 		return nil, fmt.Errorf("page %d: beyond the high-water mark %d", id, c.hwm)
 	}
-	buf := make([]byte, c.ps)
-	if _, err := c.r.ReadAt(buf, int64(id*c.ps)); err != nil {
-		return nil, &ioError{fmt.Errorf("read page %d: %w", id, err)}
+	buf, err := c.bytes(id, 1)
+	if err != nil {
+		return nil, err
 	}
 	if got := native.Uint64(buf); got != id {
 		return nil, fmt.Errorf("page %d: its header says page %d", id, got)
@@ -277,12 +302,21 @@ func (c *checker) read(id uint64, want uint16) ([]byte, error) {
 	if over >= c.hwm-id {
 		return nil, fmt.Errorf("page %d: overflow of %d pages runs past the high-water mark %d", id, over, c.hwm)
 	}
-	whole := make([]byte, (over+1)*c.ps)
-	copy(whole, buf)
-	if _, err := c.r.ReadAt(whole[c.ps:], int64((id+1)*c.ps)); err != nil {
-		return nil, &ioError{fmt.Errorf("read page %d overflow: %w", id, err)}
+	return c.bytes(id, over+1)
+}
+
+// bytes returns n pages from page id on (below the high-water mark, so
+// inside the file).
+func (c *checker) bytes(id, n uint64) ([]byte, error) {
+	off, end := id*c.ps, (id+n)*c.ps
+	if c.mem != nil {
+		return c.mem[off:end:end], nil
 	}
-	return whole, nil
+	buf := make([]byte, end-off)
+	if _, err := c.r.ReadAt(buf, int64(off)); err != nil {
+		return nil, &ioError{fmt.Errorf("read page %d: %w", id, err)}
+	}
+	return buf, nil
 }
 
 func flagNames(f uint16) string {

@@ -310,6 +310,9 @@ func TestFaultValidateDamagedPages(t *testing.T) {
 			if !errors.Is(err, boltstore.ErrDamaged) || !want.MatchString(err.Error()) {
 				t.Fatalf("Validate: %v\nwant ErrDamaged matching %q", err, want)
 			}
+			if err := boltstore.ValidateUnmapped(path); !errors.Is(err, boltstore.ErrDamaged) || !want.MatchString(err.Error()) {
+				t.Fatalf("Validate reading page by page: %v\nwant ErrDamaged matching %q", err, want)
+			}
 			st, err := boltstore.Open(path, nil)
 			if err == nil {
 				st.Close()
@@ -333,6 +336,9 @@ func TestValidateAcceptsWhatBboltWrites(t *testing.T) {
 				if err := boltstore.Validate(path); err != nil {
 					t.Errorf("page size %d, freelist synced %v, %d keys: %v", ps, synced, keys, err)
 					continue
+				}
+				if err := boltstore.ValidateUnmapped(path); err != nil {
+					t.Errorf("page by page: page size %d, freelist synced %v, %d keys: %v", ps, synced, keys, err)
 				}
 				st, err := boltstore.Open(path, nil)
 				if err != nil {
