@@ -23,7 +23,8 @@ import (
 // operator started still stops the server at once.
 //
 // It returns ok = false, and the caller serves in-process, for any other
-// command, inside the child, or when the executable cannot be found.
+// command, inside the child, or when the executable cannot be found or
+// started.
 func supervise(args []string, stderr io.Writer) (code int, ok bool) {
 	if os.Getenv(superviseEnv) != "" {
 		return 0, false
@@ -47,8 +48,12 @@ func supervise(args []string, stderr io.Writer) (code int, ok bool) {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(stderr, "agentid: error: start the server process: %v\n", err)
-		return 1, true
+		// Serve in-process rather than not at all (an executable replaced
+		// or removed since it started, say): only main-goroutine panics
+		// then exit 1.
+		signal.Stop(sigs)
+		runtime.UnlockOSThread()
+		return 0, false
 	}
 	go func() {
 		for s := range sigs {
