@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"io/fs"
@@ -282,6 +283,21 @@ func TestFaultServeDamagedDatabase(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		// A full-length file with a damaged page inside: bbolt itself
+		// panics on these, some in a goroutine of its own (exit 2).
+		{"root page zeroed", func(t *testing.T, db string) {
+			overwriteRootPage(t, db, func(p []byte) { clear(p) })
+		}},
+		{"root page garbage", func(t *testing.T, db string) {
+			overwriteRootPage(t, db, func(p []byte) {
+				for i := range p[8:] {
+					p[8+i] = byte(i*31 + 7)
+				}
+			})
+		}},
+		{"root page count too large", func(t *testing.T, db string) {
+			overwriteRootPage(t, db, func(p []byte) { p[10], p[11] = 0xff, 0x7f })
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -292,9 +308,31 @@ func TestFaultServeDamagedDatabase(t *testing.T) {
 			if r == nil {
 				t.Fatal("serve started on a damaged database")
 			}
-			refused(t, *r, `^agentid: error: .*damaged: .*agentid\.db (is truncated|has no valid meta page).*; restore it from a backup$`)
+			refused(t, *r, `^agentid: error: .*damaged: .*agentid\.db(: page \d+| is truncated| has no valid meta page).*; restore it from a backup$`)
 			sameFiles(t, before, snapshot(t, data))
 		})
+	}
+}
+
+// overwriteRootPage edits, in place, the root page of the root bucket named
+// by the newer meta page of the bbolt file at db (bbolt's format: meta after
+// a 16-byte page header; page size at +8, root at +16, txid at +48).
+func overwriteRootPage(t *testing.T, db string, fn func(p []byte)) {
+	t.Helper()
+	b, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ne := binary.NativeEndian
+	ps := int(ne.Uint32(b[16+8:]))
+	m := b[16:]
+	if m1 := b[ps+16:]; ne.Uint64(m1[48:]) > ne.Uint64(m[48:]) {
+		m = m1
+	}
+	root := int(ne.Uint64(m[16:]))
+	fn(b[root*ps : (root+1)*ps])
+	if err := os.WriteFile(db, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -3,7 +3,8 @@
 // service; the other commands are its clients and offline tools.
 //
 // Exit status: 0 on success, 1 when an operation is denied or fails, 2 on
-// bad usage.
+// bad usage. On Linux `serve` runs the server in a child process so that
+// a crash (Go exits 2 on a panic in any goroutine) exits 1 (supervise).
 package main
 
 import (
@@ -39,7 +40,27 @@ type deniedError struct{}
 func (deniedError) Error() string { return "denied" }
 
 func main() {
+	if code, ok := supervise(os.Args[1:], os.Stderr); ok {
+		os.Exit(code)
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// superviseEnv marks the serve process that supervise started; it exits
+// childUsageCode for bad usage, so that its supervisor can tell bad usage
+// from a crash (Go's own exit 2).
+const (
+	superviseEnv   = "AGENTID_SERVE_SUPERVISED"
+	childUsageCode = 64
+)
+
+// usageCode is the exit status for bad usage: 2, or childUsageCode in a
+// supervised serve process.
+func usageCode() int {
+	if os.Getenv(superviseEnv) != "" {
+		return childUsageCode
+	}
+	return 2
 }
 
 // recovered turns a panic into a failure (exit 1) with one line on stderr:
@@ -75,7 +96,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	var u usageError
 	if errors.As(err, &u) {
 		fmt.Fprintln(stderr, "agentid: hint: run 'agentid --help' for usage")
-		return 2
+		return usageCode()
 	}
 	return 1
 }

@@ -13,11 +13,8 @@ package boltstore
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"io"
 	"os"
 	"runtime/debug"
 	"time"
@@ -45,9 +42,10 @@ type Options struct {
 var ErrLocked = errors.New("boltstore: the database is in use by another process")
 
 // ErrDamaged is returned by Open and Validate for a file that is not a
-// whole bbolt database: no valid meta page, or shorter than its meta page
-// says (truncated). Open never opens such a file, so that bbolt cannot
-// fault on it or read garbage.
+// whole, structurally sound bbolt database: no valid meta page, shorter
+// than its meta page says (truncated), or a reachable page that bbolt
+// would misread (see Validate). Open never opens such a file, so that
+// bbolt cannot fault, panic or read garbage on it.
 var ErrDamaged = errors.New("boltstore: the database file is damaged")
 
 // ErrEmpty is returned by Validate for a file of 0 bytes: bbolt would
@@ -110,98 +108,6 @@ func Open(path string, opts *Options) (st *Store, err error) {
 	db.MaxBatchDelay = o.MaxBatchDelay
 	db.NoSync = o.NoSync
 	return &Store{db: db}, nil
-}
-
-// Validate checks, without opening it with bbolt, that the file at path is
-// a whole bbolt database: one of its two meta pages has bbolt's magic,
-// version and checksum, and the file is as long as the newest valid meta
-// page says (a truncated file would fault when bbolt maps it). It returns
-// nil, an error wrapping os.ErrNotExist, ErrEmpty for a 0-byte file, or an
-// error wrapping ErrDamaged. It reads the first two pages only; it is not
-// a check of every page (bbolt's tx.Check).
-func Validate(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("boltstore: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("boltstore: %w", err)
-	}
-	size := fi.Size()
-	if size == 0 {
-		return fmt.Errorf("%w: %s", ErrEmpty, path)
-	}
-	m0, err0 := readMeta(f, 0)
-	off := int64(os.Getpagesize())
-	if err0 == nil {
-		off = int64(m0.pageSize)
-	}
-	m1, err1 := readMeta(f, off)
-	var m *meta
-	switch {
-	case err0 == nil && err1 == nil:
-		m = &m0
-		if m1.txid > m0.txid {
-			m = &m1
-		}
-	case err0 == nil:
-		m = &m0
-	case err1 == nil:
-		m = &m1
-	default:
-		return fmt.Errorf("%w: %s has no valid meta page (%v)", ErrDamaged, path, err0)
-	}
-	if need := int64(m.pgid) * int64(m.pageSize); size < need {
-		return fmt.Errorf("%w: %s is truncated: %d bytes, its meta page needs %d", ErrDamaged, path, size, need)
-	}
-	if size%int64(m.pageSize) != 0 {
-		return fmt.Errorf("%w: %s is truncated: %d bytes is not a whole number of %d-byte pages", ErrDamaged, path, size, m.pageSize)
-	}
-	return nil
-}
-
-// meta is the part of bbolt's meta page (format version 2) that Validate
-// reads; the page header is 16 bytes, the meta follows in native byte
-// order, and its checksum is FNV-64a of the 56 bytes before it.
-type meta struct {
-	pageSize uint32
-	pgid     uint64
-	txid     uint64
-}
-
-const (
-	boltMagic   = 0xED0CDAED
-	boltVersion = 2
-	pageHeader  = 16
-	metaSumLen  = 56
-)
-
-func readMeta(r io.ReaderAt, off int64) (meta, error) {
-	var b [pageHeader + metaSumLen + 8]byte
-	if _, err := r.ReadAt(b[:], off); err != nil {
-		return meta{}, fmt.Errorf("meta page at %d: %v", off, err)
-	}
-	e := binary.NativeEndian
-	m := b[pageHeader:]
-	if e.Uint32(m[0:]) != boltMagic {
-		return meta{}, fmt.Errorf("meta page at %d: no bbolt magic", off)
-	}
-	if v := e.Uint32(m[4:]); v != boltVersion {
-		return meta{}, fmt.Errorf("meta page at %d: version %d", off, v)
-	}
-	h := fnv.New64a()
-	h.Write(m[:metaSumLen])
-	if h.Sum64() != e.Uint64(m[metaSumLen:]) {
-		return meta{}, fmt.Errorf("meta page at %d: checksum mismatch", off)
-	}
-	ps := e.Uint32(m[8:])
-	if ps < 512 || ps&(ps-1) != 0 {
-		return meta{}, fmt.Errorf("meta page at %d: page size %d", off, ps)
-	}
-	// magic, version, pageSize, flags (16), root bucket (16), freelist (8), pgid, txid
-	return meta{pageSize: ps, pgid: e.Uint64(m[40:]), txid: e.Uint64(m[48:])}, nil
 }
 
 // Path returns the file's path.
