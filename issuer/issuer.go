@@ -216,6 +216,17 @@ func (is *Issuer) StatusChecker() verifier.StatusChecker { return &localStatus{i
 // audit log closes.
 func (is *Issuer) FlushRefusals(ctx context.Context) error { return is.refusals.Flush(ctx) }
 
+// recordDecision records an event that changes no state (a decision):
+// through the log's Record where it has one (the audit journal: written
+// before the reply, durable within the journal's window, chained moments
+// later), else Append.
+func (is *Issuer) recordDecision(ctx context.Context, ev *audit.Event) error {
+	if r, ok := is.audit.(audit.Sink); ok {
+		return r.Record(ctx, ev)
+	}
+	return is.audit.Append(ctx, ev)
+}
+
 // appendSink records through an AuditLog's Append.
 type appendSink struct{ log AuditLog }
 

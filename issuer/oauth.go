@@ -381,7 +381,11 @@ func (a *AuthServer) Token(ctx context.Context, r TokenRequest) (*TokenGrant, er
 		if bearer {
 			done.Detail += " (bearer)"
 		}
-		if err := is.audit.Append(ctx, &done); err != nil {
+		// A grant changes no state (its jtis are in the replay journal):
+		// like a verification decision it is recorded before the reply,
+		// through the audit journal where there is one, without waiting
+		// for a commit (docs/audit.md).
+		if err := is.recordDecision(ctx, &done); err != nil {
 			return fmt.Errorf("issuer: audit: %w", err)
 		}
 		out = &TokenGrant{Token: tok, Type: "DPoP", ExpiresIn: exp.Sub(now).Round(time.Second), Claims: at}
