@@ -1,0 +1,217 @@
+package pgstore_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/agentid/agentid/internal/pgtest"
+	"github.com/agentid/agentid/store"
+	"github.com/agentid/agentid/store/pgstore"
+)
+
+func open(t *testing.T, dsn string) *pgstore.Store {
+	t.Helper()
+	st, err := pgstore.Open(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// Two stores on one database (two replicas) serialise their read-write
+// transactions: a counter read and incremented by both loses no update.
+func TestReplicasSerialiseWrites(t *testing.T) {
+	dsn := pgtest.New(t)
+	replicas := []*pgstore.Store{open(t, dsn), open(t, dsn)}
+	const workers, rounds = 16, 25
+	ctx := context.Background()
+	incr := func(tx store.Tx) error {
+		b := tx.Bucket("counters")
+		n, _ := strconv.Atoi(string(b.Get([]byte("shared"))))
+		return b.Put([]byte("shared"), []byte(strconv.Itoa(n+1)))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := replicas[w%2]
+			for r := range rounds {
+				call := st.Batch
+				if r%5 == 0 {
+					call = st.Update
+				}
+				if err := call(ctx, incr); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i, st := range replicas {
+		var got string
+		if err := st.View(ctx, func(tx store.Tx) error {
+			got = string(tx.Bucket("counters").Get([]byte("shared")))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got != strconv.Itoa(workers*rounds) {
+			t.Errorf("replica %d reads the counter as %s; want %d (lost updates)", i, got, workers*rounds)
+		}
+	}
+}
+
+// Keys longer than the indexed prefix, sharing it, are distinct and in
+// byte order; random (incompressible) keys of MaxKeySize are accepted.
+func TestLongKeys(t *testing.T) {
+	st := open(t, pgtest.New(t))
+	ctx := context.Background()
+	prefix := make([]byte, 2000)
+	rand.Read(prefix)
+	mk := func(tail string) []byte { return append(bytes.Clone(prefix), tail...) }
+	max := make([]byte, store.MaxKeySize)
+	rand.Read(max)
+	keys := [][]byte{mk("b"), mk("a\xff"), mk("a"), mk(""), max}
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		for i, k := range keys {
+			if err := tx.Bucket("b").Put(k, []byte{byte(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.View(ctx, func(tx store.Tx) error {
+		var got [][]byte
+		if err := tx.Bucket("b").Range(nil, func(k, v []byte) error {
+			got = append(got, k)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(got) != len(keys) {
+			return fmt.Errorf("Range found %d keys; want %d", len(got), len(keys))
+		}
+		for i := 1; i < len(got); i++ {
+			if bytes.Compare(got[i-1], got[i]) >= 0 {
+				t.Errorf("keys %d and %d out of byte order", i-1, i)
+			}
+		}
+		for i, k := range keys {
+			if v := tx.Bucket("b").Get(k); len(v) != 1 || v[0] != byte(i) {
+				t.Errorf("Get(key %d) = %v; want [%d]", i, v, i)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		return tx.Bucket("b").Put(make([]byte, store.MaxKeySize+1), nil)
+	}); err == nil {
+		t.Error("a key of MaxKeySize+1 bytes was accepted")
+	}
+}
+
+// Replicas starting together on a new database apply each migration once.
+func TestMigrateConcurrently(t *testing.T) {
+	dsn := pgtest.New(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := pgstore.Open(context.Background(), dsn, nil)
+			if err == nil {
+				st.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open #%d: %v", i, err)
+		}
+	}
+	ms, unknown, err := pgstore.Status(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unknown) != 0 {
+		t.Errorf("unknown versions %v", unknown)
+	}
+	for _, m := range ms {
+		if !m.Applied {
+			t.Errorf("migration %d (%s) not applied", m.Version, m.Name)
+		}
+	}
+}
+
+// While PostgreSQL is down every transaction fails with ErrUnavailable
+// and commits nothing; once it is back the same store works again.
+func TestDatabaseRestart(t *testing.T) {
+	c := pgtest.Shared(t)
+	dsn := pgtest.New(t)
+	st := open(t, dsn)
+	ctx := context.Background()
+	put := func(call func(context.Context, func(store.Tx) error) error, k string) error {
+		return call(ctx, func(tx store.Tx) error { return tx.Bucket("b").Put([]byte(k), []byte("v")) })
+	}
+	if err := put(st.Update, "before"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			c.Start()
+		}
+	}()
+	for _, tc := range []struct {
+		name string
+		call func(context.Context, func(store.Tx) error) error
+	}{{"Update", st.Update}, {"Batch", st.Batch}, {"View", st.View}} {
+		err := put(tc.call, "during-"+tc.name)
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s while the database is down = %v; want ErrUnavailable", tc.name, err)
+		}
+	}
+	if err := st.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Ping while down = %v; want ErrUnavailable", err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	if err := put(st.Batch, "after"); err != nil {
+		t.Fatalf("Batch after the restart: %v", err)
+	}
+	var keys []string
+	if err := st.View(ctx, func(tx store.Tx) error {
+		return tx.Bucket("b").Range(nil, func(k, _ []byte) error { keys = append(keys, string(k)); return nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(keys) != "[after before]" {
+		t.Errorf("keys after the restart = %q; want [after before]", keys)
+	}
+}
