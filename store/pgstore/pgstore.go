@@ -102,6 +102,14 @@ type Store struct {
 	bmu      sync.Mutex
 	pending  []*call
 	draining bool
+
+	// id tells this store's announcements from other stores'.
+	id         string
+	subMu      sync.Mutex
+	subs       map[string][]Subscriber
+	listenStop context.CancelFunc
+	listenDone chan struct{}
+	listenKick context.CancelFunc
 }
 
 var _ store.Store = (*Store)(nil)
@@ -137,7 +145,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		pool.Close()
 		return nil, mapErr(fmt.Errorf("pgstore: migrate: %w", err))
 	}
-	return &Store{pool: pool, o: o}, nil
+	return &Store{pool: pool, o: o, id: newID()}, nil
 }
 
 // Pool returns the store's connection pool, for other users of the same
@@ -161,6 +169,13 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.closeMu.Unlock()
+	s.subMu.Lock()
+	stop, done := s.listenStop, s.listenDone
+	s.subMu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
 	s.pool.Close()
 	return nil
 }
@@ -241,6 +256,7 @@ func (s *Store) write(ctx context.Context, body func(*txn) error, committed func
 		return mapErr(fmt.Errorf("pgstore: begin: %w", err))
 	}
 	t := newTxn(ctx, c, true)
+	t.origin = s.id
 	ferr := body(t)
 	if t.err != nil || ferr != nil {
 		rollback(ctx, c)
@@ -307,4 +323,35 @@ func unavailable(err error) bool {
 
 func isClosedConn(err error) bool {
 	return err != nil && (errors.Is(err, net.ErrClosed) || err.Error() == "conn closed" || err.Error() == "conn busy")
+}
+
+// lockInit serialises the initialisation of a database by replicas that
+// start together.
+const lockInit int64 = 0x6167656e74696403
+
+// Exclusively runs fn while holding a session-level advisory lock that
+// every store on the database shares: one process at a time runs its fn
+// (initialising an empty database, say), the others wait for it. fn may
+// use the store.
+func (s *Store) Exclusively(ctx context.Context, fn func() error) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	conn, err := s.pool.Acquire(ctx)
+	s.leave()
+	if err != nil {
+		return mapErr(fmt.Errorf("pgstore: connect: %w", err))
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockInit); err != nil {
+		conn.Conn().Close(context.Background())
+		return mapErr(fmt.Errorf("pgstore: lock: %w", err))
+	}
+	defer func() {
+		if _, err := conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", lockInit); err != nil {
+			// Closing the session releases the lock.
+			conn.Conn().Close(context.Background())
+		}
+	}()
+	return fn()
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/agentid/agentid/internal/pgtest"
 	"github.com/agentid/agentid/store"
@@ -213,5 +214,70 @@ func TestDatabaseRestart(t *testing.T) {
 	}
 	if fmt.Sprint(keys) != "[after before]" {
 		t.Errorf("keys after the restart = %q; want [after before]", keys)
+	}
+}
+
+// An announcement reaches the other replica once its transaction commits,
+// never when it rolls back, and never the announcing store itself.
+func TestAnnounce(t *testing.T) {
+	dsn := pgtest.New(t)
+	a, b := open(t, dsn), open(t, dsn)
+	got := make(chan string, 16)
+	ready := make(chan struct{}, 16)
+	b.Subscribe("test", func(p string, missed bool) {
+		if missed {
+			ready <- struct{}{}
+			return
+		}
+		got <- "b:" + p
+	})
+	a.Subscribe("test", func(p string, missed bool) {
+		if !missed {
+			got <- "a:" + p
+		}
+	})
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the listener did not start")
+	}
+	ctx := context.Background()
+	announce := func(call func(context.Context, func(store.Tx) error) error, payload string, fail bool) {
+		err := call(ctx, func(tx store.Tx) error {
+			an, ok := tx.(store.Announcer)
+			if !ok {
+				return errors.New("a pgstore transaction is not a store.Announcer")
+			}
+			an.Announce("test", payload)
+			if fail {
+				return errors.New("roll back")
+			}
+			return tx.Bucket("b").Put([]byte(payload), nil)
+		})
+		if (err != nil) != fail {
+			t.Fatalf("%s: %v", payload, err)
+		}
+	}
+	announce(a.Update, "rolled-back", true)
+	announce(a.Batch, "batch-rolled-back", true)
+	announce(a.Update, "update", false)
+	announce(a.Batch, "batch", false)
+	var seen []string
+	timeout := time.After(time.Second)
+	for len(seen) < 2 {
+		select {
+		case p := <-got:
+			seen = append(seen, p)
+		case <-timeout:
+			t.Fatalf("within 1s the other replica received %q; want [b:update b:batch]", seen)
+		}
+	}
+	select {
+	case p := <-got:
+		seen = append(seen, p)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if fmt.Sprint(seen) != "[b:update b:batch]" {
+		t.Errorf("received %q; want [b:update b:batch]", seen)
 	}
 }

@@ -20,6 +20,8 @@ type txn struct {
 	conn     *pgx.Conn
 	writable bool
 	layers   []overlay
+	notes    [][]note // announcements, by layer
+	origin   string   // the store's id, sent with announcements
 	onCommit []func()
 	err      error // the first failure of the database; fails the transaction
 }
@@ -31,6 +33,7 @@ func newTxn(ctx context.Context, conn *pgx.Conn, writable bool) *txn {
 	t := &txn{ctx: ctx, conn: conn, writable: writable}
 	if writable {
 		t.layers = []overlay{{}}
+		t.notes = [][]note{nil}
 	}
 	return t
 }
@@ -60,14 +63,20 @@ func (t *txn) pending(bucket string, key []byte) (v *[]byte, found bool) {
 
 // push starts a layer for one Batch function; pop drops it (the function
 // failed) or merges it into the layer below (it succeeded).
-func (t *txn) push() { t.layers = append(t.layers, overlay{}) }
+func (t *txn) push() {
+	t.layers = append(t.layers, overlay{})
+	t.notes = append(t.notes, nil)
+}
 
 func (t *txn) pop(keep bool) {
 	top := t.layers[len(t.layers)-1]
 	t.layers = t.layers[:len(t.layers)-1]
+	notes := t.notes[len(t.notes)-1]
+	t.notes = t.notes[:len(t.notes)-1]
 	if !keep {
 		return
 	}
+	t.notes[len(t.notes)-1] = append(t.notes[len(t.notes)-1], notes...)
 	below := t.layers[len(t.layers)-1]
 	for b, m := range top {
 		if below[b] == nil {
@@ -116,6 +125,9 @@ func (t *txn) commit() error {
 	}
 	if len(putK) > 0 {
 		batch.Queue(upsertSQL, putB, putK, putV)
+	}
+	for _, n := range t.notes[0] {
+		batch.Queue("SELECT pg_notify($1, $2)", channel(n.topic), t.origin+" "+n.payload)
 	}
 	batch.Queue("COMMIT")
 	if err := t.conn.SendBatch(t.ctx, batch).Close(); err != nil {
