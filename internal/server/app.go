@@ -31,6 +31,7 @@ import (
 	"github.com/agentid/agentid/statuslist/publish"
 	"github.com/agentid/agentid/store"
 	"github.com/agentid/agentid/store/boltstore"
+	"github.com/agentid/agentid/store/pgstore"
 	"github.com/agentid/agentid/vc/jws"
 )
 
@@ -92,8 +93,15 @@ type Config struct {
 	AuditKeepSegments int
 	AuditKeepFor      time.Duration
 	// AuditRollInterval is how often retention runs: 1m by default,
-	// negative for never (RollAudit only).
+	// negative for never (RollAudit only). On PostgreSQL it is never by
+	// default (see docs/deploy.md).
 	AuditRollInterval time.Duration
+	// StoreURL, when set, is a PostgreSQL URL (postgres://…): the store is
+	// that database, which several replicas may share, instead of the
+	// bbolt file in DataDir. DataDir still holds this replica's master
+	// key (or AGENTID_MASTER_KEY gives it), its audit journal and, at
+	// initialisation, the first admin's key.
+	StoreURL string
 }
 
 // JournalDir is the audit journal's directory inside the data directory.
@@ -126,9 +134,13 @@ type App struct {
 
 	log    *slog.Logger
 	health *health
+	// pg is the PostgreSQL store, when the store is one (postgres.go);
+	// replicaName names this replica's audit journal there.
+	pg          *pgstore.Store
+	replicaName string
 	// The replay caches of the issuer's presentations and of the verifier
 	// service, kept in the store across restarts.
-	replayIssuer, replayVerify *journaledReplay
+	replayIssuer, replayVerify replayStore
 	stopRefusals               context.CancelFunc
 	refusalsDone               chan struct{}
 	stopHeads                  chan struct{}
@@ -196,7 +208,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	cfg.IssuerURL = strings.TrimSuffix(cfg.IssuerURL, "/")
 	dbPath := filepath.Join(cfg.DataDir, DBFile)
-	masterPath := filepath.Join(cfg.DataDir, MasterKeyFile)
+	if cfg.StoreURL != "" {
+		return openPostgres(ctx, cfg)
+	}
 	if err := checkFiles(cfg.DataDir); err != nil {
 		return nil, err
 	}
@@ -216,16 +230,31 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		}
 		return nil, fmt.Errorf("server: open database: %w", err)
 	}
+	return openStore(ctx, cfg, db, nil, "")
+}
+
+// openStore opens the application over db, which is pg when the store is
+// PostgreSQL: then replica names this process's audit journal, and the
+// opening runs while no other replica opens (initialises) the database.
+func openStore(ctx context.Context, cfg Config, db store.Store, pg *pgstore.Store, replica string) (*App, error) {
+	masterPath := filepath.Join(cfg.DataDir, MasterKeyFile)
 	var st store.Store = db
 	if cfg.WrapStore != nil {
 		st = cfg.WrapStore(st)
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, health: newHealth(st, cfg.Logger, cfg.Now)}
+	a := &App{cfg: cfg, log: cfg.Logger, health: newHealth(st, cfg.Logger, cfg.Now), pg: pg, replicaName: replica}
 	a.DB = a.health
-	master, err := a.prepare(ctx, masterPath)
-	if err == nil {
-		err = a.open(ctx, master)
+	exclusively := func(do func() error) error { return do() }
+	if pg != nil {
+		exclusively = func(do func() error) error { return pg.Exclusively(ctx, do) }
 	}
+	err := exclusively(func() error {
+		master, err := a.prepare(ctx, masterPath)
+		if err == nil {
+			err = a.open(ctx, master)
+		}
+		return err
+	})
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -429,7 +458,7 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 	// the chain moments later. What an earlier process journaled and did
 	// not chain is chained now.
 	if err := a.Audit.OpenJournal(ctx, filepath.Join(a.cfg.DataDir, JournalDir),
-		&auditlog.JournalOptions{SyncInterval: a.cfg.AuditSyncInterval}); err != nil {
+		&auditlog.JournalOptions{SyncInterval: a.cfg.AuditSyncInterval, Name: a.replicaName}); err != nil {
 		return err
 	}
 	a.Refusals = audit.NewAggregator(a.Audit, audit.AggregatorOptions{Now: a.cfg.Now})
@@ -439,10 +468,10 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		defer close(a.refusalsDone)
 		a.Refusals.Run(rctx)
 	}()
-	if a.replayIssuer, err = openReplay(ctx, a.DB, bucketReplayIssuer, a.cfg.Now, a.log); err != nil {
+	if a.replayIssuer, err = a.openReplay(ctx, bucketReplayIssuer); err != nil {
 		return err
 	}
-	if a.replayVerify, err = openReplay(ctx, a.DB, bucketReplayVerify, a.cfg.Now, a.log); err != nil {
+	if a.replayVerify, err = a.openReplay(ctx, bucketReplayVerify); err != nil {
 		return err
 	}
 	if a.Issuer, err = issuer.New(a.DB, a.Keys, a.Status, a.Audit, issuer.Config{
@@ -450,6 +479,7 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		URL:    a.cfg.IssuerURL, DefaultTTL: a.cfg.DefaultTTL, MaxTTL: a.cfg.MaxTTL, Now: a.cfg.Now, Logger: a.log,
 		Refusals:   a.Refusals,
 		RecordsKey: ik.Records,
+		Nonces:     a.sharedNonces(ik.Records),
 	}); err != nil {
 		return err
 	}
@@ -639,7 +669,7 @@ func (a *App) Close() error {
 		errs = append(errs, a.Audit.Close(ctx))
 		cancel()
 	}
-	for _, j := range []*journaledReplay{a.replayIssuer, a.replayVerify} {
+	for _, j := range []replayStore{a.replayIssuer, a.replayVerify} {
 		if j != nil {
 			errs = append(errs, j.Close())
 		}

@@ -325,3 +325,20 @@ func etagMatch(values []string, etag string) bool {
 	}
 	return false
 }
+
+// Stale marks every list signed so far as changed, so that each is
+// re-signed from the store and announced: for a process that may have
+// missed another's announcements (its listening connection was down).
+func (p *Publisher) Stale() {
+	p.mu.Lock()
+	us := make([]string, 0, len(p.signed))
+	for u := range p.signed {
+		us = append(us, u)
+	}
+	p.mu.Unlock()
+	for _, u := range us {
+		if purpose, _, err := p.store.parseListURL(u); err == nil {
+			p.changed(u, purpose)
+		}
+	}
+}
