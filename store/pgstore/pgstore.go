@@ -355,3 +355,21 @@ func (s *Store) Exclusively(ctx context.Context, fn func() error) error {
 	}()
 	return fn()
 }
+
+// Buckets returns the names of the buckets that hold a key, in byte
+// order.
+func (s *Store) Buckets(ctx context.Context) ([]string, error) {
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT bucket FROM agentid_kv ORDER BY bucket`)
+	if err != nil {
+		return nil, mapErr(fmt.Errorf("pgstore: %w", err))
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, mapErr(fmt.Errorf("pgstore: %w", err))
+	}
+	return names, nil
+}
