@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -336,4 +337,72 @@ func testLogger(t *testing.T) *slog.Logger {
 		return nil
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// While PostgreSQL is down a replica is not ready and refuses writes with
+// 503 unavailable, committing nothing; once it is back the replica serves
+// again by itself.
+func TestReplicaDatabaseRestart(t *testing.T) {
+	c := pgtest.Shared(t)
+	r := startReplicas(t, 1)[0]
+	if _, err := r.issue(t, r.admin, newKey(t), []string{"calendar:read"}); err != nil {
+		t.Fatal(err)
+	}
+	ready := func() int {
+		resp, err := r.hc.Get(r.url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := ready(); st != http.StatusOK {
+		t.Fatalf("/readyz before the restart: %d", st)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			c.Start()
+		}
+	}()
+	if st := ready(); st != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while the database is down: %d; want 503", st)
+	}
+	lost := newKey(t)
+	_, err := r.issue(t, r.admin, lost, []string{"calendar:read"})
+	var pe *client.Error
+	if !errors.As(err, &pe) || pe.StatusCode != http.StatusServiceUnavailable || pe.Code != api.CodeUnavailable {
+		t.Fatalf("issuance while the database is down: %v; want 503 %s", err, api.CodeUnavailable)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := r.issue(t, r.admin, newKey(t), []string{"calendar:read"})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("issuance 10s after the database came back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st := ready(); st != http.StatusOK {
+		t.Errorf("/readyz after the restart: %d", st)
+	}
+	// Nothing of the refused issuance was committed.
+	var ag api.Agent
+	err = r.admin.Do(context.Background(), http.MethodGet, "/v1/agents/"+lost.DID, nil, &ag)
+	if code := problemCode(err); code != "unknown_agent" {
+		t.Errorf("the agent whose issuance was refused: %v %+v; want unknown_agent", err, ag)
+	}
+	rep, err := r.app.Audit.Verify(context.Background())
+	if err != nil || len(rep.Errors) > 0 {
+		t.Errorf("audit chain after the restart: %v %+v", err, rep)
+	}
 }
