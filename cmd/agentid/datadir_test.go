@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentid/agentid/internal/pgtest"
 	"github.com/agentid/agentid/internal/server"
 )
 
@@ -33,7 +34,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Run(m)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

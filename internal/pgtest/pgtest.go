@@ -60,7 +60,11 @@ var (
 
 // Main runs the tests of a package and then stops the shared cluster, if
 // a test started it. Call it from TestMain.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain that has more to do: it runs the tests,
+// stops the cluster and returns the exit code.
+func Run(m *testing.M) int {
 	mainCalled.Store(true)
 	code := m.Run()
 	if shared != nil {
@@ -69,7 +73,7 @@ func Main(m *testing.M) {
 		}
 		os.RemoveAll(shared.dir)
 	}
-	os.Exit(code)
+	return code
 }
 
 // Shared returns the cluster of this test binary, starting it on first
