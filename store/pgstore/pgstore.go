@@ -72,8 +72,11 @@ const (
 )
 
 // beginWrite opens a read-write transaction and waits for the writers'
-// lock, in one round trip (the simple protocol runs both statements).
-var beginWrite = fmt.Sprintf("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(%d)", lockWrite)
+// lock; beginRead opens a read-only one on one snapshot.
+var (
+	beginWrite = []string{"BEGIN ISOLATION LEVEL READ COMMITTED", fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockWrite)}
+	beginRead  = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+)
 
 // Options configure Open. The zero value (or nil) is usable.
 type Options struct {
@@ -206,12 +209,15 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 		return mapErr(fmt.Errorf("pgstore: connect: %w", err))
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
-		return mapErr(fmt.Errorf("pgstore: begin: %w", err))
-	}
+	// BEGIN goes with the first statement fn makes (one round trip); a
+	// View that reads nothing costs none.
 	t := newTxn(ctx, conn.Conn(), false)
+	t.prelude = []string{beginRead}
 	ferr := fn(t)
-	_, rerr := conn.Exec(ctx, "ROLLBACK")
+	var rerr error
+	if t.prelude == nil {
+		_, rerr = conn.Exec(ctx, "ROLLBACK")
+	}
 	switch {
 	case t.err != nil:
 		return t.err
@@ -251,11 +257,10 @@ func (s *Store) write(ctx context.Context, body func(*txn) error, committed func
 	}
 	defer conn.Release()
 	c := conn.Conn()
-	if _, err := c.Exec(ctx, beginWrite); err != nil {
-		rollback(ctx, c)
-		return mapErr(fmt.Errorf("pgstore: begin: %w", err))
-	}
+	// BEGIN and the writers' lock go with the first statement (or the
+	// commit): one round trip fewer per transaction.
 	t := newTxn(ctx, c, true)
+	t.prelude = beginWrite
 	t.origin = s.id
 	ferr := body(t)
 	if t.err != nil || ferr != nil {

@@ -24,6 +24,58 @@ type txn struct {
 	origin   string   // the store's id, sent with announcements
 	onCommit []func()
 	err      error // the first failure of the database; fails the transaction
+	// prelude is what opens the transaction, not yet sent: it goes in
+	// one round trip with the first statement.
+	prelude []string
+}
+
+// batchRows are the rows of a statement sent with the prelude; closing
+// them closes the batch.
+type batchRows struct {
+	pgx.Rows
+	br       pgx.BatchResults
+	closeErr error
+}
+
+func (r *batchRows) Close() {
+	r.Rows.Close()
+	if err := r.br.Close(); err != nil && r.closeErr == nil {
+		r.closeErr = err
+	}
+}
+
+func (r *batchRows) Err() error {
+	if err := r.Rows.Err(); err != nil {
+		return err
+	}
+	return r.closeErr
+}
+
+// query runs sql, after the prelude if it is still to be sent.
+func (t *txn) query(sql string, args ...any) (pgx.Rows, error) {
+	if t.prelude == nil {
+		return t.conn.Query(t.ctx, sql, args...)
+	}
+	b := &pgx.Batch{}
+	for _, p := range t.prelude {
+		b.Queue(p)
+	}
+	b.Queue(sql, args...)
+	n := len(t.prelude)
+	t.prelude = nil
+	br := t.conn.SendBatch(t.ctx, b)
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, err
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return &batchRows{Rows: rows, br: br}, nil
 }
 
 // overlay holds writes by bucket, then key; a nil *[]byte is a delete.
@@ -120,6 +172,10 @@ func (t *txn) commit() error {
 		}
 	}
 	batch := &pgx.Batch{}
+	for _, p := range t.prelude {
+		batch.Queue(p)
+	}
+	t.prelude = nil
 	if len(delK) > 0 {
 		batch.Queue(deleteSQL, delB, delK)
 	}
@@ -162,12 +218,23 @@ func (b *bucket) Get(key []byte) []byte {
 		}
 	}
 	var v []byte
-	err := t.conn.QueryRow(t.ctx, getSQL, b.name, key).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
+	rows, err := t.query(getSQL, b.name, key)
+	found := false
+	if err == nil {
+		found = rows.Next()
+		if found {
+			err = rows.Scan(&v)
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
 	}
 	if err != nil {
 		t.fail(err)
+		return nil
+	}
+	if !found {
 		return nil
 	}
 	if v == nil {
@@ -267,9 +334,9 @@ func (b *bucket) Range(from []byte, fn func(k, v []byte) error) error {
 				if start == nil {
 					start = []byte{}
 				}
-				rows, err = t.conn.Query(t.ctx, rangeSQL, b.name, start, page)
+				rows, err = t.query(rangeSQL, b.name, start, page)
 			} else {
-				rows, err = t.conn.Query(t.ctx, rangeAfterSQL, b.name, after, page)
+				rows, err = t.query(rangeAfterSQL, b.name, after, page)
 			}
 			if err != nil {
 				return t.fail(err)
