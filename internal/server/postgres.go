@@ -17,8 +17,11 @@ import (
 	"time"
 
 	"github.com/agentid/agentid/keystore"
+	"github.com/agentid/agentid/reason"
+	"github.com/agentid/agentid/statuslist"
 	"github.com/agentid/agentid/statuslist/publish"
 	"github.com/agentid/agentid/store/pgstore"
+	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/verifier"
 )
 
@@ -336,4 +339,96 @@ func (s *sharedNonces) Consume(nonce string, now time.Time) bool {
 	}
 	id := base64.RawURLEncoding.EncodeToString(b[nTimeLen+nRandLen:])
 	return s.replay.Record("", id, time.Unix(0, issued).Add(s.ttl), now) == nil
+}
+
+// ownStatus is the status checker of the issuer's own credentials: on
+// PostgreSQL one that caches status bits for as long as no status change
+// has committed anywhere (one small read per check instead of two
+// transactions reading the lists).
+func (a *App) ownStatus() verifier.StatusChecker {
+	if a.pg == nil {
+		return a.Issuer.StatusChecker()
+	}
+	return &cachedStatus{pg: a.pg, st: a.Status}
+}
+
+// cachedStatus answers as the issuer's own checker does (issuer's
+// localStatus), from a cache of entry bits that is valid while the
+// database's status generation (pgstore.Store.Generation, bumped in
+// every transaction that changes a status bit, on any replica) is the one
+// it was filled at. A bit is cached under the generation read before it
+// was read, so a change committed after that generation makes the cache
+// stale before the change could be missed: a revocation acknowledged on
+// any replica is seen by the next check here.
+type cachedStatus struct {
+	pg *pgstore.Store
+	st *publish.Store
+
+	mu  sync.Mutex
+	gen int64
+	m   map[string]bool
+}
+
+// maxCachedEntries bounds the cache; past it, it starts again.
+const maxCachedEntries = 1 << 20
+
+func (c *cachedStatus) Check(ctx context.Context, iss string, entries []vc.StatusEntry) error {
+	if len(entries) == 0 {
+		return reason.New(reason.StatusUnavailable, "credential has no status entries")
+	}
+	g, err := c.pg.Generation(ctx, publish.TopicStatus)
+	if err != nil {
+		return reason.Wrap(reason.StatusUnavailable, "status list", err)
+	}
+	for _, e := range entries {
+		key := e.StatusPurpose + "\x00" + e.StatusListCredential + "\x00" + e.StatusListIndex
+		c.mu.Lock()
+		if c.gen != g || c.m == nil || len(c.m) > maxCachedEntries {
+			if g < c.gen {
+				// A check that read an older generation than another:
+				// read through, and leave the cache to the newer one.
+				c.mu.Unlock()
+				set, err := c.st.Status(ctx, e)
+				if err != nil {
+					return reason.Wrap(reason.StatusUnavailable, "status list", err)
+				}
+				if err := statusErr(e, set); err != nil {
+					return err
+				}
+				continue
+			}
+			c.gen, c.m = g, map[string]bool{}
+		}
+		set, ok := c.m[key]
+		c.mu.Unlock()
+		if !ok {
+			if set, err = c.st.Status(ctx, e); err != nil {
+				return reason.Wrap(reason.StatusUnavailable, "status list", err)
+			}
+			c.mu.Lock()
+			if c.gen == g {
+				c.m[key] = set
+			}
+			c.mu.Unlock()
+		}
+		if err := statusErr(e, set); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statusErr is the refusal for a set bit, as the issuer's checker gives it.
+func statusErr(e vc.StatusEntry, set bool) error {
+	if !set {
+		return nil
+	}
+	switch statuslist.Purpose(e.StatusPurpose) {
+	case statuslist.Revocation:
+		return reason.New(reason.Revoked, "credential is revoked")
+	case statuslist.Suspension:
+		return reason.New(reason.Suspended, "credential is suspended")
+	default:
+		return reason.New(reason.StatusUnavailable, "unknown status purpose")
+	}
 }

@@ -406,3 +406,41 @@ func TestReplicaDatabaseRestart(t *testing.T) {
 		t.Errorf("audit chain after the restart: %v %+v", err, rep)
 	}
 }
+
+// A status change acknowledged by one replica is seen by the other's very
+// next verification, though that replica had cached the credential's
+// status as clear: suspension, reinstatement and revocation, in turn.
+func TestReplicaStatusChangeSeenAtOnce(t *testing.T) {
+	rs := startReplicas(t, 2)
+	a, b := rs[0], rs[1]
+	agent := newKey(t)
+	out, err := a.issue(t, a.admin, agent, []string{"calendar:read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(want string) {
+		t.Helper()
+		vp, err := agent.Present(client.PresentOptions{Credential: out.Credential, Audience: "https://calendar.example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := a.verifyOn(t, vp)
+		got := ""
+		if res.Error != nil {
+			got = string(res.Error.Code)
+		}
+		if res.Valid != (want == "") || got != want {
+			t.Fatalf("replica A: valid %v, code %q; want code %q", res.Valid, got, want)
+		}
+	}
+	check("") // A caches the status as clear
+	for _, step := range []struct{ action, want string }{
+		{"suspend", "suspended"}, {"reinstate", ""}, {"revoke", "revoked"},
+	} {
+		var cr api.Credential
+		if err := b.admin.Do(context.Background(), http.MethodPost, "/v1/credentials/"+out.ID+"/"+step.action, nil, &cr); err != nil {
+			t.Fatalf("%s on B: %v", step.action, err)
+		}
+		check(step.want) // at once: no waiting for a notification
+	}
+}

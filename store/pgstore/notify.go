@@ -3,6 +3,8 @@ package pgstore
 import (
 	"context"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"encoding/hex"
 	"strings"
 	"time"
@@ -130,4 +132,25 @@ func (s *Store) listenOnce(ctx context.Context) bool {
 			fn(payload, false)
 		}
 	}
+}
+
+// Generation returns how many committed transactions have announced on
+// topic (0 for none), as of now: every commit that announces on it
+// increments it in the same transaction. A process that caches what the
+// topic covers keeps its cache while the generation it filled it at is
+// still current, which is exact, unlike waiting for notifications.
+func (s *Store) Generation(ctx context.Context, topic string) (int64, error) {
+	if err := s.enter(ctx); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	var g int64
+	err := s.pool.QueryRow(ctx, "SELECT gen FROM agentid_generation WHERE topic = $1", topic).Scan(&g)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, mapErr(fmt.Errorf("pgstore: generation: %w", err))
+	}
+	return g, nil
 }

@@ -281,3 +281,48 @@ func TestAnnounce(t *testing.T) {
 		t.Errorf("received %q; want [b:update b:batch]", seen)
 	}
 }
+
+// Every committed transaction that announces on a topic increments its
+// generation once, whichever store committed it; a rollback does not.
+func TestGeneration(t *testing.T) {
+	dsn := pgtest.New(t)
+	a, b := open(t, dsn), open(t, dsn)
+	ctx := context.Background()
+	gen := func() int64 {
+		t.Helper()
+		g, err := b.Generation(ctx, "status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	if g := gen(); g != 0 {
+		t.Fatalf("generation of a new database = %d; want 0", g)
+	}
+	announce := func(n int, fail bool) {
+		_ = a.Update(ctx, func(tx store.Tx) error {
+			for range n {
+				tx.(store.Announcer).Announce("status", "x")
+			}
+			if fail {
+				return errors.New("roll back")
+			}
+			return nil
+		})
+	}
+	announce(3, false)
+	if g := gen(); g != 1 {
+		t.Errorf("after one transaction announcing three times: %d; want 1", g)
+	}
+	announce(1, true)
+	if g := gen(); g != 1 {
+		t.Errorf("after a rollback: %d; want 1", g)
+	}
+	announce(1, false)
+	if g := gen(); g != 2 {
+		t.Errorf("after a second commit: %d; want 2", g)
+	}
+	if g, err := b.Generation(ctx, "other"); err != nil || g != 0 {
+		t.Errorf("another topic: %d, %v; want 0", g, err)
+	}
+}

@@ -141,6 +141,8 @@ func (t *txn) pop(keep bool) {
 }
 
 const (
+	bumpSQL = `INSERT INTO agentid_generation (topic, gen) VALUES ($1, 1)
+ON CONFLICT (topic) DO UPDATE SET gen = agentid_generation.gen + 1`
 	upsertSQL = `INSERT INTO agentid_kv (bucket, key, value)
 SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[])
 ON CONFLICT (bucket, kprefix, khash) DO UPDATE SET value = excluded.value`
@@ -182,8 +184,13 @@ func (t *txn) commit() error {
 	if len(putK) > 0 {
 		batch.Queue(upsertSQL, putB, putK, putV)
 	}
+	bumped := map[string]bool{}
 	for _, n := range t.notes[0] {
 		batch.Queue("SELECT pg_notify($1, $2)", channel(n.topic), t.origin+" "+n.payload)
+		if !bumped[n.topic] {
+			bumped[n.topic] = true
+			batch.Queue(bumpSQL, n.topic)
+		}
 	}
 	batch.Queue("COMMIT")
 	if err := t.conn.SendBatch(t.ctx, batch).Close(); err != nil {
