@@ -3,9 +3,9 @@ package pgstore
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"encoding/hex"
 	"strings"
 	"time"
 
