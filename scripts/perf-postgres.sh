@@ -5,7 +5,7 @@
 # the replicas and the load generator share the machine. Figures are in
 # docs/performance.md ("PostgreSQL and replicas").
 #
-#   scripts/perf-postgres.sh [OUT] [DURATION]
+#   scripts/perf-postgres.sh [OUT] [DURATION]     (ONLY='*verify' for a subset)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/agentid-perf-pg}
@@ -42,6 +42,7 @@ URL=http://localhost:18080
 # run NAME MODE CONC REPLICAS(bolt|1|2)
 run() {
 	local name=$1 mode=$2 conc=$3 kind=$4 data connect=()
+	case $name in ${ONLY:-*}) ;; *) return 0 ;; esac
 	case $kind in
 	bolt)
 		data=$WORK/bolt-$name
