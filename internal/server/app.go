@@ -503,7 +503,7 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		}
 		return s
 	}
-	if a.Publisher, err = publish.NewPublisher(a.Status, publish.PublisherOptions{Issuer: a.Issuer.DID(), Signer: signer, Feed: a.Feed}); err != nil {
+	if a.Publisher, err = publish.NewPublisher(a.Status, publish.PublisherOptions{Issuer: a.Issuer.DID(), Signer: signer, Feed: a.Feed, Shared: a.pg != nil}); err != nil {
 		return err
 	}
 	have, err := a.Issuer.HasPrincipals(ctx)

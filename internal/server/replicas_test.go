@@ -444,3 +444,54 @@ func TestReplicaStatusChangeSeenAtOnce(t *testing.T) {
 		check(step.want) // at once: no waiting for a notification
 	}
 }
+
+// A status change is signed once, by one replica, and every replica
+// serves that same list credential (same bytes, same ETag).
+func TestReplicasSignListOnce(t *testing.T) {
+	rs := startReplicas(t, 2)
+	a, b := rs[0], rs[1]
+	evA, evB := a.events(t), b.events(t)
+	var creds []*api.Issued
+	for range 3 {
+		out, err := a.issue(t, a.admin, newKey(t), []string{"calendar:read"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		creds = append(creds, out)
+	}
+	list := strings.Split(statusIndex(t, creds[0].Credential), "#")[0]
+	path := list[strings.Index(list, "/status/"):]
+	fetch := func(r *replica) (string, string) {
+		t.Helper()
+		resp, err := r.hc.Get(r.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		return string(body), resp.Header.Get("ETag")
+	}
+	fetch(a)
+	fetch(b)
+	before := a.app.Publisher.Signatures() + b.app.Publisher.Signatures()
+	for i, c := range creds {
+		r := rs[i%2]
+		var cr api.Credential
+		if err := r.admin.Do(context.Background(), http.MethodPost, "/v1/credentials/"+c.ID+"/revoke", nil, &cr); err != nil {
+			t.Fatal(err)
+		}
+		waitEvent(t, evA, list, time.Second)
+		waitEvent(t, evB, list, time.Second)
+		bodyA, etagA := fetch(a)
+		bodyB, etagB := fetch(b)
+		if bodyA != bodyB || etagA != etagB || etagA == "" {
+			t.Fatalf("revocation %d: the replicas serve different list credentials (ETags %s, %s)", i, etagA, etagB)
+		}
+	}
+	if n := a.app.Publisher.Signatures() + b.app.Publisher.Signatures() - before; n != int64(len(creds)) {
+		t.Errorf("%d revocations made %d signatures across the replicas; want %d (one per change)", len(creds), n, len(creds))
+	}
+}
