@@ -378,6 +378,59 @@ type cachedStatus struct {
 	mu  sync.Mutex
 	gen int64
 	m   map[string]bool
+
+	// Concurrent checks share generation reads: a check waits for the
+	// next read that starts after it asked (never one already in flight,
+	// which could predate a change acknowledged before the check began).
+	gmu      sync.Mutex
+	gwaiting []chan genResult
+	greading bool
+}
+
+type genResult struct {
+	gen int64
+	err error
+}
+
+// generation returns the status generation as read by a query that
+// started after the call.
+func (c *cachedStatus) generation(ctx context.Context) (int64, error) {
+	ch := make(chan genResult, 1)
+	c.gmu.Lock()
+	c.gwaiting = append(c.gwaiting, ch)
+	if !c.greading {
+		c.greading = true
+		go c.readGenerations()
+	}
+	c.gmu.Unlock()
+	select {
+	case r := <-ch:
+		return r.gen, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// readGenerations answers the waiting checks, one query for all those
+// that asked before it started, until none is waiting.
+func (c *cachedStatus) readGenerations() {
+	for {
+		c.gmu.Lock()
+		waiting := c.gwaiting
+		c.gwaiting = nil
+		if len(waiting) == 0 {
+			c.greading = false
+			c.gmu.Unlock()
+			return
+		}
+		c.gmu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		g, err := c.pg.Generation(ctx, publish.TopicStatus)
+		cancel()
+		for _, ch := range waiting {
+			ch <- genResult{g, err}
+		}
+	}
 }
 
 // maxCachedEntries bounds the cache; past it, it starts again.
@@ -387,7 +440,7 @@ func (c *cachedStatus) Check(ctx context.Context, iss string, entries []vc.Statu
 	if len(entries) == 0 {
 		return reason.New(reason.StatusUnavailable, "credential has no status entries")
 	}
-	g, err := c.pg.Generation(ctx, publish.TopicStatus)
+	g, err := c.generation(ctx)
 	if err != nil {
 		return reason.Wrap(reason.StatusUnavailable, "status list", err)
 	}
