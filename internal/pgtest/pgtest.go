@@ -175,7 +175,23 @@ func Start(bin string) (*Cluster, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	c.watchdog()
 	return c, nil
+}
+
+// watchdog starts a process that, once this one has exited however it
+// exited (a test that panics or is killed never reaches Main's cleanup),
+// stops the server and removes its directory. It runs in its own process
+// group, so that signals to the test's group do not end it first.
+func (c *Cluster) watchdog() {
+	script := `while kill -0 "$1" 2>/dev/null; do sleep 1; done
+if [ -f "$2/data/postmaster.pid" ]; then kill -INT "$(head -1 "$2/data/postmaster.pid")" 2>/dev/null; sleep 3; fi
+rm -rf "$2"`
+	cmd := exec.Command("/bin/sh", "-c", script, "pgtest-watchdog", strconv.Itoa(os.Getpid()), c.dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err == nil {
+		go cmd.Wait() //nolint:errcheck // it outlives the tests on purpose
+	}
 }
 
 // unprivileged returns the credential of the postgres user, or nobody.
