@@ -108,12 +108,19 @@ func openError(err error) error {
 }
 
 // changeIssuerURL is `agentid init --change-issuer-url`.
-func changeIssuerURL(c *cobra.Command, data, newURL string) error {
-	f := serveFlags{issuerURL: newURL, keyAlg: "ed25519"}
-	if _, err := f.config(nil); err != nil {
+func changeIssuerURL(c *cobra.Command, data, storeFlag, newURL string) error {
+	f := serveFlags{issuerURL: newURL, keyAlg: "ed25519", storeURL: storeFlag}
+	cfg, err := f.config(nil)
+	if err != nil {
 		return err
 	}
-	old, err := server.ChangeIssuerURL(c.Context(), data, newURL)
+	var old string
+	if cfg.StoreURL != "" {
+		data = "the database"
+		old, err = server.ChangeIssuerURLStore(c.Context(), cfg.StoreURL, newURL)
+	} else {
+		old, err = server.ChangeIssuerURL(c.Context(), data, newURL)
+	}
 	if err != nil {
 		return err
 	}
@@ -133,7 +140,7 @@ func initCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if changeURL != "" {
-				return changeIssuerURL(c, f.data, changeURL)
+				return changeIssuerURL(c, f.data, f.storeURL, changeURL)
 			}
 			cfg, err := f.config(slog.New(slog.DiscardHandler))
 			if err != nil {

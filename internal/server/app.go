@@ -404,6 +404,12 @@ func ChangeIssuerURL(ctx context.Context, dataDir, newURL string) (old string, e
 		return "", fmt.Errorf("server: open database: %w", err)
 	}
 	defer db.Close()
+	return changeIssuerURL(ctx, db, dataDir, newURL)
+}
+
+// changeIssuerURL records newURL in db, the store of what (a data
+// directory, a database), and returns the old URL.
+func changeIssuerURL(ctx context.Context, db store.Store, what, newURL string) (old string, err error) {
 	err = db.Update(ctx, func(tx store.Tx) error {
 		b := tx.Bucket(metaBucket)
 		switch string(b.Get([]byte(metaState))) {
@@ -411,13 +417,13 @@ func ChangeIssuerURL(ctx context.Context, dataDir, newURL string) (old string, e
 		case "":
 			// Initialised by a release that kept no record of its URL.
 			if has, err := hasIssuerData(tx); err != nil || !has {
-				return cmp.Or(err, fmt.Errorf("server: %s is not an initialised data directory (run agentid init first)", dataDir))
+				return cmp.Or(err, fmt.Errorf("server: %s is not an initialised data directory (run agentid init first)", what))
 			}
 			if err := b.Put([]byte(metaState), []byte(stateReady)); err != nil {
 				return err
 			}
 		default:
-			return fmt.Errorf("server: %s is not an initialised data directory (run agentid init first)", dataDir)
+			return fmt.Errorf("server: %s is not an initialised data directory (run agentid init first)", what)
 		}
 		old = string(b.Get([]byte(metaIssuerURL)))
 		return b.Put([]byte(metaIssuerURL), []byte(newURL))

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/keystore"
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/statuslist"
@@ -495,4 +496,20 @@ func statusErr(e vc.StatusEntry, set bool) error {
 	default:
 		return reason.New(reason.StatusUnavailable, "unknown status purpose")
 	}
+}
+
+// ChangeIssuerURLStore is ChangeIssuerURL for the PostgreSQL database at
+// storeURL. Stop every replica first, and start them all again with the
+// new --issuer-url: a replica started with the old one refuses to start.
+func ChangeIssuerURLStore(ctx context.Context, storeURL, newURL string) (old string, err error) {
+	newURL = strings.TrimSuffix(newURL, "/")
+	if _, err := did.WebDID(newURL); err != nil {
+		return "", fmt.Errorf("server: issuer URL %q: %w", newURL, err)
+	}
+	db, err := pgstore.Open(ctx, storeURL, nil)
+	if err != nil {
+		return "", fmt.Errorf("server: open database: %w", err)
+	}
+	defer db.Close()
+	return changeIssuerURL(ctx, db, "the database", newURL)
 }

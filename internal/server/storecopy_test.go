@@ -82,3 +82,29 @@ func TestCopyStore(t *testing.T) {
 		t.Errorf("a copy into a database that holds data = %v; want ErrNotEmpty", err)
 	}
 }
+
+// The issuer URL of a PostgreSQL deployment is changed in the database;
+// a replica started with the old URL is then refused.
+func TestChangeIssuerURLStore(t *testing.T) {
+	dsn := pgtest.New(t)
+	dir := t.TempDir()
+	t.Setenv("AGENTID_MASTER_KEY", "")
+	ctx := context.Background()
+	app, err := Open(ctx, Config{DataDir: dir, IssuerURL: "http://localhost:18111", StoreURL: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.Close()
+	old, err := ChangeIssuerURLStore(ctx, dsn, "http://localhost:18112/")
+	if err != nil || old != "http://localhost:18111" {
+		t.Fatalf("ChangeIssuerURLStore = %q, %v", old, err)
+	}
+	if _, err := Open(ctx, Config{DataDir: dir, IssuerURL: "http://localhost:18111", StoreURL: dsn}); !errors.Is(err, ErrIssuerURL) {
+		t.Fatalf("a replica with the old URL: %v; want ErrIssuerURL", err)
+	}
+	app, err = Open(ctx, Config{DataDir: dir, IssuerURL: "http://localhost:18112", StoreURL: dsn})
+	if err != nil {
+		t.Fatalf("a replica with the new URL: %v", err)
+	}
+	app.Close()
+}
