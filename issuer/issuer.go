@@ -73,6 +73,11 @@ type Config struct {
 	// ApprovalTTL is how long a request that needs approval waits for a
 	// decision (DefaultApprovalTTL, 15 min).
 	ApprovalTTL time.Duration
+	// Nonces issues and consumes the nonces of proofs of control. Nil: a
+	// verifier.MemoryNonces of this process; replicas sharing a database
+	// pass one they share, so that a nonce issued by one is accepted,
+	// once, by any.
+	Nonces verifier.NonceStore
 }
 
 // Issuer registers principals and agents, issues, refreshes, revokes and
@@ -90,7 +95,7 @@ type Issuer struct {
 	principal *verifier.Verifier // authenticates principals: aud = URL, htm/htu
 	refresher *verifier.Verifier // checks refresh presentations: as principal, plus the credential
 	proof     *verifier.Verifier // checks proofs of control: aud = URL, issuer nonce
-	nonces    *verifier.MemoryNonces
+	nonces    verifier.NonceStore
 	replay    *verifier.MemoryReplayCache // the default Config.Replay (nil when one is given)
 	refusals  *audit.Aggregator
 	log       *slog.Logger
@@ -165,7 +170,10 @@ func New(db store.Store, keys *keystore.Store, status *publish.Store, auditLog A
 		}
 	}
 	is := &Issuer{cfg: cfg, did: id, db: sealedDB{db, seal}, seal: seal, keys: keys, status: status, audit: auditLog, schema: schema,
-		nonces: verifier.NewMemoryNonces(5*time.Minute, 100_000), log: cfg.Logger, seen: map[string]time.Time{}}
+		nonces: cfg.Nonces, log: cfg.Logger, seen: map[string]time.Time{}}
+	if is.nonces == nil {
+		is.nonces = verifier.NewMemoryNonces(5*time.Minute, 100_000)
+	}
 	is.refusals = cfg.Refusals
 	if is.refusals == nil {
 		is.refusals = audit.NewAggregator(appendSink{auditLog}, audit.AggregatorOptions{Now: cfg.Now})

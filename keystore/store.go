@@ -393,6 +393,10 @@ func (s *Store) invalidate(name string) {
 	s.mu.Unlock()
 }
 
+// TopicKeys is the store.Announcer topic of keyset changes; the payload
+// is the keyset's name.
+const TopicKeys = "keys"
+
 // associatedData binds a ciphertext to its bucket and keyset name.
 func associatedData(name string) []byte {
 	return []byte("agentid/keystore/v1\x00" + bucketKeysets + "\x00" + name)
@@ -462,6 +466,11 @@ func (s *Store) put(tx store.Tx, name string, h *keyset.Handle, rec *record) err
 	}
 	if err := tx.Bucket(bucketKeysets).Put([]byte(name), buf.Bytes()); err != nil {
 		return fmt.Errorf("keystore: keyset %q: %w", name, err)
+	}
+	if a, ok := tx.(store.Announcer); ok {
+		// Other processes on a shared store drop what they derived from
+		// the keyset (TopicKeys).
+		a.Announce(TopicKeys, name)
 	}
 	if err := tx.Bucket(bucketMeta).Put([]byte(name), meta); err != nil {
 		return fmt.Errorf("keystore: keyset %q: %w", name, err)

@@ -121,3 +121,14 @@ var ErrUnavailable = errors.New("store: storage unavailable")
 
 // ErrClosed is returned once the store is closed.
 var ErrClosed = errors.New("store: closed")
+
+// Announcer is implemented by the transactions of a store that several
+// processes share (a database several replicas use): Announce queues a
+// message on topic that every other process sharing the store receives
+// once the transaction has committed, and never if it rolls back. It is
+// how a change made by one replica reaches the caches and change feeds of
+// the others. Callers check for it with a type assertion; a store of one
+// process has no one to announce to.
+type Announcer interface {
+	Announce(topic, payload string)
+}

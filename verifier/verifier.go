@@ -449,6 +449,9 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 	if err := v.cons.check(c.CredentialSubject.Constraints, c.CredentialSubject.ID, req.SourceIP, now); err != nil {
 		return nil, err
 	}
+	// The last step may wait on the replay cache (a table that replicas
+	// share): the slot bounds computation, not waiting.
+	sl.release()
 	if err := v.commit(p, now); err != nil {
 		return nil, &HolderError{Err: err}
 	}

@@ -66,6 +66,10 @@ type JournalOptions struct {
 	// (DefaultMaxQueued by default): past it, Record waits for the
 	// store, as Append does.
 	MaxQueued int
+	// Name tells apart the journals of several processes that share one
+	// store (replicas on one database): each keeps its own applied mark.
+	// Empty for the one journal of an embedded store.
+	Name string
 }
 
 // journal is the append-only file set behind Record.
@@ -139,6 +143,9 @@ func (l *Log) OpenJournal(ctx context.Context, dir string, opts *JournalOptions)
 			j.maxQ = opts.MaxQueued
 		}
 	}
+	if opts != nil && opts.Name != "" {
+		l.mark = []byte("applied/" + opts.Name)
+	}
 	applied, err := l.applied(ctx)
 	if err != nil {
 		return err
@@ -162,7 +169,7 @@ func (l *Log) OpenJournal(ctx context.Context, dir string, opts *JournalOptions)
 func (l *Log) applied(ctx context.Context) (uint64, error) {
 	var n uint64
 	err := l.db.View(ctx, func(tx store.Tx) error {
-		v := tx.Bucket(journalBucket).Get(appliedKey)
+		v := tx.Bucket(journalBucket).Get(l.markKey())
 		switch len(v) {
 		case 0:
 		case 8:
@@ -572,4 +579,12 @@ func (l *Log) settle(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return nil
+}
+
+// markKey is the key of this log's journal applied mark.
+func (l *Log) markKey() []byte {
+	if l.mark != nil {
+		return l.mark
+	}
+	return appliedKey
 }

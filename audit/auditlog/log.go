@@ -65,6 +65,8 @@ type Log struct {
 	// j, when OpenJournal was called, takes Record's events: see
 	// journal.go.
 	j *journal
+	// mark is the key of j's applied mark (JournalOptions.Name).
+	mark []byte
 }
 
 // pending is a queued event. done is nil for a journaled event nobody
@@ -199,7 +201,7 @@ func (l *Log) appendLot(tx store.Tx, evs []audit.Event, wal uint64) error {
 	if wal > 0 {
 		var v [8]byte
 		binary.BigEndian.PutUint64(v[:], wal)
-		if err := tx.Bucket(journalBucket).Put(appliedKey, v[:]); err != nil {
+		if err := tx.Bucket(journalBucket).Put(l.markKey(), v[:]); err != nil {
 			return errorf("append: %w", err)
 		}
 	}

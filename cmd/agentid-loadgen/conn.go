@@ -32,7 +32,7 @@ func dial(server string) (*conn, error) {
 	if u.Scheme != "http" {
 		return nil, fmt.Errorf("the load generator speaks plain http to loopback only")
 	}
-	c, err := net.Dial("tcp", u.Host)
+	c, err := net.Dial("tcp", dialAddr(u.Host))
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentid/agentid/internal/pgtest"
 	"github.com/agentid/agentid/internal/server"
 )
 
@@ -34,7 +35,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Run(m)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

@@ -113,7 +113,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(serveCmd(), initCmd(), didCmd(), presentCmd(), verifyCmd(),
-		principalCmd(), agentCmd(), credentialCmd(), keysCmd(), auditCmd(), consoleCmd(), approvalCmd(), tokenCmd())
+		principalCmd(), agentCmd(), credentialCmd(), keysCmd(), auditCmd(), consoleCmd(), approvalCmd(), tokenCmd(), migrateCmd(), storeCmd())
 	// Without Args, cobra reports an unknown top-level command as a plain
 	// error (exit 1); take the arguments and refuse them as bad usage.
 	root.Args = cobra.ArbitraryArgs

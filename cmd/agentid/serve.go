@@ -25,6 +25,7 @@ import (
 
 type serveFlags struct {
 	data, addr, issuerURL, keyAlg string
+	storeURL                      string
 	allowHTTP, allowTampered      bool
 	maxConns                      int
 	defaultTTL, maxTTL, statusTTL time.Duration
@@ -40,6 +41,7 @@ type serveFlags struct {
 
 func (f *serveFlags) register(c *cobra.Command, withAddr bool) {
 	c.Flags().StringVar(&f.data, "data", "data", "data directory (created on first start)")
+	c.Flags().StringVar(&f.storeURL, "store", "", "PostgreSQL URL (postgres://…) of a database several replicas share, instead of the bbolt file in --data (default $"+envDatabaseURL+")")
 	c.Flags().StringVar(&f.issuerURL, "issuer-url", "http://localhost:8080", "public base URL of the issuer; its did:web DID derives from it")
 	c.Flags().StringVar(&f.keyAlg, "key-type", "ed25519", "issuer key type at initialisation: ed25519 or p256")
 	c.Flags().DurationVar(&f.defaultTTL, "default-ttl", 15*time.Minute, "credential lifetime when none is asked")
@@ -80,7 +82,11 @@ func (f *serveFlags) config(log *slog.Logger) (server.Config, error) {
 	// Plain http to other localhost issuers follows the issuer's own
 	// scheme: an https issuer never speaks plain http, whatever the flag.
 	allowHTTP := f.allowHTTP && u.Scheme == "http"
-	return server.Config{DataDir: f.data, IssuerURL: f.issuerURL, KeyAlg: alg, DefaultTTL: f.defaultTTL, MaxTTL: f.maxTTL,
+	storeURL, err := storeURLOf(f.storeURL)
+	if err != nil {
+		return server.Config{}, err
+	}
+	return server.Config{DataDir: f.data, StoreURL: storeURL, IssuerURL: f.issuerURL, KeyAlg: alg, DefaultTTL: f.defaultTTL, MaxTTL: f.maxTTL,
 		StatusTTL: f.statusTTL, AllowHTTPLocalhost: allowHTTP, TrustedIssuers: f.trusted, Logger: log,
 		OAuthBearerResources: f.bearerResources, OAuthDPoPNonce: f.dpopNonce,
 		AllowIntegrityFailure: f.allowTampered, AuditSyncInterval: f.auditSync,
@@ -108,12 +114,19 @@ func openError(err error) error {
 }
 
 // changeIssuerURL is `agentid init --change-issuer-url`.
-func changeIssuerURL(c *cobra.Command, data, newURL string) error {
-	f := serveFlags{issuerURL: newURL, keyAlg: "ed25519"}
-	if _, err := f.config(nil); err != nil {
+func changeIssuerURL(c *cobra.Command, data, storeFlag, newURL string) error {
+	f := serveFlags{issuerURL: newURL, keyAlg: "ed25519", storeURL: storeFlag}
+	cfg, err := f.config(nil)
+	if err != nil {
 		return err
 	}
-	old, err := server.ChangeIssuerURL(c.Context(), data, newURL)
+	var old string
+	if cfg.StoreURL != "" {
+		data = "the database"
+		old, err = server.ChangeIssuerURLStore(c.Context(), cfg.StoreURL, newURL)
+	} else {
+		old, err = server.ChangeIssuerURL(c.Context(), data, newURL)
+	}
 	if err != nil {
 		return err
 	}
@@ -133,7 +146,7 @@ func initCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if changeURL != "" {
-				return changeIssuerURL(c, f.data, changeURL)
+				return changeIssuerURL(c, f.data, f.storeURL, changeURL)
 			}
 			cfg, err := f.config(slog.New(slog.DiscardHandler))
 			if err != nil {

@@ -31,6 +31,7 @@ import (
 	"github.com/agentid/agentid/statuslist/publish"
 	"github.com/agentid/agentid/store"
 	"github.com/agentid/agentid/store/boltstore"
+	"github.com/agentid/agentid/store/pgstore"
 	"github.com/agentid/agentid/vc/jws"
 )
 
@@ -92,7 +93,8 @@ type Config struct {
 	AuditKeepSegments int
 	AuditKeepFor      time.Duration
 	// AuditRollInterval is how often retention runs: 1m by default,
-	// negative for never (RollAudit only).
+	// negative for never (RollAudit only). On PostgreSQL it is never by
+	// default (see docs/deploy.md).
 	AuditRollInterval time.Duration
 	// OAuthBearerResources are the resources for which the token endpoint
 	// issues short-lived bearer tokens to clients that send no DPoP proof
@@ -100,6 +102,12 @@ type Config struct {
 	OAuthBearerResources []string
 	// OAuthDPoPNonce makes the token endpoint require DPoP server nonces.
 	OAuthDPoPNonce bool
+	// StoreURL, when set, is a PostgreSQL URL (postgres://…): the store is
+	// that database, which several replicas may share, instead of the
+	// bbolt file in DataDir. DataDir still holds this replica's master
+	// key (or AGENTID_MASTER_KEY gives it), its audit journal and, at
+	// initialisation, the first admin's key.
+	StoreURL string
 }
 
 // JournalDir is the audit journal's directory inside the data directory.
@@ -132,9 +140,13 @@ type App struct {
 
 	log    *slog.Logger
 	health *health
+	// pg is the PostgreSQL store, when the store is one (postgres.go);
+	// replicaName names this replica's audit journal there.
+	pg          *pgstore.Store
+	replicaName string
 	// The replay caches of the issuer's presentations and of the verifier
 	// service, kept in the store across restarts.
-	replayIssuer, replayVerify *journaledReplay
+	replayIssuer, replayVerify replayStore
 	stopRefusals               context.CancelFunc
 	refusalsDone               chan struct{}
 	stopHeads                  chan struct{}
@@ -202,7 +214,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	cfg.IssuerURL = strings.TrimSuffix(cfg.IssuerURL, "/")
 	dbPath := filepath.Join(cfg.DataDir, DBFile)
-	masterPath := filepath.Join(cfg.DataDir, MasterKeyFile)
+	if cfg.StoreURL != "" {
+		return openPostgres(ctx, cfg)
+	}
 	if err := checkFiles(cfg.DataDir); err != nil {
 		return nil, err
 	}
@@ -222,16 +236,31 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		}
 		return nil, fmt.Errorf("server: open database: %w", err)
 	}
+	return openStore(ctx, cfg, db, nil, "")
+}
+
+// openStore opens the application over db, which is pg when the store is
+// PostgreSQL: then replica names this process's audit journal, and the
+// opening runs while no other replica opens (initialises) the database.
+func openStore(ctx context.Context, cfg Config, db store.Store, pg *pgstore.Store, replica string) (*App, error) {
+	masterPath := filepath.Join(cfg.DataDir, MasterKeyFile)
 	var st store.Store = db
 	if cfg.WrapStore != nil {
 		st = cfg.WrapStore(st)
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, health: newHealth(st, cfg.Logger, cfg.Now)}
+	a := &App{cfg: cfg, log: cfg.Logger, health: newHealth(st, cfg.Logger, cfg.Now), pg: pg, replicaName: replica}
 	a.DB = a.health
-	master, err := a.prepare(ctx, masterPath)
-	if err == nil {
-		err = a.open(ctx, master)
+	exclusively := func(do func() error) error { return do() }
+	if pg != nil {
+		exclusively = func(do func() error) error { return pg.Exclusively(ctx, do) }
 	}
+	err := exclusively(func() error {
+		master, err := a.prepare(ctx, masterPath)
+		if err == nil {
+			err = a.open(ctx, master)
+		}
+		return err
+	})
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -381,6 +410,12 @@ func ChangeIssuerURL(ctx context.Context, dataDir, newURL string) (old string, e
 		return "", fmt.Errorf("server: open database: %w", err)
 	}
 	defer db.Close()
+	return changeIssuerURL(ctx, db, dataDir, newURL)
+}
+
+// changeIssuerURL records newURL in db, the store of what (a data
+// directory, a database), and returns the old URL.
+func changeIssuerURL(ctx context.Context, db store.Store, what, newURL string) (old string, err error) {
 	err = db.Update(ctx, func(tx store.Tx) error {
 		b := tx.Bucket(metaBucket)
 		switch string(b.Get([]byte(metaState))) {
@@ -388,13 +423,13 @@ func ChangeIssuerURL(ctx context.Context, dataDir, newURL string) (old string, e
 		case "":
 			// Initialised by a release that kept no record of its URL.
 			if has, err := hasIssuerData(tx); err != nil || !has {
-				return cmp.Or(err, fmt.Errorf("server: %s is not an initialised data directory (run agentid init first)", dataDir))
+				return cmp.Or(err, fmt.Errorf("server: %s is not an initialised data directory (run agentid init first)", what))
 			}
 			if err := b.Put([]byte(metaState), []byte(stateReady)); err != nil {
 				return err
 			}
 		default:
-			return fmt.Errorf("server: %s is not an initialised data directory (run agentid init first)", dataDir)
+			return fmt.Errorf("server: %s is not an initialised data directory (run agentid init first)", what)
 		}
 		old = string(b.Get([]byte(metaIssuerURL)))
 		return b.Put([]byte(metaIssuerURL), []byte(newURL))
@@ -435,7 +470,7 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 	// the chain moments later. What an earlier process journaled and did
 	// not chain is chained now.
 	if err := a.Audit.OpenJournal(ctx, filepath.Join(a.cfg.DataDir, JournalDir),
-		&auditlog.JournalOptions{SyncInterval: a.cfg.AuditSyncInterval}); err != nil {
+		&auditlog.JournalOptions{SyncInterval: a.cfg.AuditSyncInterval, Name: a.replicaName}); err != nil {
 		return err
 	}
 	a.Refusals = audit.NewAggregator(a.Audit, audit.AggregatorOptions{Now: a.cfg.Now})
@@ -445,10 +480,10 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		defer close(a.refusalsDone)
 		a.Refusals.Run(rctx)
 	}()
-	if a.replayIssuer, err = openReplay(ctx, a.DB, bucketReplayIssuer, a.cfg.Now, a.log); err != nil {
+	if a.replayIssuer, err = a.openReplay(ctx, bucketReplayIssuer); err != nil {
 		return err
 	}
-	if a.replayVerify, err = openReplay(ctx, a.DB, bucketReplayVerify, a.cfg.Now, a.log); err != nil {
+	if a.replayVerify, err = a.openReplay(ctx, bucketReplayVerify); err != nil {
 		return err
 	}
 	if a.Issuer, err = issuer.New(a.DB, a.Keys, a.Status, a.Audit, issuer.Config{
@@ -456,6 +491,7 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		URL:    a.cfg.IssuerURL, DefaultTTL: a.cfg.DefaultTTL, MaxTTL: a.cfg.MaxTTL, Now: a.cfg.Now, Logger: a.log,
 		Refusals:   a.Refusals,
 		RecordsKey: ik.Records,
+		Nonces:     a.sharedNonces(ik.Records),
 	}); err != nil {
 		return err
 	}
@@ -479,7 +515,7 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		}
 		return s
 	}
-	if a.Publisher, err = publish.NewPublisher(a.Status, publish.PublisherOptions{Issuer: a.Issuer.DID(), Signer: signer, Feed: a.Feed}); err != nil {
+	if a.Publisher, err = publish.NewPublisher(a.Status, publish.PublisherOptions{Issuer: a.Issuer.DID(), Signer: signer, Feed: a.Feed, Shared: a.pg != nil}); err != nil {
 		return err
 	}
 	have, err := a.Issuer.HasPrincipals(ctx)
@@ -645,7 +681,7 @@ func (a *App) Close() error {
 		errs = append(errs, a.Audit.Close(ctx))
 		cancel()
 	}
-	for _, j := range []*journaledReplay{a.replayIssuer, a.replayVerify} {
+	for _, j := range []replayStore{a.replayIssuer, a.replayVerify} {
 		if j != nil {
 			errs = append(errs, j.Close())
 		}

@@ -47,6 +47,10 @@ type health struct {
 
 	failures atomic.Uint64 // writes failed by the storage
 	down     atomic.Bool
+
+	// ping, when set, checks that a shared database answers: a replica
+	// that cannot reach it is not ready, whether or not it wrote lately.
+	ping func(context.Context) error
 }
 
 func newHealth(st store.Store, log *slog.Logger, now func() time.Time) *health {
@@ -99,6 +103,14 @@ func (h *health) note(err error) {
 // are, it first tries one small write (at most once per probeEvery), whose
 // success clears the failure.
 func (h *health) check(ctx context.Context) error {
+	if h.ping != nil {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := h.ping(pctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
 	if !h.down.Load() {
 		return nil
 	}

@@ -91,7 +91,7 @@ func NewServer(app *App, opts ServerOptions) (*Server, error) {
 	s.verifier, err = verifier.ForIssuers(context.Background(), verifier.TrustConfig{
 		Issuers: append([]string{own}, app.cfg.TrustedIssuers...),
 		Keys:    keys,
-		Status:  &routeStatus{own: own, local: app.Issuer.StatusChecker(), other: checker},
+		Status:  &routeStatus{own: own, local: app.ownStatus(), other: checker},
 	},
 		verifier.WithClock(app.cfg.Now),
 		verifier.WithReplayCache(app.replayVerify),

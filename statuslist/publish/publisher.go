@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentid/agentid/statuslist"
@@ -43,6 +44,12 @@ type PublisherOptions struct {
 	// Feed, when set, receives an event for each list after it has been
 	// re-signed.
 	Feed *Feed
+	// Shared is for Publishers of several processes on one store
+	// (replicas on one database): a signed list is stored, and a process
+	// serves the stored one while it carries the current bits, so that a
+	// change is signed once (by one process at a time) and every process
+	// serves the same credential. See signShared.
+	Shared bool
 }
 
 // Publisher signs status lists as BitstringStatusListCredential vc+jwt and
@@ -55,6 +62,9 @@ type Publisher struct {
 	validity time.Duration
 	interval time.Duration
 	feed     *Feed
+	shared   bool
+
+	signatures atomic.Int64 // shared mode: signatures made here
 
 	signMu sync.Mutex // serialises signing, so one list is never signed twice at once
 
@@ -94,6 +104,7 @@ func NewPublisher(s *Store, opts PublisherOptions) (*Publisher, error) {
 		validity: opts.Validity,
 		interval: opts.CoalesceInterval,
 		feed:     opts.Feed,
+		shared:   opts.Shared,
 		signed:   map[string]*signedList{},
 		dirty:    map[string]Purpose{},
 	}
@@ -192,6 +203,9 @@ func (p *Publisher) Close() {
 // sign reads list u, signs it and stores the result. The caller holds
 // signMu.
 func (p *Publisher) sign(u string) (*signedList, error) {
+	if p.shared {
+		return p.signShared(u)
+	}
 	snap, err := p.store.load(context.Background(), u)
 	if err != nil {
 		return nil, err
@@ -324,4 +338,21 @@ func etagMatch(values []string, etag string) bool {
 		}
 	}
 	return false
+}
+
+// Stale marks every list signed so far as changed, so that each is
+// re-signed from the store and announced: for a process that may have
+// missed another's announcements (its listening connection was down).
+func (p *Publisher) Stale() {
+	p.mu.Lock()
+	us := make([]string, 0, len(p.signed))
+	for u := range p.signed {
+		us = append(us, u)
+	}
+	p.mu.Unlock()
+	for _, u := range us {
+		if purpose, _, err := p.store.parseListURL(u); err == nil {
+			p.changed(u, purpose)
+		}
+	}
 }

@@ -459,6 +459,10 @@ func (s *Store) SetTx(tx store.Tx, e vc.StatusEntry, set bool) error {
 	}
 	u, p := r.url, r.purpose
 	tx.OnCommit(func() { s.notify(u, p) })
+	if a, ok := tx.(store.Announcer); ok {
+		// Other processes on a shared store re-sign and announce it too.
+		a.Announce(TopicStatus, string(p)+" "+u)
+	}
 	return nil
 }
 
@@ -559,4 +563,22 @@ func (s *Store) notify(u string, p Purpose) {
 	for _, fn := range ws {
 		fn(u, p)
 	}
+}
+
+// TopicStatus is the store.Announcer topic of status bit changes; the
+// payload is the purpose, a space and the list URL.
+const TopicStatus = "status"
+
+// Changed tells the Store that another process sharing its database
+// changed a list: payload is an announcement on TopicStatus. The list is
+// marked for re-signing and announced, as a change committed here is.
+func (s *Store) Changed(payload string) error {
+	ps, u, ok := strings.Cut(payload, " ")
+	p, n, err := s.parseListURL(u)
+	if !ok || err != nil || string(p) != ps {
+		return fmt.Errorf("statuslist: announcement %q names no list of this store", payload)
+	}
+	_ = n
+	s.notify(u, p)
+	return nil
 }
