@@ -196,10 +196,7 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 			return err
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: issue: %w", err)
+			return wrapInternal(err, "issue")
 		}
 		return nil
 	})
@@ -396,10 +393,7 @@ func (is *Issuer) Refresh(ctx context.Context, presentation, method, url string)
 			return err
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: refresh: %w", err)
+			return wrapInternal(err, "refresh")
 		}
 		return nil
 	})
@@ -512,10 +506,7 @@ func (is *Issuer) SetStatus(ctx context.Context, actor *Principal, credID string
 			return is.audit.AppendTx(tx, &done)
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: %s: %w", action, err)
+			return wrapInternal(err, string(action))
 		}
 		return nil
 	})
@@ -546,13 +537,8 @@ func (is *Issuer) Retire(ctx context.Context, actor *Principal, agentDID string)
 		now := is.cfg.Now().UTC().Truncate(time.Second)
 		err := is.db.Update(ctx, func(tx store.Tx) error {
 			var a agentRecord
-			ok, err := getJSON(tx, bucketAgents, agentDID, &a)
-			if err != nil {
+			if err := visibleAgent(tx, actor, agentDID, &a); err != nil {
 				return err
-			}
-			// An orchestrator learns nothing of agents it did not create.
-			if !ok || (actor.Role != RoleAdmin && a.CreatedBy != actor.DID) {
-				return fail(KindNotFound, CodeUnknownAgent, "no agent %s", agentDID)
 			}
 			if a.Retired {
 				return fail(KindConflict, CodeAgentRetired, "agent is already retired")
@@ -568,10 +554,7 @@ func (is *Issuer) Retire(ctx context.Context, actor *Principal, agentDID string)
 			return is.audit.AppendTx(tx, &done)
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: retire: %w", err)
+			return wrapInternal(err, "retire")
 		}
 		return nil
 	})
@@ -726,12 +709,8 @@ func (is *Issuer) Agent(ctx context.Context, actor *Principal, agentDID string) 
 	var a *Agent
 	err := is.db.View(ctx, func(tx store.Tx) error {
 		var r agentRecord
-		ok, err := getJSON(tx, bucketAgents, agentDID, &r)
-		if err != nil {
+		if err := visibleAgent(tx, actor, agentDID, &r); err != nil {
 			return err
-		}
-		if !ok || (actor.Role != RoleAdmin && r.CreatedBy != actor.DID) {
-			return fail(KindNotFound, CodeUnknownAgent, "no agent %s", agentDID)
 		}
 		a = r.agent()
 		is.fill(tx, a, is.cfg.Now())

@@ -216,10 +216,7 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 			return err
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: issue sub-agent: %w", err)
+			return wrapInternal(err, "issue sub-agent")
 		}
 		return nil
 	})
@@ -664,10 +661,7 @@ func (is *Issuer) retireGroup(ctx context.Context, actor *Principal, what, subje
 			return nil
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: retire %s: %w", what, err)
+			return wrapInternal(err, fmt.Sprintf("retire %s", what))
 		}
 		return nil
 	})
