@@ -144,15 +144,9 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 		if e != nil {
 			return e
 		}
-		proof, err := is.proof.VerifyHolder(ctx, r.Proof, verifier.Request{})
+		proof, err := is.proofOfControl(ctx, r.Proof, r.Agent, "the agent's key")
 		if err != nil {
-			return fromReason(err, KindInvalid)
-		}
-		if len(proof.VerifiableCredential) != 0 {
-			return fail(KindInvalid, Code(reason.Malformed), "a proof of control carries no credential")
-		}
-		if proof.HolderDID() != r.Agent {
-			return fail(KindInvalid, Code(reason.HolderMismatch), "proof of control is not signed by the agent's key")
+			return err
 		}
 		// A proof of control names the principal it was made for, so that
 		// a leaked proof cannot register the agent through another one.
@@ -169,11 +163,8 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 		// the schema refuses (a bad constraint, say) is a clear refusal and
 		// never rolls back a batch of other callers' issuances. The signed
 		// credential is validated again in the transaction.
-		draft := is.credential(a, now, now.Add(ttl), draftStatus, draftStatus)
-		if payload, err := vc.EncodeCredential(draft, now); err != nil {
-			return fromReason(err, KindInvalid)
-		} else if err := is.schema.ValidateCredential(payload); err != nil {
-			return badRequest("the credential would not match its schema: %v", err)
+		if err := is.checkDraft(is.credential(a, now, now.Add(ttl), draftStatus, draftStatus), now); err != nil {
+			return err
 		}
 		if need := needsApproval(actor, r.Scopes); len(need) > 0 {
 			out, err = is.requestApproval(ctx, actor, ev, a, ttl, reg.Sub(now), need, now)
