@@ -12,7 +12,6 @@ import (
 	"github.com/agentid/agentid/internal/approvalfeed"
 	"github.com/agentid/agentid/internal/problem"
 	"github.com/agentid/agentid/issuer"
-	"github.com/agentid/agentid/vc"
 )
 
 func wireApproval(a *issuer.Approval) api.Approval {
@@ -43,16 +42,8 @@ func (s *Server) listApprovals(c *gin.Context) {
 // a credential is an agent asking about its own sub-agent request; any
 // other is a principal's, authenticated as on every principal route.
 func (s *Server) getApprovalAny(c *gin.Context) {
-	tok, err := presentation(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if pp, err := vc.ParsePresentation(tok); err != nil || len(pp.Presentation.VerifiableCredential) == 0 {
-		s.authenticate(c)
-		if !c.IsAborted() {
-			s.getApproval(c)
-		}
+	tok, ok := s.agentRequest(c, s.getApproval)
+	if !ok {
 		return
 	}
 	wait, ok := s.approvalWait(c)

@@ -19,16 +19,8 @@ import (
 // Which one it is decides only the path: each verifies the presentation in
 // full.
 func (s *Server) issueAny(c *gin.Context) {
-	tok, err := presentation(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if pp, err := vc.ParsePresentation(tok); err != nil || len(pp.Presentation.VerifiableCredential) == 0 {
-		s.authenticate(c)
-		if !c.IsAborted() {
-			s.issue(c)
-		}
+	tok, ok := s.agentRequest(c, s.issue)
+	if !ok {
 		return
 	}
 	body, err := io.ReadAll(c.Request.Body)
@@ -52,6 +44,28 @@ func (s *Server) issueAny(c *gin.Context) {
 		return
 	}
 	s.issued(c, out)
+}
+
+// agentRequest serves the routes that both agents and principals call. A
+// request presentation that envelops a credential is an agent's: its
+// token is returned with true. Any other is a principal's: it is
+// authenticated as on every principal route and, unless that aborts,
+// served by principalRoute. A request without a readable presentation is
+// answered with its error. In both cases agentRequest reports false.
+func (s *Server) agentRequest(c *gin.Context, principalRoute gin.HandlerFunc) (string, bool) {
+	tok, err := presentation(c)
+	if err != nil {
+		s.fail(c, err)
+		return "", false
+	}
+	if pp, err := vc.ParsePresentation(tok); err != nil || len(pp.Presentation.VerifiableCredential) == 0 {
+		s.authenticate(c)
+		if !c.IsAborted() {
+			principalRoute(c)
+		}
+		return "", false
+	}
+	return tok, true
 }
 
 // issued answers an issuance: 201 with the credential, or 202 with the
