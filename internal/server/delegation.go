@@ -33,17 +33,23 @@ func (s *Server) issueAny(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out, err := s.app.Issuer.IssueAsAgent(withSource(c), tok, c.Request.Method, s.requestURL(c), body, issuer.IssueRequest{
-		Agent: req.Agent, Proof: req.Proof, Scopes: req.Scopes, Audiences: req.Audiences,
-		TTL: time.Duration(req.TTL), Lifetime: time.Duration(req.Lifetime), Owner: req.Owner, Purpose: req.Purpose,
-		OnBehalfOf: req.OnBehalfOf, Constraints: req.Constraints, Task: req.Task, MaxDepth: req.MaxDepth,
-	})
+	out, err := s.app.Issuer.IssueAsAgent(withSource(c), tok, c.Request.Method, s.requestURL(c), body, issueRequest(&req))
 	s.count("issue", err)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.issued(c, out)
+}
+
+// issueRequest is the issuer's form of an issuance request, the same for
+// a principal's (issue) and an agent's (issueAny).
+func issueRequest(req *api.IssueRequest) issuer.IssueRequest {
+	return issuer.IssueRequest{
+		Agent: req.Agent, Proof: req.Proof, Scopes: req.Scopes, Audiences: req.Audiences,
+		TTL: time.Duration(req.TTL), Lifetime: time.Duration(req.Lifetime), Owner: req.Owner, Purpose: req.Purpose,
+		OnBehalfOf: req.OnBehalfOf, Constraints: req.Constraints, Task: req.Task, MaxDepth: req.MaxDepth,
+	}
 }
 
 // agentRequest serves the routes that both agents and principals call. A
