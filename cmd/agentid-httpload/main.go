@@ -33,7 +33,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/client"
 	"github.com/agentid/agentid/internal/loadtest"
 )
@@ -72,27 +71,17 @@ func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline
 	if err != nil {
 		return err
 	}
-	agent, issued := reg.Key, reg.Issued
 	if openRate > 0 {
 		perSec = openRate + openRate/10
 	}
 	pool := int(duration.Seconds()*float64(perSec)) + 1000
 	fmt.Printf("signing %d presentations...\n", pool)
-	bodies := make([][]byte, pool)
-	loadtest.Prepare(pool, func(i int) {
-		vp, err := agent.Present(client.PresentOptions{Credential: issued.Credential, Audience: aud, Lifetime: 5 * time.Minute})
-		if err != nil {
-			panic(err)
-		}
-		bodies[i], _ = json.Marshal(api.VerifyRequest{Presentation: vp, Audience: aud, Scopes: []string{"load:test"}})
-	})
+	bodies := loadtest.VerifyBodies(reg, aud, pool)
 
 	raw := loadtest.RawVerifyRate(baseline)
 	fmt.Printf("baseline: raw ed25519.Verify on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
 
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableCompression: true,
-	}}
+	hc := loadtest.HTTPClient(conc)
 	endpoint := srv + "/v1/verify"
 	var wg sync.WaitGroup
 	var next, ok, bad atomic.Int64

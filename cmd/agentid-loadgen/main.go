@@ -69,20 +69,12 @@ func run(srv, keyFile string, duration time.Duration, conc, pool int, baseline t
 	if err != nil {
 		return err
 	}
-	agent, issued := reg.Key, reg.Issued
 	if pool == 0 {
 		pool = int(duration.Seconds()*25000) + 1000
 	}
 	fmt.Printf("signing %d presentations...\n", pool)
-	bodies := make([][]byte, pool)
-	loadtest.Prepare(pool, func(i int) {
-		// Presentations live long enough for the whole run.
-		vp, err := agent.Present(client.PresentOptions{Credential: issued.Credential, Audience: aud, Lifetime: 5 * time.Minute})
-		if err != nil {
-			panic(err)
-		}
-		bodies[i], _ = json.Marshal(api.VerifyRequest{Presentation: vp, Audience: aud, Scopes: []string{"load:test"}})
-	})
+	// Presentations live long enough for the whole run.
+	bodies := loadtest.VerifyBodies(reg, aud, pool)
 
 	raw := loadtest.RawVerifyRate(baseline)
 	fmt.Printf("baseline: raw ed25519.Verify on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)

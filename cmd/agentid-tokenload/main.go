@@ -86,9 +86,7 @@ func run(srv, issuerURL, keyFile string, duration time.Duration, conc, perSec in
 	raw := loadtest.RawVerifyRate(baseline)
 	fmt.Printf("baseline: raw ed25519.Verify on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
 
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableCompression: true,
-	}}
+	hc := loadtest.HTTPClient(conc)
 	endpoint := srv + "/oauth/token"
 	var wg sync.WaitGroup
 	var next, ok, bad atomic.Int64

@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -88,6 +89,29 @@ func Prepare(n int, fill func(i int)) {
 		})
 	}
 	wg.Wait()
+}
+
+// VerifyBodies signs n presentations of a's credential for aud, each with
+// its own jti (none is a replay) and valid for five minutes, as POST
+// /v1/verify request bodies asking for scope load:test.
+func VerifyBodies(a *Agent, aud string, n int) [][]byte {
+	bodies := make([][]byte, n)
+	Prepare(n, func(i int) {
+		vp, err := a.Key.Present(client.PresentOptions{Credential: a.Issued.Credential, Audience: aud, Lifetime: 5 * time.Minute})
+		if err != nil {
+			panic(err)
+		}
+		bodies[i], _ = json.Marshal(api.VerifyRequest{Presentation: vp, Audience: aud, Scopes: []string{"load:test"}})
+	})
+	return bodies
+}
+
+// HTTPClient is a standard library client for conc concurrent
+// connections to one host, without compression.
+func HTTPClient(conc int) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableCompression: true,
+	}}
 }
 
 // Sorted merges the latencies each connection recorded into one sorted
