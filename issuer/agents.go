@@ -144,15 +144,9 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 		if e != nil {
 			return e
 		}
-		proof, err := is.proof.VerifyHolder(ctx, r.Proof, verifier.Request{})
+		proof, err := is.proofOfControl(ctx, r.Proof, r.Agent, "the agent's key")
 		if err != nil {
-			return fromReason(err, KindInvalid)
-		}
-		if len(proof.VerifiableCredential) != 0 {
-			return fail(KindInvalid, Code(reason.Malformed), "a proof of control carries no credential")
-		}
-		if proof.HolderDID() != r.Agent {
-			return fail(KindInvalid, Code(reason.HolderMismatch), "proof of control is not signed by the agent's key")
+			return err
 		}
 		// A proof of control names the principal it was made for, so that
 		// a leaked proof cannot register the agent through another one.
@@ -169,11 +163,8 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 		// the schema refuses (a bad constraint, say) is a clear refusal and
 		// never rolls back a batch of other callers' issuances. The signed
 		// credential is validated again in the transaction.
-		draft := is.credential(a, now, now.Add(ttl), draftStatus, draftStatus)
-		if payload, err := vc.EncodeCredential(draft, now); err != nil {
-			return fromReason(err, KindInvalid)
-		} else if err := is.schema.ValidateCredential(payload); err != nil {
-			return badRequest("the credential would not match its schema: %v", err)
+		if err := is.checkDraft(is.credential(a, now, now.Add(ttl), draftStatus, draftStatus), now); err != nil {
+			return err
 		}
 		if need := needsApproval(actor, r.Scopes); len(need) > 0 {
 			out, err = is.requestApproval(ctx, actor, ev, a, ttl, reg.Sub(now), need, now)
@@ -196,10 +187,7 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 			return err
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: issue: %w", err)
+			return wrapInternal(err, "issue")
 		}
 		return nil
 	})
@@ -396,10 +384,7 @@ func (is *Issuer) Refresh(ctx context.Context, presentation, method, url string)
 			return err
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: refresh: %w", err)
+			return wrapInternal(err, "refresh")
 		}
 		return nil
 	})
@@ -512,10 +497,7 @@ func (is *Issuer) SetStatus(ctx context.Context, actor *Principal, credID string
 			return is.audit.AppendTx(tx, &done)
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: %s: %w", action, err)
+			return wrapInternal(err, string(action))
 		}
 		return nil
 	})
@@ -546,13 +528,8 @@ func (is *Issuer) Retire(ctx context.Context, actor *Principal, agentDID string)
 		now := is.cfg.Now().UTC().Truncate(time.Second)
 		err := is.db.Update(ctx, func(tx store.Tx) error {
 			var a agentRecord
-			ok, err := getJSON(tx, bucketAgents, agentDID, &a)
-			if err != nil {
+			if err := visibleAgent(tx, actor, agentDID, &a); err != nil {
 				return err
-			}
-			// An orchestrator learns nothing of agents it did not create.
-			if !ok || (actor.Role != RoleAdmin && a.CreatedBy != actor.DID) {
-				return fail(KindNotFound, CodeUnknownAgent, "no agent %s", agentDID)
 			}
 			if a.Retired {
 				return fail(KindConflict, CodeAgentRetired, "agent is already retired")
@@ -568,10 +545,7 @@ func (is *Issuer) Retire(ctx context.Context, actor *Principal, agentDID string)
 			return is.audit.AppendTx(tx, &done)
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: retire: %w", err)
+			return wrapInternal(err, "retire")
 		}
 		return nil
 	})
@@ -726,12 +700,8 @@ func (is *Issuer) Agent(ctx context.Context, actor *Principal, agentDID string) 
 	var a *Agent
 	err := is.db.View(ctx, func(tx store.Tx) error {
 		var r agentRecord
-		ok, err := getJSON(tx, bucketAgents, agentDID, &r)
-		if err != nil {
+		if err := visibleAgent(tx, actor, agentDID, &r); err != nil {
 			return err
-		}
-		if !ok || (actor.Role != RoleAdmin && r.CreatedBy != actor.DID) {
-			return fail(KindNotFound, CodeUnknownAgent, "no agent %s", agentDID)
 		}
 		a = r.agent()
 		is.fill(tx, a, is.cfg.Now())

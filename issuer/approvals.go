@@ -9,7 +9,6 @@ package issuer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -218,10 +217,7 @@ func (is *Issuer) requestApproval(ctx context.Context, actor *Principal, ev *aud
 		return err
 	})
 	if err != nil {
-		if _, ok := Refusal(err); ok {
-			return nil, err
-		}
-		return nil, fmt.Errorf("issuer: request approval: %w", err)
+		return nil, wrapInternal(err, "request approval")
 	}
 	return out, nil
 }
@@ -345,10 +341,7 @@ func (is *Issuer) decide(ctx context.Context, actor *Principal, id, why string, 
 			return nil
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: decide approval: %w", err)
+			return wrapInternal(err, "decide approval")
 		}
 		return nil
 	})

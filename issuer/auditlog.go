@@ -143,10 +143,7 @@ func (is *Issuer) IngestAudit(ctx context.Context, actor *Principal, body []byte
 			return nil
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: audit ingest: %w", err)
+			return wrapInternal(err, "audit ingest")
 		}
 		n = len(evs)
 		return nil

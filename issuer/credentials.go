@@ -16,12 +16,8 @@ func (is *Issuer) AgentCredentials(ctx context.Context, actor *Principal, agentD
 	var out []Credential
 	err := is.db.View(ctx, func(tx store.Tx) error {
 		var r agentRecord
-		ok, err := getJSON(tx, bucketAgents, agentDID, &r)
-		if err != nil {
+		if err := visibleAgent(tx, actor, agentDID, &r); err != nil {
 			return err
-		}
-		if !ok || (actor.Role != RoleAdmin && r.CreatedBy != actor.DID) {
-			return fail(KindNotFound, CodeUnknownAgent, "no agent %s", agentDID)
 		}
 		ids, err := agentCredentials(tx, &r)
 		if err != nil {
@@ -44,4 +40,19 @@ func (is *Issuer) AgentCredentials(ctx context.Context, actor *Principal, agentD
 		return nil, err
 	}
 	return out, nil
+}
+
+// visibleAgent reads the record of agentDID into a, if actor may see it:
+// admins see every agent, orchestrators only those they created. An agent
+// actor may not see is answered as unknown, so that an orchestrator learns
+// nothing of others' agents.
+func visibleAgent(tx store.Tx, actor *Principal, agentDID string, a *agentRecord) error {
+	ok, err := getJSON(tx, bucketAgents, agentDID, a)
+	if err != nil {
+		return err
+	}
+	if !ok || (actor.Role != RoleAdmin && a.CreatedBy != actor.DID) {
+		return fail(KindNotFound, CodeUnknownAgent, "no agent %s", agentDID)
+	}
+	return nil
 }

@@ -131,15 +131,9 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 		if e := checkShape(&r); e != nil {
 			return e
 		}
-		proof, err := is.proof.VerifyHolder(ctx, r.Proof, verifier.Request{})
+		proof, err := is.proofOfControl(ctx, r.Proof, r.Agent, "the sub-agent's key")
 		if err != nil {
-			return fromReason(err, KindInvalid)
-		}
-		if len(proof.VerifiableCredential) != 0 {
-			return fail(KindInvalid, Code(reason.Malformed), "a proof of control carries no credential")
-		}
-		if proof.HolderDID() != r.Agent {
-			return fail(KindInvalid, Code(reason.HolderMismatch), "proof of control is not signed by the sub-agent's key")
+			return err
 		}
 		if proof.For != parentDID {
 			return fail(KindInvalid, CodeProofPrincipal, "proof of control was not made for the parent agent (claim \"for\")")
@@ -154,10 +148,8 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 		draft := is.credential(&agentRecord{DID: r.Agent, Owner: r.Owner, Purpose: r.Purpose, Scopes: r.Scopes,
 			Audiences: r.Audiences, Constraints: r.Constraints, Task: r.Task, CreatedBy: pc.CredentialSubject.DelegatedBy},
 			now, now.Add(time.Minute), draftStatus, draftStatus)
-		if payload, err := vc.EncodeCredential(draft, now); err != nil {
-			return fromReason(err, KindInvalid)
-		} else if err := is.schema.ValidateCredential(payload); err != nil {
-			return badRequest("the credential would not match its schema: %v", err)
+		if err := is.checkDraft(draft, now); err != nil {
+			return err
 		}
 		signer, err := is.Signer(ctx)
 		if err != nil {
@@ -216,10 +208,7 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 			return err
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: issue sub-agent: %w", err)
+			return wrapInternal(err, "issue sub-agent")
 		}
 		return nil
 	})
@@ -664,10 +653,7 @@ func (is *Issuer) retireGroup(ctx context.Context, actor *Principal, what, subje
 			return nil
 		})
 		if err != nil {
-			if _, ok := Refusal(err); ok {
-				return err
-			}
-			return fmt.Errorf("issuer: retire %s: %w", what, err)
+			return wrapInternal(err, fmt.Sprintf("retire %s", what))
 		}
 		return nil
 	})

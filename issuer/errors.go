@@ -123,6 +123,15 @@ func Refusal(err error) (*Error, bool) {
 	return e, ok
 }
 
+// wrapInternal passes a refusal (*Error) through as it is and gives any
+// other error, an internal failure of op, the "issuer: op:" prefix.
+func wrapInternal(err error, op string) error {
+	if _, ok := Refusal(err); ok {
+		return err
+	}
+	return fmt.Errorf("issuer: %s: %w", op, err)
+}
+
 func fail(kind Kind, code Code, format string, args ...any) *Error {
 	return &Error{Kind: kind, Code: code, Detail: fmt.Sprintf(format, args...)}
 }

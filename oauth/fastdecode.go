@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/agentid/agentid/did"
+	"github.com/agentid/agentid/internal/jsonscan"
 	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/vc/jws"
 )
@@ -24,253 +25,122 @@ import (
 // -?(0|[1-9][0-9]*) of at most 18 digits, and anything but whitespace
 // around the object.
 
+// fastDec adds the token types to the shared strict scanner (the one
+// vc's fast path uses).
 type fastDec struct {
-	b   []byte
-	s   string
-	i   int
-	bad bool
-}
-
-func (d *fastDec) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
-
-func (d *fastDec) peek() byte {
-	d.ws()
-	if d.i < len(d.b) {
-		return d.b[d.i]
-	}
-	return 0
-}
-
-func (d *fastDec) str() string {
-	if d.bad || d.peek() != '"' {
-		d.bad = true
-		return ""
-	}
-	start := d.i + 1
-	i := start
-	for i < len(d.b) {
-		c := d.b[i]
-		if c == '"' {
-			d.i = i + 1
-			return d.s[start:i]
-		}
-		if c < 0x20 || c >= 0x80 || c == '\\' {
-			break
-		}
-		i++
-	}
-	d.bad = true
-	return ""
-}
-
-func (d *fastDec) key() string {
-	k := d.str()
-	if d.peek() != ':' {
-		d.bad = true
-		return ""
-	}
-	d.i++
-	return k
-}
-
-func (d *fastDec) once(seen *uint32, n uint) {
-	if *seen&(1<<n) != 0 {
-		d.bad = true
-	}
-	*seen |= 1 << n
-}
-
-func (d *fastDec) begin(open, close byte) bool {
-	if d.bad || d.peek() != open {
-		d.bad = true
-		return false
-	}
-	d.i++
-	if d.peek() == close {
-		d.i++
-		return false
-	}
-	return true
-}
-
-func (d *fastDec) more(close byte) bool {
-	if d.bad {
-		return false
-	}
-	switch d.peek() {
-	case ',':
-		d.i++
-		return true
-	case close:
-		d.i++
-		return false
-	}
-	d.bad = true
-	return false
-}
-
-func (d *fastDec) end() bool {
-	if d.bad {
-		return false
-	}
-	d.ws()
-	return d.i == len(d.b)
-}
-
-func (d *fastDec) int64() int64 {
-	if d.bad {
-		return 0
-	}
-	d.ws()
-	b, i := d.b, d.i
-	neg := i < len(b) && b[i] == '-'
-	if neg {
-		i++
-	}
-	start := i
-	var n int64
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		n = n*10 + int64(b[i]-'0')
-		i++
-	}
-	if digits := i - start; digits == 0 || digits > 18 || (b[start] == '0' && digits > 1) ||
-		(i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E')) {
-		d.bad = true
-		return 0
-	}
-	d.i = i
-	if neg {
-		n = -n
-	}
-	return n
-}
-
-func (d *fastDec) strings() []string {
-	out := []string{}
-	for more := d.begin('[', ']'); more; more = d.more(']') {
-		out = append(out, d.str())
-	}
-	return out
+	jsonscan.Scanner
 }
 
 // fastDecodeAccessToken decodes access token claims in the simple form.
 func fastDecodeAccessToken(b []byte) (*AccessToken, bool) {
-	d := fastDec{b: b, s: string(b)}
+	var d fastDec
+	d.Reset(b, nil)
 	at := new(AccessToken)
 	var seen uint32
-	for more := d.begin('{', '}'); more && !d.bad; more = d.more('}') {
-		switch d.key() {
+	for more := d.Begin('{', '}'); more && !d.Bad(); more = d.More('}') {
+		switch d.Key() {
 		case "iss":
-			d.once(&seen, 0)
-			at.Issuer = d.str()
+			d.Once(&seen, 0)
+			at.Issuer = d.Str()
 		case "sub":
-			d.once(&seen, 1)
-			at.Subject = d.str()
+			d.Once(&seen, 1)
+			at.Subject = d.Str()
 		case "client_id":
-			d.once(&seen, 2)
-			at.ClientID = d.str()
+			d.Once(&seen, 2)
+			at.ClientID = d.Str()
 		case "aud":
-			d.once(&seen, 3)
-			if d.peek() == '[' {
-				at.Audience = vc.Audience(d.strings())
+			d.Once(&seen, 3)
+			if d.Peek() == '[' {
+				at.Audience = vc.Audience(d.Strings())
 			} else {
-				at.Audience = vc.Audience{d.str()}
+				at.Audience = vc.Audience{d.Str()}
 			}
 		case "scope":
-			d.once(&seen, 4)
-			at.Scope = d.str()
+			d.Once(&seen, 4)
+			at.Scope = d.Str()
 		case "jti":
-			d.once(&seen, 5)
-			at.JTI = d.str()
+			d.Once(&seen, 5)
+			at.JTI = d.Str()
 		case "iat":
-			d.once(&seen, 6)
-			at.IssuedAt = d.int64()
+			d.Once(&seen, 6)
+			at.IssuedAt = d.Int64()
 		case "exp":
-			d.once(&seen, 7)
-			at.Expiry = d.int64()
+			d.Once(&seen, 7)
+			at.Expiry = d.Int64()
 		case "cnf":
-			d.once(&seen, 8)
+			d.Once(&seen, 8)
 			at.Confirmation = new(Confirmation)
 			var cs uint32
-			for m := d.begin('{', '}'); m && !d.bad; m = d.more('}') {
-				if d.key() != "jkt" {
-					d.bad = true
+			for m := d.Begin('{', '}'); m && !d.Bad(); m = d.More('}') {
+				if d.Key() != "jkt" {
+					d.Fail()
 				}
-				d.once(&cs, 0)
-				at.Confirmation.JKT = d.str()
+				d.Once(&cs, 0)
+				at.Confirmation.JKT = d.Str()
 			}
 		case "credential_id":
-			d.once(&seen, 9)
-			at.CredentialID = d.str()
+			d.Once(&seen, 9)
+			at.CredentialID = d.Str()
 		case "credential_status":
-			d.once(&seen, 10)
+			d.Once(&seen, 10)
 			at.CredentialStatus = []vc.StatusEntry{}
-			for m := d.begin('[', ']'); m && !d.bad; m = d.more(']') {
+			for m := d.Begin('[', ']'); m && !d.Bad(); m = d.More(']') {
 				var e vc.StatusEntry
 				var es uint32
-				for k := d.begin('{', '}'); k && !d.bad; k = d.more('}') {
-					switch d.key() {
+				for k := d.Begin('{', '}'); k && !d.Bad(); k = d.More('}') {
+					switch d.Key() {
 					case "id":
-						d.once(&es, 0)
-						e.ID = d.str()
+						d.Once(&es, 0)
+						e.ID = d.Str()
 					case "type":
-						d.once(&es, 1)
-						e.Type = d.str()
+						d.Once(&es, 1)
+						e.Type = d.Str()
 					case "statusPurpose":
-						d.once(&es, 2)
-						e.StatusPurpose = d.str()
+						d.Once(&es, 2)
+						e.StatusPurpose = d.Str()
 					case "statusListIndex":
-						d.once(&es, 3)
-						e.StatusListIndex = d.str()
+						d.Once(&es, 3)
+						e.StatusListIndex = d.Str()
 					case "statusListCredential":
-						d.once(&es, 4)
-						e.StatusListCredential = d.str()
+						d.Once(&es, 4)
+						e.StatusListCredential = d.Str()
 					default:
-						d.bad = true
+						d.Fail()
 					}
 				}
 				at.CredentialStatus = append(at.CredentialStatus, e)
 			}
 		case "credential_issuer":
-			d.once(&seen, 11)
-			at.CredentialIssuer = d.str()
+			d.Once(&seen, 11)
+			at.CredentialIssuer = d.Str()
 		case "act":
-			d.once(&seen, 12)
+			d.Once(&seen, 12)
 			at.Act = d.actor(0)
 		case "delegation":
-			d.once(&seen, 13)
+			d.Once(&seen, 13)
 			at.Delegation = []vc.DelegationLink{}
-			for m := d.begin('[', ']'); m && !d.bad; m = d.more(']') {
+			for m := d.Begin('[', ']'); m && !d.Bad(); m = d.More(']') {
 				var l vc.DelegationLink
 				var ls uint32
-				for k := d.begin('{', '}'); k && !d.bad; k = d.more('}') {
-					switch d.key() {
+				for k := d.Begin('{', '}'); k && !d.Bad(); k = d.More('}') {
+					switch d.Key() {
 					case "credential":
-						d.once(&ls, 0)
-						l.Credential = d.str()
+						d.Once(&ls, 0)
+						l.Credential = d.Str()
 					case "holder":
-						d.once(&ls, 1)
-						l.Holder = d.str()
+						d.Once(&ls, 1)
+						l.Holder = d.Str()
 					default:
-						d.bad = true
+						d.Fail()
 					}
 				}
 				at.Delegation = append(at.Delegation, l)
 			}
 		default:
-			d.bad = true // unknown members, other spellings
+			d.Fail() // unknown members, other spellings
 		}
 	}
-	if !d.end() {
+	if !d.End() {
 		return nil, false
 	}
 	return at, true
@@ -280,21 +150,21 @@ func fastDecodeAccessToken(b []byte) (*AccessToken, bool) {
 // actors, each with sub and, optionally, act.
 func (d *fastDec) actor(depth int) *Actor {
 	if depth > MaxChain {
-		d.bad = true
+		d.Fail()
 		return nil
 	}
 	a := new(Actor)
 	var seen uint32
-	for m := d.begin('{', '}'); m && !d.bad; m = d.more('}') {
-		switch d.key() {
+	for m := d.Begin('{', '}'); m && !d.Bad(); m = d.More('}') {
+		switch d.Key() {
 		case "sub":
-			d.once(&seen, 0)
-			a.Subject = d.str()
+			d.Once(&seen, 0)
+			a.Subject = d.Str()
 		case "act":
-			d.once(&seen, 1)
+			d.Once(&seen, 1)
 			a.Actor = d.actor(depth + 1)
 		default:
-			d.bad = true
+			d.Fail()
 		}
 	}
 	return a
@@ -302,77 +172,79 @@ func (d *fastDec) actor(depth int) *Actor {
 
 // fastDecodeProofClaims decodes DPoP proof claims in the simple form.
 func fastDecodeProofClaims(b []byte, c *ProofClaims) bool {
-	d := fastDec{b: b, s: string(b)}
+	var d fastDec
+	d.Reset(b, nil)
 	var seen uint32
-	for more := d.begin('{', '}'); more && !d.bad; more = d.more('}') {
-		switch d.key() {
+	for more := d.Begin('{', '}'); more && !d.Bad(); more = d.More('}') {
+		switch d.Key() {
 		case "jti":
-			d.once(&seen, 0)
-			c.Jti = d.str()
+			d.Once(&seen, 0)
+			c.Jti = d.Str()
 		case "htm":
-			d.once(&seen, 1)
-			c.Htm = d.str()
+			d.Once(&seen, 1)
+			c.Htm = d.Str()
 		case "htu":
-			d.once(&seen, 2)
-			c.Htu = d.str()
+			d.Once(&seen, 2)
+			c.Htu = d.Str()
 		case "iat":
-			d.once(&seen, 3)
-			c.Iat = d.int64()
+			d.Once(&seen, 3)
+			c.Iat = d.Int64()
 		case "ath":
-			d.once(&seen, 4)
-			c.Ath = d.str()
+			d.Once(&seen, 4)
+			c.Ath = d.Str()
 		case "nonce":
-			d.once(&seen, 5)
-			c.Nonce = d.str()
+			d.Once(&seen, 5)
+			c.Nonce = d.Str()
 		default:
-			d.bad = true
+			d.Fail()
 		}
 	}
-	return d.end()
+	return d.End()
 }
 
 // fastDecodeProofHeader decodes a DPoP proof header of exactly typ, alg
 // and a jwk of kty, crv, x and (for EC) y, in the simple form. It fills
 // h.Typ, h.Alg and h.JWK (a non-nil marker) and returns the key.
 func fastDecodeProofHeader(b []byte, h *proofHeader) (did.JWK, bool) {
-	d := fastDec{b: b, s: string(b)}
+	var d fastDec
+	d.Reset(b, nil)
 	var k did.JWK
 	var seen uint32
-	for more := d.begin('{', '}'); more && !d.bad; more = d.more('}') {
-		switch d.key() {
+	for more := d.Begin('{', '}'); more && !d.Bad(); more = d.More('}') {
+		switch d.Key() {
 		case "typ":
-			d.once(&seen, 0)
-			h.Typ = d.str()
+			d.Once(&seen, 0)
+			h.Typ = d.Str()
 		case "alg":
-			d.once(&seen, 1)
-			h.Alg = d.str()
+			d.Once(&seen, 1)
+			h.Alg = d.Str()
 		case "jwk":
-			d.once(&seen, 2)
+			d.Once(&seen, 2)
 			var ks uint32
-			for m := d.begin('{', '}'); m && !d.bad; m = d.more('}') {
-				switch d.key() {
+			for m := d.Begin('{', '}'); m && !d.Bad(); m = d.More('}') {
+				switch d.Key() {
 				case "kty":
-					d.once(&ks, 0)
-					k.Kty = d.str()
+					d.Once(&ks, 0)
+					k.Kty = d.Str()
 				case "crv":
-					d.once(&ks, 1)
-					k.Crv = d.str()
+					d.Once(&ks, 1)
+					k.Crv = d.Str()
 				case "x":
-					d.once(&ks, 2)
-					k.X = d.str()
+					d.Once(&ks, 2)
+					k.X = d.Str()
 				case "y":
-					d.once(&ks, 3)
-					k.Y = d.str()
+					d.Once(&ks, 3)
+					k.Y = d.Str()
 				default:
-					d.bad = true // "d" and every other member: the slow path decides
+					d.Fail() // "d" and every other member: the slow path decides
 				}
 			}
 			h.JWK = []byte("{}")
 		default:
-			d.bad = true
+			d.Fail()
 		}
 	}
-	if !d.end() || seen&(1<<2) == 0 {
+	if !d.End() || seen&(1<<2) == 0 {
 		*h = proofHeader{}
 		return did.JWK{}, false
 	}
@@ -406,25 +278,26 @@ func parseJWS(token string) (*jws.Token, error) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return jws.Parse(token)
 	}
-	d := fastDec{b: hdr, s: string(hdr)}
+	var d fastDec
+	d.Reset(hdr, nil)
 	var h jws.Header
 	var seen uint32
-	for more := d.begin('{', '}'); more && !d.bad; more = d.more('}') {
-		switch d.key() {
+	for more := d.Begin('{', '}'); more && !d.Bad(); more = d.More('}') {
+		switch d.Key() {
 		case "alg":
-			d.once(&seen, 0)
-			h.Alg = d.str()
+			d.Once(&seen, 0)
+			h.Alg = d.Str()
 		case "typ":
-			d.once(&seen, 1)
-			h.Typ = d.str()
+			d.Once(&seen, 1)
+			h.Typ = d.Str()
 		case "kid":
-			d.once(&seen, 2)
-			h.Kid = d.str()
+			d.Once(&seen, 2)
+			h.Kid = d.Str()
 		default:
-			d.bad = true
+			d.Fail()
 		}
 	}
-	if !d.end() {
+	if !d.End() {
 		return jws.Parse(token)
 	}
 	switch {

@@ -1,8 +1,9 @@
 package vc
 
 import (
-	"encoding/binary"
 	"time"
+
+	"github.com/agentid/agentid/internal/jsonscan"
 )
 
 // A fast path for DecodeCredential and DecodePresentation.
@@ -54,267 +55,75 @@ type presentationBlock struct {
 	strs [8]string
 }
 
-// fastDec is a minimal type-driven JSON scanner. Errors are sticky: once bad
-// is set every step fails, so loops end and the result is discarded.
+// fastDec adds the credential and presentation types to the shared strict
+// scanner.
 type fastDec struct {
-	b    []byte
-	s    string // string(b): decoded strings are substrings of it
-	i    int
-	bad  bool
-	strs []string // free part of the block's string arena
-	tmp  [16]string
-}
-
-// strByte reports the bytes a fast-path string may contain: printable
-// ASCII other than '"' and '\\'.
-var strByte = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-func (d *fastDec) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
-
-// peek skips whitespace and returns the next byte, or 0 at the end.
-func (d *fastDec) peek() byte {
-	d.ws()
-	if d.i < len(d.b) {
-		return d.b[d.i]
-	}
-	return 0
-}
-
-// strBounds reads a string and returns the bounds of its content in b.
-func (d *fastDec) strBounds() (int, int) {
-	if d.bad || d.peek() != '"' {
-		d.bad = true
-		return 0, 0
-	}
-	b := d.b
-	start := d.i + 1
-	i := start
-	// Eight bytes at a time while none is < 0x20, >= 0x80, '"' or '\\'.
-	// SWAR: (x-k*lsb)&^x&msb is zero iff no byte of x is < k (k <= 0x80):
-	// the lowest such byte sets its top bit, and without one nothing
-	// borrows. '"' and '\\' are the zero bytes of x^q and x^e.
-	const lsb, msb = 0x0101010101010101, 0x8080808080808080
-	for i+8 <= len(b) {
-		x := binary.LittleEndian.Uint64(b[i:])
-		q, e := x^(lsb*'"'), x^(lsb*'\\')
-		if ((x-lsb*0x20)&^x|(q-lsb)&^q|(e-lsb)&^e|x)&msb != 0 {
-			break
-		}
-		i += 8
-	}
-	for i < len(b) && strByte[b[i]] {
-		i++
-	}
-	if i >= len(b) || b[i] != '"' {
-		d.bad = true
-		return 0, 0
-	}
-	d.i = i + 1
-	return start, i
-}
-
-func (d *fastDec) str() string {
-	i, j := d.strBounds()
-	return d.s[i:j]
-}
-
-// key reads a member name and the colon after it.
-func (d *fastDec) key() string {
-	k := d.str()
-	if d.peek() != ':' {
-		d.bad = true
-		return ""
-	}
-	d.i++
-	return k
-}
-
-// once marks member n of an object as seen and fails on a duplicate.
-func (d *fastDec) once(seen *uint32, n uint) {
-	if *seen&(1<<n) != 0 {
-		d.bad = true
-	}
-	*seen |= 1 << n
-}
-
-// begin consumes open and reports whether the object or array has members.
-func (d *fastDec) begin(open, close byte) bool {
-	if d.bad || d.peek() != open {
-		d.bad = true
-		return false
-	}
-	d.i++
-	if d.peek() == close {
-		d.i++
-		return false
-	}
-	return true
-}
-
-// more consumes a ',' (true) or close (false) after a member or element.
-func (d *fastDec) more(close byte) bool {
-	if d.bad {
-		return false
-	}
-	switch d.peek() {
-	case ',':
-		d.i++
-		return true
-	case close:
-		d.i++
-		return false
-	}
-	d.bad = true
-	return false
-}
-
-// end reports whether decoding succeeded and only whitespace is left.
-func (d *fastDec) end() bool {
-	if d.bad {
-		return false
-	}
-	d.ws()
-	return d.i == len(d.b)
-}
-
-// int64 reads -?(0|[1-9][0-9]*) with at most 18 digits.
-func (d *fastDec) int64() int64 {
-	if d.bad {
-		return 0
-	}
-	d.ws()
-	b, i := d.b, d.i
-	neg := i < len(b) && b[i] == '-'
-	if neg {
-		i++
-	}
-	start := i
-	var n int64
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		n = n*10 + int64(b[i]-'0')
-		i++
-	}
-	if digits := i - start; digits == 0 || digits > 18 || (b[start] == '0' && digits > 1) ||
-		(i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E')) {
-		d.bad = true
-		return 0
-	}
-	d.i = i
-	if neg {
-		n = -n
-	}
-	return n
-}
-
-// time reads a string and decodes it with (*time.Time).UnmarshalJSON, as
-// encoding/json does, from the same raw bytes.
-func (d *fastDec) time(t *time.Time) {
-	i, j := d.strBounds()
-	if !d.bad && t.UnmarshalJSON(d.b[i-1:j+1]) != nil {
-		d.bad = true
-	}
-}
-
-// strings reads an array of strings. An empty array gives an empty, non-nil
-// slice, as encoding/json does.
-func (d *fastDec) strings() []string {
-	tmp := d.tmp[:0]
-	for more := d.begin('[', ']'); more; more = d.more(']') {
-		tmp = append(tmp, d.str())
-	}
-	n := len(tmp)
-	if d.bad {
-		return nil
-	}
-	if n == 0 {
-		return []string{}
-	}
-	var out []string
-	if n <= len(d.strs) {
-		out, d.strs = d.strs[:n:n], d.strs[n:]
-	} else {
-		out = make([]string, n)
-	}
-	copy(out, tmp)
-	return out
+	jsonscan.Scanner
 }
 
 // fastDecodeCredential decodes a credential payload in the simple form, or
 // reports false: then the caller must use encoding/json.
 func fastDecodeCredential(b []byte) (*Credential, bool) {
 	blk := new(credentialBlock)
-	d := fastDec{b: b, s: string(b), strs: blk.strs[:]}
+	var d fastDec
+	d.Reset(b, blk.strs[:])
 	c := &blk.c
 	var seen uint32
-	for more := d.begin('{', '}'); more; more = d.more('}') {
-		switch d.key() {
+	for more := d.Begin('{', '}'); more; more = d.More('}') {
+		switch d.Key() {
 		case "@context":
-			d.once(&seen, 0)
-			c.Context = d.strings()
+			d.Once(&seen, 0)
+			c.Context = d.Strings()
 		case "id":
-			d.once(&seen, 1)
-			c.ID = d.str()
+			d.Once(&seen, 1)
+			c.ID = d.Str()
 		case "type":
-			d.once(&seen, 2)
-			c.Type = d.strings()
+			d.Once(&seen, 2)
+			c.Type = d.Strings()
 		case "issuer":
-			d.once(&seen, 3)
-			c.Issuer.ID = d.str() // the object form falls back
+			d.Once(&seen, 3)
+			c.Issuer.ID = d.Str() // the object form falls back
 		case "validFrom":
-			d.once(&seen, 4)
-			d.time(&blk.from)
+			d.Once(&seen, 4)
+			d.Time(&blk.from)
 			c.ValidFrom = &blk.from
 		case "validUntil":
-			d.once(&seen, 5)
-			d.time(&blk.until)
+			d.Once(&seen, 5)
+			d.Time(&blk.until)
 			c.ValidUntil = &blk.until
 		case "credentialSubject":
-			d.once(&seen, 6)
+			d.Once(&seen, 6)
 			d.subject(&c.CredentialSubject, blk)
 		case "credentialStatus":
-			d.once(&seen, 7)
+			d.Once(&seen, 7)
 			c.CredentialStatus = d.status(blk)
 		case "credentialSchema":
-			d.once(&seen, 8)
+			d.Once(&seen, 8)
 			d.schema(&blk.schema)
 			c.CredentialSchema = &blk.schema
 		case "iss":
-			d.once(&seen, 9)
-			c.Iss = d.str()
+			d.Once(&seen, 9)
+			c.Iss = d.Str()
 		case "sub":
-			d.once(&seen, 10)
-			c.Sub = d.str()
+			d.Once(&seen, 10)
+			c.Sub = d.Str()
 		case "jti":
-			d.once(&seen, 11)
-			c.Jti = d.str()
+			d.Once(&seen, 11)
+			c.Jti = d.Str()
 		case "iat":
-			d.once(&seen, 12)
-			c.Iat = d.int64()
+			d.Once(&seen, 12)
+			c.Iat = d.Int64()
 		case "exp":
-			d.once(&seen, 13)
-			c.Exp = d.int64()
+			d.Once(&seen, 13)
+			c.Exp = d.Int64()
 		case "nbf":
-			d.once(&seen, 14)
-			c.Nbf = d.int64()
+			d.Once(&seen, 14)
+			c.Nbf = d.Int64()
 		default:
-			d.bad = true
+			d.Fail()
 		}
 	}
-	if !d.end() {
+	if !d.End() {
 		return nil, false
 	}
 	return c, true
@@ -322,80 +131,80 @@ func fastDecodeCredential(b []byte) (*Credential, bool) {
 
 func (d *fastDec) subject(s *Subject, blk *credentialBlock) {
 	var seen uint32
-	for more := d.begin('{', '}'); more; more = d.more('}') {
-		switch d.key() {
+	for more := d.Begin('{', '}'); more; more = d.More('}') {
+		switch d.Key() {
 		case "id":
-			d.once(&seen, 0)
-			s.ID = d.str()
+			d.Once(&seen, 0)
+			s.ID = d.Str()
 		case "scopes":
-			d.once(&seen, 1)
-			s.Scopes = d.strings()
+			d.Once(&seen, 1)
+			s.Scopes = d.Strings()
 		case "audiences":
-			d.once(&seen, 2)
-			s.Audiences = d.strings()
+			d.Once(&seen, 2)
+			s.Audiences = d.Strings()
 		case "owner":
-			d.once(&seen, 3)
-			s.Owner = d.str()
+			d.Once(&seen, 3)
+			s.Owner = d.Str()
 		case "purpose":
-			d.once(&seen, 4)
-			s.Purpose = d.str()
+			d.Once(&seen, 4)
+			s.Purpose = d.Str()
 		case "delegatedBy":
-			d.once(&seen, 5)
-			s.DelegatedBy = d.str()
+			d.Once(&seen, 5)
+			s.DelegatedBy = d.Str()
 		case "onBehalfOf":
-			d.once(&seen, 6)
-			s.OnBehalfOf = d.str()
+			d.Once(&seen, 6)
+			s.OnBehalfOf = d.Str()
 		case "constraints":
-			d.once(&seen, 7)
+			d.Once(&seen, 7)
 			d.constraints(&blk.cons, blk)
 			s.Constraints = &blk.cons
 		case "delegation":
-			d.once(&seen, 8)
+			d.Once(&seen, 8)
 			s.Delegation = d.delegation(blk)
 		case "task":
-			d.once(&seen, 9)
-			s.Task = d.str()
+			d.Once(&seen, 9)
+			s.Task = d.Str()
 		default:
-			d.bad = true
+			d.Fail()
 		}
 	}
 }
 
 func (d *fastDec) constraints(c *Constraints, blk *credentialBlock) {
 	var seen uint32
-	for more := d.begin('{', '}'); more; more = d.more('}') {
-		switch d.key() {
+	for more := d.Begin('{', '}'); more; more = d.More('}') {
+		switch d.Key() {
 		case "sourceNetworks":
-			d.once(&seen, 0)
-			c.SourceNetworks = d.strings()
+			d.Once(&seen, 0)
+			c.SourceNetworks = d.Strings()
 		case "rateLimit":
-			d.once(&seen, 1)
-			c.RateLimit = d.str()
+			d.Once(&seen, 1)
+			c.RateLimit = d.Str()
 		case "timeWindow":
-			d.once(&seen, 2)
+			d.Once(&seen, 2)
 			d.timeWindow(&blk.tw)
 			c.TimeWindow = &blk.tw
 		default:
-			d.bad = true
+			d.Fail()
 		}
 	}
 }
 
 func (d *fastDec) timeWindow(w *TimeWindow) {
 	var seen uint32
-	for more := d.begin('{', '}'); more; more = d.more('}') {
-		switch d.key() {
+	for more := d.Begin('{', '}'); more; more = d.More('}') {
+		switch d.Key() {
 		case "start":
-			d.once(&seen, 0)
-			w.Start = d.str()
+			d.Once(&seen, 0)
+			w.Start = d.Str()
 		case "end":
-			d.once(&seen, 1)
-			w.End = d.str()
+			d.Once(&seen, 1)
+			w.End = d.Str()
 		case "tz":
-			d.once(&seen, 2)
-			w.TZ = d.str()
+			d.Once(&seen, 2)
+			w.TZ = d.Str()
 		default:
-			d.bad = true
+			d.Fail()
 		}
 	}
 }
@@ -406,12 +215,12 @@ func (d *fastDec) timeWindow(w *TimeWindow) {
 func (d *fastDec) status(blk *credentialBlock) []StatusEntry {
 	var buf [4]StatusEntry
 	tmp := buf[:0]
-	for more := d.begin('[', ']'); more; more = d.more(']') {
+	for more := d.Begin('[', ']'); more; more = d.More(']') {
 		var e StatusEntry
 		d.statusEntry(&e)
 		tmp = append(tmp, e)
 	}
-	if d.bad {
+	if d.Bad() {
 		return nil
 	}
 	n := len(tmp)
@@ -433,24 +242,24 @@ func (d *fastDec) status(blk *credentialBlock) []StatusEntry {
 func (d *fastDec) delegation(blk *credentialBlock) []DelegationLink {
 	var buf [8]DelegationLink
 	tmp := buf[:0]
-	for more := d.begin('[', ']'); more; more = d.more(']') {
+	for more := d.Begin('[', ']'); more; more = d.More(']') {
 		var l DelegationLink
 		var seen uint32
-		for more := d.begin('{', '}'); more; more = d.more('}') {
-			switch d.key() {
+		for more := d.Begin('{', '}'); more; more = d.More('}') {
+			switch d.Key() {
 			case "credential":
-				d.once(&seen, 0)
-				l.Credential = d.str()
+				d.Once(&seen, 0)
+				l.Credential = d.Str()
 			case "holder":
-				d.once(&seen, 1)
-				l.Holder = d.str()
+				d.Once(&seen, 1)
+				l.Holder = d.Str()
 			default:
-				d.bad = true
+				d.Fail()
 			}
 		}
 		tmp = append(tmp, l)
 	}
-	if d.bad {
+	if d.Bad() {
 		return nil
 	}
 	n := len(tmp)
@@ -469,41 +278,41 @@ func (d *fastDec) delegation(blk *credentialBlock) []DelegationLink {
 
 func (d *fastDec) statusEntry(e *StatusEntry) {
 	var seen uint32
-	for more := d.begin('{', '}'); more; more = d.more('}') {
-		switch d.key() {
+	for more := d.Begin('{', '}'); more; more = d.More('}') {
+		switch d.Key() {
 		case "id":
-			d.once(&seen, 0)
-			e.ID = d.str()
+			d.Once(&seen, 0)
+			e.ID = d.Str()
 		case "type":
-			d.once(&seen, 1)
-			e.Type = d.str()
+			d.Once(&seen, 1)
+			e.Type = d.Str()
 		case "statusPurpose":
-			d.once(&seen, 2)
-			e.StatusPurpose = d.str()
+			d.Once(&seen, 2)
+			e.StatusPurpose = d.Str()
 		case "statusListIndex":
-			d.once(&seen, 3)
-			e.StatusListIndex = d.str()
+			d.Once(&seen, 3)
+			e.StatusListIndex = d.Str()
 		case "statusListCredential":
-			d.once(&seen, 4)
-			e.StatusListCredential = d.str()
+			d.Once(&seen, 4)
+			e.StatusListCredential = d.Str()
 		default:
-			d.bad = true
+			d.Fail()
 		}
 	}
 }
 
 func (d *fastDec) schema(s *Schema) {
 	var seen uint32
-	for more := d.begin('{', '}'); more; more = d.more('}') {
-		switch d.key() {
+	for more := d.Begin('{', '}'); more; more = d.More('}') {
+		switch d.Key() {
 		case "id":
-			d.once(&seen, 0)
-			s.ID = d.str()
+			d.Once(&seen, 0)
+			s.ID = d.Str()
 		case "type":
-			d.once(&seen, 1)
-			s.Type = d.str()
+			d.Once(&seen, 1)
+			s.Type = d.Str()
 		default:
-			d.bad = true
+			d.Fail()
 		}
 	}
 }
@@ -512,99 +321,83 @@ func (d *fastDec) schema(s *Schema) {
 // or reports false: then the caller must use encoding/json.
 func fastDecodePresentation(b []byte) (*Presentation, bool) {
 	blk := new(presentationBlock)
-	d := fastDec{b: b, s: string(b), strs: blk.strs[:]}
+	var d fastDec
+	d.Reset(b, blk.strs[:])
 	p := &blk.p
 	var seen uint32
-	for more := d.begin('{', '}'); more; more = d.more('}') {
-		switch d.key() {
+	for more := d.Begin('{', '}'); more; more = d.More('}') {
+		switch d.Key() {
 		case "@context":
-			d.once(&seen, 0)
-			p.Context = d.strings()
+			d.Once(&seen, 0)
+			p.Context = d.Strings()
 		case "id":
-			d.once(&seen, 1)
-			p.ID = d.str()
+			d.Once(&seen, 1)
+			p.ID = d.Str()
 		case "type":
-			d.once(&seen, 2)
-			p.Type = d.strings()
+			d.Once(&seen, 2)
+			p.Type = d.Strings()
 		case "holder":
-			d.once(&seen, 3)
-			p.Holder = d.str()
+			d.Once(&seen, 3)
+			p.Holder = d.Str()
 		case "verifiableCredential":
-			d.once(&seen, 4)
+			d.Once(&seen, 4)
 			p.VerifiableCredential = d.envelopes(blk)
 		case "iss":
-			d.once(&seen, 5)
-			p.Iss = d.str()
+			d.Once(&seen, 5)
+			p.Iss = d.Str()
 		case "aud":
-			d.once(&seen, 6)
-			if d.peek() == '[' {
-				p.Aud = Audience(d.strings())
+			d.Once(&seen, 6)
+			if d.Peek() == '[' {
+				p.Aud = Audience(d.Strings())
 			} else {
-				p.Aud = Audience(d.strings1())
+				p.Aud = Audience(d.Strings1())
 			}
 		case "iat":
-			d.once(&seen, 7)
-			p.Iat = d.int64()
+			d.Once(&seen, 7)
+			p.Iat = d.Int64()
 		case "exp":
-			d.once(&seen, 8)
-			p.Exp = d.int64()
+			d.Once(&seen, 8)
+			p.Exp = d.Int64()
 		case "nbf":
-			d.once(&seen, 9)
-			p.Nbf = d.int64()
+			d.Once(&seen, 9)
+			p.Nbf = d.Int64()
 		case "jti":
-			d.once(&seen, 10)
-			p.Jti = d.str()
+			d.Once(&seen, 10)
+			p.Jti = d.Str()
 		case "nonce":
-			d.once(&seen, 11)
-			p.Nonce = d.str()
+			d.Once(&seen, 11)
+			p.Nonce = d.Str()
 		case "htm":
-			d.once(&seen, 12)
-			p.Htm = d.str()
+			d.Once(&seen, 12)
+			p.Htm = d.Str()
 		case "htu":
-			d.once(&seen, 13)
-			p.Htu = d.str()
+			d.Once(&seen, 13)
+			p.Htu = d.Str()
 		case "htd":
-			d.once(&seen, 14)
-			p.Htd = d.str()
+			d.Once(&seen, 14)
+			p.Htd = d.Str()
 		case "for":
-			d.once(&seen, 15)
-			p.For = d.str()
+			d.Once(&seen, 15)
+			p.For = d.Str()
 		default:
-			d.bad = true
+			d.Fail()
 		}
 	}
-	if !d.end() {
+	if !d.End() {
 		return nil, false
 	}
 	return p, true
 }
 
-// strings1 reads one string as a one-element slice (the string form of
-// Audience).
-func (d *fastDec) strings1() []string {
-	s := d.str()
-	if d.bad {
-		return nil
-	}
-	var out []string
-	if len(d.strs) > 0 {
-		out, d.strs = d.strs[:1:1], d.strs[1:]
-	} else {
-		out = make([]string, 1)
-	}
-	out[0] = s
-	return out
-}
-
 func (d *fastDec) envelopes(blk *presentationBlock) []Enveloped {
 	var buf [4]Enveloped
 	tmp := buf[:0]
-	for more := d.begin('[', ']'); more; more = d.more(']') {
+	for more := d.Begin('[', ']'); more; more = d.More(']') {
 		var e Enveloped
 		d.envelope(&e)
 		tmp = append(tmp, e)
 	}
-	if d.bad {
+	if d.Bad() {
 		return nil
 	}
 	n := len(tmp)
@@ -623,19 +416,19 @@ func (d *fastDec) envelopes(blk *presentationBlock) []Enveloped {
 
 func (d *fastDec) envelope(e *Enveloped) {
 	var seen uint32
-	for more := d.begin('{', '}'); more; more = d.more('}') {
-		switch d.key() {
+	for more := d.Begin('{', '}'); more; more = d.More('}') {
+		switch d.Key() {
 		case "@context":
-			d.once(&seen, 0)
-			e.Context = d.strings()
+			d.Once(&seen, 0)
+			e.Context = d.Strings()
 		case "type":
-			d.once(&seen, 1)
-			e.Type = d.str()
+			d.Once(&seen, 1)
+			e.Type = d.Str()
 		case "id":
-			d.once(&seen, 2)
-			e.ID = d.str()
+			d.Once(&seen, 2)
+			e.ID = d.Str()
 		default:
-			d.bad = true
+			d.Fail()
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -60,28 +59,9 @@ func (v *Verifier) BearerAllowed() bool { return v.bearer }
 // use_dpop_nonce, insufficient_scope) and the reason code of the failed
 // check; each decision is audited and observed as Verify's are.
 func (v *Verifier) VerifyAccessToken(ctx context.Context, cred AccessCredential, req Request) (*Result, error) {
-	sl := &slot{ch: v.slots}
-	if err := sl.acquire(ctx); err != nil {
-		return nil, fmt.Errorf("verifier: %w", err)
-	}
-	start := time.Now()
-	now := v.now()
-	var who authenticated
-	r, err := v.verifyAccessToken(ctx, cred, req, now, &who, sl)
-	sl.release()
-	if v.observe != nil {
-		code, _ := reason.CodeOf(err)
-		if err != nil && code == "" {
-			code = reason.StatusUnavailable
-		}
-		v.observe(code, time.Since(start))
-	}
-	if v.audit != nil {
-		if aerr := v.record(ctx, req, now, &who, err); aerr != nil {
-			return nil, fmt.Errorf("verifier: audit: %w", aerr)
-		}
-	}
-	return r, err
+	return v.decide(ctx, req, func(now time.Time, who *authenticated, sl *slot) (*Result, error) {
+		return v.verifyAccessToken(ctx, cred, req, now, who, sl)
+	})
 }
 
 func badToken(r reason.Code, d string) error { return oauth.Errorf(oauth.InvalidToken, r, d) }

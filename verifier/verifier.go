@@ -276,15 +276,25 @@ func (v *Verifier) Now() time.Time { return v.now() }
 // establishes, or an error carrying exactly one reason code (see package
 // reason). The checks run cheapest and most fundamental first.
 func (v *Verifier) Verify(ctx context.Context, presentation string, req Request) (*Result, error) {
-	slot := &slot{ch: v.slots}
-	if err := slot.acquire(ctx); err != nil {
+	return v.decide(ctx, req, func(now time.Time, who *authenticated, sl *slot) (*Result, error) {
+		return v.verify(ctx, presentation, req, now, who, sl)
+	})
+}
+
+// decide runs check, one verification (Verify, VerifyAccessToken), under
+// a concurrency slot and with the verifier's clock reading, then observes
+// and audits its outcome. An audit that cannot be written fails the
+// decision.
+func (v *Verifier) decide(ctx context.Context, req Request, check func(now time.Time, who *authenticated, sl *slot) (*Result, error)) (*Result, error) {
+	sl := &slot{ch: v.slots}
+	if err := sl.acquire(ctx); err != nil {
 		return nil, fmt.Errorf("verifier: %w", err)
 	}
 	start := time.Now()
 	now := v.now()
 	var who authenticated
-	r, err := v.verify(ctx, presentation, req, now, &who, slot)
-	slot.release()
+	r, err := check(now, &who, sl)
+	sl.release()
 	if v.observe != nil {
 		code, _ := reason.CodeOf(err)
 		if err != nil && code == "" {

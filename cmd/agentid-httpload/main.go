@@ -19,17 +19,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,8 +33,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/client"
+	"github.com/agentid/agentid/internal/loadtest"
 )
 
 func main() {
@@ -58,14 +54,8 @@ func main() {
 }
 
 func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline time.Duration, openRate, serverPID int) error {
-	u, err := url.Parse(srv)
-	if err != nil {
+	if err := loadtest.Loopback(srv); err != nil {
 		return err
-	}
-	switch u.Hostname() {
-	case "localhost", "127.0.0.1", "::1":
-	default:
-		return fmt.Errorf("refusing to load %s: only loopback targets are allowed", srv)
 	}
 	if duration <= 0 || duration > 2*time.Minute || conc < 1 || conc > 1024 {
 		return fmt.Errorf("-duration must be in (0, 2m] and -c in [1, 1024]")
@@ -76,48 +66,24 @@ func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline
 		return err
 	}
 	cl := client.New(srv, admin)
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	agent, _ := client.KeyFromSigner(priv)
-	proof, err := cl.Proof(ctx, agent)
+	const aud = "https://httpload.example.com"
+	reg, err := loadtest.RegisterAgent(ctx, cl, aud, "httpload")
 	if err != nil {
 		return err
-	}
-	const aud = "https://httpload.example.com"
-	var issued api.Issued
-	if err := cl.Do(ctx, http.MethodPost, "/v1/agents", api.IssueRequest{Agent: agent.DID, Proof: proof,
-		Scopes: []string{"load:test"}, Audiences: []string{aud}, TTL: api.Duration(time.Hour),
-		Owner: "httpload", Purpose: "load test"}, &issued); err != nil {
-		return fmt.Errorf("issue: %w", err)
 	}
 	if openRate > 0 {
 		perSec = openRate + openRate/10
 	}
 	pool := int(duration.Seconds()*float64(perSec)) + 1000
 	fmt.Printf("signing %d presentations...\n", pool)
-	bodies := make([][]byte, pool)
-	var wg sync.WaitGroup
-	per := (pool + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
-	for lo := 0; lo < pool; lo += per {
-		hi := min(lo+per, pool)
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				vp, err := agent.Present(client.PresentOptions{Credential: issued.Credential, Audience: aud, Lifetime: 5 * time.Minute})
-				if err != nil {
-					panic(err)
-				}
-				bodies[i], _ = json.Marshal(api.VerifyRequest{Presentation: vp, Audience: aud, Scopes: []string{"load:test"}})
-			}
-		})
-	}
-	wg.Wait()
+	bodies := loadtest.VerifyBodies(reg, aud, pool)
 
-	raw := rawVerifyRate(baseline)
+	raw := loadtest.RawVerifyRate(baseline)
 	fmt.Printf("baseline: raw ed25519.Verify on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
 
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableCompression: true,
-	}}
+	hc := loadtest.HTTPClient(conc)
 	endpoint := srv + "/v1/verify"
+	var wg sync.WaitGroup
 	var next, ok, bad atomic.Int64
 	var firstErr sync.Once
 	lat := make([][]time.Duration, conc)
@@ -171,17 +137,6 @@ func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline
 	if err != nil {
 		return err
 	}
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	slices.Sort(all)
-	pct := func(p float64) time.Duration {
-		if len(all) == 0 {
-			return 0
-		}
-		return all[min(len(all)-1, int(float64(len(all))*p))]
-	}
 	r := float64(ok.Load()) / elapsed.Seconds()
 	mode := "closed loop"
 	if openRate > 0 {
@@ -189,7 +144,7 @@ func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline
 	}
 	fmt.Printf("verify (net/http, %s): %d valid, %d failed in %v (%d connections)\n", mode, ok.Load(), bad.Load(), elapsed.Round(time.Millisecond), conc)
 	fmt.Printf("throughput: %.0f/s\n", r)
-	fmt.Printf("latency: p50 %v, p90 %v, p99 %v, max %v\n", pct(.5), pct(.9), pct(.99), pct(1))
+	fmt.Printf("latency: %s\n", loadtest.Percentiles(loadtest.Sorted(lat)))
 	fmt.Printf("ratio to the raw baseline: %.3f\n", r/raw)
 	if n := ok.Load() + bad.Load(); n > 0 {
 		// The CPU each side spent per request, against the CPU one
@@ -278,29 +233,4 @@ func processCPU(pid int) (time.Duration, error) {
 		return 0, fmt.Errorf("-server-pid: unexpected /proc/%d/stat", pid)
 	}
 	return time.Duration(u+s) * 10 * time.Millisecond, nil
-}
-
-// rawVerifyRate measures ed25519.Verify per second on all cores for d.
-func rawVerifyRate(d time.Duration) float64 {
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	msg := make([]byte, 1500)
-	sig := ed25519.Sign(priv, msg)
-	var n atomic.Int64
-	var wg sync.WaitGroup
-	stop := time.Now().Add(d)
-	start := time.Now()
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			c := int64(0)
-			for time.Now().Before(stop) {
-				if !ed25519.Verify(pub, msg, sig) {
-					panic("ed25519.Verify failed on its own signature")
-				}
-				c++
-			}
-			n.Add(c)
-		})
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
 }

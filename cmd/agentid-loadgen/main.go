@@ -19,16 +19,15 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/client"
+	"github.com/agentid/agentid/internal/loadtest"
 )
 
 func main() {
@@ -55,20 +54,8 @@ func main() {
 	}
 }
 
-func loopback(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	switch u.Hostname() {
-	case "localhost", "127.0.0.1", "::1":
-		return nil
-	}
-	return fmt.Errorf("refusing to load %s: only loopback targets are allowed", s)
-}
-
 func run(srv, keyFile string, duration time.Duration, conc, pool int, baseline time.Duration) error {
-	if err := loopback(srv); err != nil {
+	if err := loadtest.Loopback(srv); err != nil {
 		return err
 	}
 	ctx := context.Background()
@@ -77,43 +64,19 @@ func run(srv, keyFile string, duration time.Duration, conc, pool int, baseline t
 		return err
 	}
 	cl := client.New(srv, admin)
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	agent, _ := client.KeyFromSigner(priv)
-	proof, err := cl.Proof(ctx, agent)
+	const aud = "https://load.example.com"
+	reg, err := loadtest.RegisterAgent(ctx, cl, aud, "loadgen")
 	if err != nil {
 		return err
-	}
-	const aud = "https://load.example.com"
-	var issued api.Issued
-	if err := cl.Do(ctx, http.MethodPost, "/v1/agents", api.IssueRequest{Agent: agent.DID, Proof: proof,
-		Scopes: []string{"load:test"}, Audiences: []string{aud}, TTL: api.Duration(time.Hour),
-		Owner: "loadgen", Purpose: "load test"}, &issued); err != nil {
-		return fmt.Errorf("issue: %w", err)
 	}
 	if pool == 0 {
 		pool = int(duration.Seconds()*25000) + 1000
 	}
 	fmt.Printf("signing %d presentations...\n", pool)
-	bodies := make([][]byte, pool)
-	var wg sync.WaitGroup
-	per := (pool + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
-	for w := 0; w*per < pool; w++ {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				// Presentations live long enough for the whole run.
-				vp, err := agent.Present(client.PresentOptions{Credential: issued.Credential, Audience: aud, Lifetime: 5 * time.Minute})
-				if err != nil {
-					panic(err)
-				}
-				bodies[i], _ = json.Marshal(api.VerifyRequest{Presentation: vp, Audience: aud, Scopes: []string{"load:test"}})
-			}
-		}(w*per, min((w+1)*per, pool))
-	}
-	wg.Wait()
+	// Presentations live long enough for the whole run.
+	bodies := loadtest.VerifyBodies(reg, aud, pool)
 
-	raw := rawVerifyRate(baseline)
+	raw := loadtest.RawVerifyRate(baseline)
 	fmt.Printf("baseline: raw ed25519.Verify on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
 
 	var invalid atomic.Int64
@@ -144,7 +107,7 @@ func run(srv, keyFile string, duration time.Duration, conc, pool int, baseline t
 // agent with its own proof of control and an admin request presentation,
 // all signed before the timed phase.
 func runIssue(srv, keyFile string, duration time.Duration, conc, pool int, baseline time.Duration) error {
-	if err := loopback(srv); err != nil {
+	if err := loadtest.Loopback(srv); err != nil {
 		return err
 	}
 	ctx := context.Background()
@@ -188,7 +151,7 @@ func runIssue(srv, keyFile string, duration time.Duration, conc, pool int, basel
 	if e, ok := prepErr.Load().(error); ok {
 		return e
 	}
-	raw := rawSignRate(baseline)
+	raw := loadtest.RawSignRate(baseline)
 	fmt.Printf("baseline: raw ed25519.Sign on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
 	res, err := drive(srv, conc, duration, pool, func(c *conn, i int) (bool, error) {
 		st, body, err := c.post("/v1/agents", reqs[i].auth, reqs[i].body)
@@ -259,65 +222,17 @@ func drive(srv string, conc int, duration time.Duration, pool int, send func(c *
 	}
 	wg.Wait()
 	r := result{ok: ok.Load(), failed: failed.Load(), elapsed: time.Since(start), exhausted: int(next.Load()) >= pool}
-	for _, l := range lat {
-		r.latencies = append(r.latencies, l...)
-	}
-	slices.Sort(r.latencies)
+	r.latencies = loadtest.Sorted(lat)
 	return r, nil
 }
 
 func report(what string, r result, conc int, raw float64) {
-	pct := func(p float64) time.Duration {
-		if len(r.latencies) == 0 {
-			return 0
-		}
-		return r.latencies[min(len(r.latencies)-1, int(float64(len(r.latencies))*p))]
-	}
 	rate := float64(r.ok) / r.elapsed.Seconds()
 	fmt.Printf("%s: %d ok, %d failed in %v (%d connections)\n", what, r.ok, r.failed, r.elapsed.Round(time.Millisecond), conc)
 	fmt.Printf("throughput: %.0f/s\n", rate)
-	fmt.Printf("latency: p50 %v, p90 %v, p99 %v, max %v\n", pct(.50), pct(.90), pct(.99), pct(1))
+	fmt.Printf("latency: %s\n", loadtest.Percentiles(r.latencies))
 	fmt.Printf("ratio to the raw baseline: %.3f\n", rate/raw)
 	if r.exhausted {
 		fmt.Println("note: the request pool ran out before the duration ended; raise -presentations")
 	}
-}
-
-// rawRate measures op per second on all cores for d.
-func rawRate(d time.Duration, op func()) float64 {
-	var n atomic.Int64
-	var wg sync.WaitGroup
-	stop := time.Now().Add(d)
-	start := time.Now()
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			c := 0
-			for time.Now().Before(stop) {
-				op()
-				c++
-			}
-			n.Add(int64(c))
-		})
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
-}
-
-// rawSignRate measures ed25519.Sign per second on all cores.
-func rawSignRate(d time.Duration) float64 {
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	msg := make([]byte, 1200)
-	return rawRate(d, func() { ed25519.Sign(priv, msg) })
-}
-
-// rawVerifyRate measures ed25519.Verify per second on all cores.
-func rawVerifyRate(d time.Duration) float64 {
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	msg := make([]byte, 1500)
-	sig := ed25519.Sign(priv, msg)
-	return rawRate(d, func() {
-		if !ed25519.Verify(pub, msg, sig) {
-			panic("ed25519.Verify failed on its own signature")
-		}
-	})
 }

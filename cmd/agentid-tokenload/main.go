@@ -15,8 +15,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -24,14 +22,13 @@ import (
 	"net/url"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/client"
+	"github.com/agentid/agentid/internal/loadtest"
 	"github.com/agentid/agentid/oauth"
 )
 
@@ -51,14 +48,8 @@ func main() {
 }
 
 func run(srv, issuerURL, keyFile string, duration time.Duration, conc, perSec int, baseline time.Duration) error {
-	u, err := url.Parse(srv)
-	if err != nil {
+	if err := loadtest.Loopback(srv); err != nil {
 		return err
-	}
-	switch u.Hostname() {
-	case "localhost", "127.0.0.1", "::1":
-	default:
-		return fmt.Errorf("refusing to load %s: only loopback targets are allowed", srv)
 	}
 	if duration <= 0 || duration > time.Minute || conc < 1 || conc > 1024 {
 		return fmt.Errorf("-duration must be in (0, 1m] and -c in [1, 1024]")
@@ -69,51 +60,35 @@ func run(srv, issuerURL, keyFile string, duration time.Duration, conc, perSec in
 		return err
 	}
 	cl := client.New(srv, admin)
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	agent, _ := client.KeyFromSigner(priv)
-	proof, err := cl.Proof(ctx, agent)
+	const aud = "https://tokenload.example.com"
+	reg, err := loadtest.RegisterAgent(ctx, cl, aud, "tokenload")
 	if err != nil {
 		return err
 	}
-	const aud = "https://tokenload.example.com"
-	var issued api.Issued
-	if err := cl.Do(ctx, http.MethodPost, "/v1/agents", api.IssueRequest{Agent: agent.DID, Proof: proof,
-		Scopes: []string{"load:test"}, Audiences: []string{aud}, TTL: api.Duration(time.Hour),
-		Owner: "tokenload", Purpose: "load test"}, &issued); err != nil {
-		return fmt.Errorf("issue: %w", err)
-	}
+	agent, priv := reg.Key, reg.Priv
 	tokenURL := strings.TrimSuffix(issuerURL, "/") + "/oauth/token"
 	pool := int(duration.Seconds()*float64(perSec)) + 1000
 	fmt.Printf("signing %d assertions and DPoP proofs...\n", pool)
 	bodies, proofs := make([]string, pool), make([]string, pool)
-	var wg sync.WaitGroup
-	per := (pool + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
 	now := time.Now()
-	for lo := 0; lo < pool; lo += per {
-		hi := min(lo+per, pool)
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				a, err := oauth.NewClientAssertion(agent.Signer, agent.DID, tokenURL, now)
-				if err != nil {
-					panic(err)
-				}
-				bodies[i] = url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_assertion_type": {oauth.ClientAssertionType},
-					"client_assertion": {a}, "scope": {"load:test"}, "resource": {aud}}.Encode()
-				if proofs[i], err = oauth.NewProof(priv, oauth.ProofOptions{Method: http.MethodPost, URL: tokenURL}); err != nil {
-					panic(err)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	loadtest.Prepare(pool, func(i int) {
+		a, err := oauth.NewClientAssertion(agent.Signer, agent.DID, tokenURL, now)
+		if err != nil {
+			panic(err)
+		}
+		bodies[i] = url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_assertion_type": {oauth.ClientAssertionType},
+			"client_assertion": {a}, "scope": {"load:test"}, "resource": {aud}}.Encode()
+		if proofs[i], err = oauth.NewProof(priv, oauth.ProofOptions{Method: http.MethodPost, URL: tokenURL}); err != nil {
+			panic(err)
+		}
+	})
 
-	raw := rawVerifyRate(baseline)
+	raw := loadtest.RawVerifyRate(baseline)
 	fmt.Printf("baseline: raw ed25519.Verify on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
 
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableCompression: true,
-	}}
+	hc := loadtest.HTTPClient(conc)
 	endpoint := srv + "/oauth/token"
+	var wg sync.WaitGroup
 	var next, ok, bad atomic.Int64
 	var firstErr sync.Once
 	lat := make([][]time.Duration, conc)
@@ -140,21 +115,10 @@ func run(srv, issuerURL, keyFile string, duration time.Duration, conc, perSec in
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	slices.Sort(all)
-	pct := func(p float64) time.Duration {
-		if len(all) == 0 {
-			return 0
-		}
-		return all[min(len(all)-1, int(float64(len(all))*p))]
-	}
 	r := float64(ok.Load()) / elapsed.Seconds()
 	fmt.Printf("token (net/http, closed loop): %d issued, %d failed in %v (%d connections)\n", ok.Load(), bad.Load(), elapsed.Round(time.Millisecond), conc)
 	fmt.Printf("throughput: %.0f tokens/s\n", r)
-	fmt.Printf("latency: p50 %v, p90 %v, p99 %v, max %v\n", pct(.5), pct(.9), pct(.99), pct(1))
+	fmt.Printf("latency: %s\n", loadtest.Percentiles(loadtest.Sorted(lat)))
 	fmt.Printf("ratio to the raw baseline: %.3f\n", r/raw)
 	if int(next.Load()) >= pool {
 		fmt.Println("note: the request pool ran out before the duration ended; raise -requests-per-second")
@@ -187,29 +151,4 @@ func post(hc *http.Client, endpoint, body, proof string) error {
 		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
 	}
 	return nil
-}
-
-// rawVerifyRate measures ed25519.Verify per second on all cores for d.
-func rawVerifyRate(d time.Duration) float64 {
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	msg := make([]byte, 1500)
-	sig := ed25519.Sign(priv, msg)
-	var n atomic.Int64
-	var wg sync.WaitGroup
-	stop := time.Now().Add(d)
-	start := time.Now()
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			c := int64(0)
-			for time.Now().Before(stop) {
-				if !ed25519.Verify(pub, msg, sig) {
-					panic("ed25519.Verify failed on its own signature")
-				}
-				c++
-			}
-			n.Add(c)
-		})
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
 }

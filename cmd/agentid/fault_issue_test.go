@@ -7,9 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/client"
@@ -91,13 +89,7 @@ func TestFaultKillDuringIssueAndRevoke(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(1500 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	close(stop)
-	wg.Wait()
+	killUnderLoad(t, cmd, stop, &wg)
 	if len(issued) < 20 || len(revoked) < 5 {
 		t.Fatalf("only %d issuances and %d revocations answered before the kill: the load did not run", len(issued), len(revoked))
 	}

@@ -5,9 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/client"
@@ -59,13 +57,7 @@ func TestFaultKillDuringRotate(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(1500 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	close(stop)
-	wg.Wait()
+	killUnderLoad(t, cmd, stop, &wg)
 	if len(acked) < 5 {
 		t.Fatalf("only %d rotations answered before the kill: the load did not run", len(acked))
 	}

@@ -65,6 +65,19 @@ func startChild(t *testing.T, bin, dir, addr string) (*exec.Cmd, string) {
 // buildAgentid builds the agentid binary into a temporary directory and
 // returns it with a data directory path beside it (not created). It skips
 // under -short.
+// killUnderLoad lets the load run for 1.5 s, kills -9 the server cmd,
+// then stops the load's workers (closing stop) and waits for them.
+func killUnderLoad(t *testing.T, cmd *exec.Cmd, stop chan struct{}, wg *sync.WaitGroup) {
+	t.Helper()
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	close(stop)
+	wg.Wait()
+}
+
 func buildAgentid(t *testing.T) (bin, dataDir string) {
 	t.Helper()
 	if testing.Short() {
@@ -146,13 +159,7 @@ func TestFaultKillDuringVerifications(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(1500 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	close(stop)
-	wg.Wait()
+	killUnderLoad(t, cmd, stop, &wg)
 	mu.Lock()
 	n := len(acked)
 	mu.Unlock()

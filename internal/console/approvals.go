@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/agentid/agentid/internal/approvalfeed"
 	"github.com/agentid/agentid/issuer"
 	"github.com/agentid/agentid/store"
 )
@@ -186,10 +187,6 @@ func (c *Console) decideApproval(g *gin.Context) {
 	g.Redirect(http.StatusSeeOther, "/console/approval?id="+url.QueryEscape(id)+"&done="+g.PostForm("decision"))
 }
 
-// approvalFeedKeepAlive is how often an idle approvals feed sends a
-// comment line.
-const approvalFeedKeepAlive = 15 * time.Second
-
 // approvalEvents is the approvals feed for the console's pages: the
 // issuer's approval changes, the same that GET /v1/approvals/events
 // serves, here authenticated by the session (a browser's EventSource
@@ -206,43 +203,13 @@ func (c *Console) approvalEvents(g *gin.Context) {
 		return
 	}
 	defer stop()
-	w := g.Writer
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": approvals\n\n")
-	w.Flush()
-	tick := time.NewTicker(approvalFeedKeepAlive)
-	defer tick.Stop()
-	for {
-		select {
-		case <-g.Request.Context().Done():
-			return
-		case <-tick.C:
-			if !c.sessionLive(g.Request.Context(), s) {
-				return
-			}
-			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
-				return
-			}
-		case ev := <-ch:
-			if !c.sessionLive(g.Request.Context(), s) {
-				return
-			}
-			b, err := json.Marshal(struct {
-				ID     string `json:"id"`
-				Status string `json:"status"`
-			}{ev.Approval.ID, ev.Type})
-			if err != nil {
-				return
-			}
-			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, b); err != nil {
-				return
-			}
-		}
-		w.Flush()
-	}
+	ctx := g.Request.Context()
+	approvalfeed.Serve(ctx, g.Writer, ch, func() bool { return c.sessionLive(ctx, s) }, func(ev issuer.ApprovalEvent) any {
+		return struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		}{ev.Approval.ID, ev.Type}
+	})
 }
 
 // sessionLive reports whether the session s still stands: not signed

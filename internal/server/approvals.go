@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,9 +9,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/agentid/agentid/api"
+	"github.com/agentid/agentid/internal/approvalfeed"
 	"github.com/agentid/agentid/internal/problem"
 	"github.com/agentid/agentid/issuer"
-	"github.com/agentid/agentid/vc"
 )
 
 func wireApproval(a *issuer.Approval) api.Approval {
@@ -43,16 +42,8 @@ func (s *Server) listApprovals(c *gin.Context) {
 // a credential is an agent asking about its own sub-agent request; any
 // other is a principal's, authenticated as on every principal route.
 func (s *Server) getApprovalAny(c *gin.Context) {
-	tok, err := presentation(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if pp, err := vc.ParsePresentation(tok); err != nil || len(pp.Presentation.VerifiableCredential) == 0 {
-		s.authenticate(c)
-		if !c.IsAborted() {
-			s.getApproval(c)
-		}
+	tok, ok := s.agentRequest(c, s.getApproval)
+	if !ok {
 		return
 	}
 	wait, ok := s.approvalWait(c)
@@ -141,32 +132,5 @@ func (s *Server) approvalEvents(c *gin.Context) {
 		return
 	}
 	defer stop()
-	w := c.Writer
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": approvals\n\n")
-	w.Flush()
-	tick := time.NewTicker(15 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-c.Request.Context().Done():
-			return
-		case <-tick.C:
-			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
-				return
-			}
-		case ev := <-ch:
-			b, err := json.Marshal(wireApproval(ev.Approval))
-			if err != nil {
-				return
-			}
-			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, b); err != nil {
-				return
-			}
-		}
-		w.Flush()
-	}
+	approvalfeed.Serve(c.Request.Context(), c.Writer, ch, nil, func(ev issuer.ApprovalEvent) any { return wireApproval(ev.Approval) })
 }

@@ -19,16 +19,8 @@ import (
 // Which one it is decides only the path: each verifies the presentation in
 // full.
 func (s *Server) issueAny(c *gin.Context) {
-	tok, err := presentation(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if pp, err := vc.ParsePresentation(tok); err != nil || len(pp.Presentation.VerifiableCredential) == 0 {
-		s.authenticate(c)
-		if !c.IsAborted() {
-			s.issue(c)
-		}
+	tok, ok := s.agentRequest(c, s.issue)
+	if !ok {
 		return
 	}
 	body, err := io.ReadAll(c.Request.Body)
@@ -41,17 +33,45 @@ func (s *Server) issueAny(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out, err := s.app.Issuer.IssueAsAgent(withSource(c), tok, c.Request.Method, s.requestURL(c), body, issuer.IssueRequest{
-		Agent: req.Agent, Proof: req.Proof, Scopes: req.Scopes, Audiences: req.Audiences,
-		TTL: time.Duration(req.TTL), Lifetime: time.Duration(req.Lifetime), Owner: req.Owner, Purpose: req.Purpose,
-		OnBehalfOf: req.OnBehalfOf, Constraints: req.Constraints, Task: req.Task, MaxDepth: req.MaxDepth,
-	})
+	out, err := s.app.Issuer.IssueAsAgent(withSource(c), tok, c.Request.Method, s.requestURL(c), body, issueRequest(&req))
 	s.count("issue", err)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.issued(c, out)
+}
+
+// issueRequest is the issuer's form of an issuance request, the same for
+// a principal's (issue) and an agent's (issueAny).
+func issueRequest(req *api.IssueRequest) issuer.IssueRequest {
+	return issuer.IssueRequest{
+		Agent: req.Agent, Proof: req.Proof, Scopes: req.Scopes, Audiences: req.Audiences,
+		TTL: time.Duration(req.TTL), Lifetime: time.Duration(req.Lifetime), Owner: req.Owner, Purpose: req.Purpose,
+		OnBehalfOf: req.OnBehalfOf, Constraints: req.Constraints, Task: req.Task, MaxDepth: req.MaxDepth,
+	}
+}
+
+// agentRequest serves the routes that both agents and principals call. A
+// request presentation that envelops a credential is an agent's: its
+// token is returned with true. Any other is a principal's: it is
+// authenticated as on every principal route and, unless that aborts,
+// served by principalRoute. A request without a readable presentation is
+// answered with its error. In both cases agentRequest reports false.
+func (s *Server) agentRequest(c *gin.Context, principalRoute gin.HandlerFunc) (string, bool) {
+	tok, err := presentation(c)
+	if err != nil {
+		s.fail(c, err)
+		return "", false
+	}
+	if pp, err := vc.ParsePresentation(tok); err != nil || len(pp.Presentation.VerifiableCredential) == 0 {
+		s.authenticate(c)
+		if !c.IsAborted() {
+			principalRoute(c)
+		}
+		return "", false
+	}
+	return tok, true
 }
 
 // issued answers an issuance: 201 with the credential, or 202 with the

@@ -535,11 +535,7 @@ func (s *Server) issue(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out, err := s.app.Issuer.Issue(c.Request.Context(), principal(c), issuer.IssueRequest{
-		Agent: req.Agent, Proof: req.Proof, Scopes: req.Scopes, Audiences: req.Audiences,
-		TTL: time.Duration(req.TTL), Lifetime: time.Duration(req.Lifetime), Owner: req.Owner, Purpose: req.Purpose,
-		OnBehalfOf: req.OnBehalfOf, Constraints: req.Constraints, Task: req.Task, MaxDepth: req.MaxDepth,
-	})
+	out, err := s.app.Issuer.Issue(c.Request.Context(), principal(c), issueRequest(&req))
 	s.count("issue", err)
 	if err != nil {
 		s.fail(c, err)
