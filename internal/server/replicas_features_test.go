@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,6 +16,8 @@ import (
 	"github.com/agentid/agentid/client"
 	"github.com/agentid/agentid/issuer"
 	"github.com/agentid/agentid/oauth"
+	"github.com/agentid/agentid/reason"
+	"github.com/agentid/agentid/verifier"
 )
 
 // Two-replica tests of the features that keep per-process state next to
@@ -190,4 +194,167 @@ func TestReplicasOAuth(t *testing.T) {
 	if ans := b.introspectVia(t, rsKey, tok); ans.status != 200 || ans.introspection.Active {
 		t.Fatalf("token revoked on A, introspected on B: %d %+v, want inactive", ans.status, ans.introspection)
 	}
+}
+
+// subAgentVia asks, as parent, replica r for a sub-agent.
+func (r *replica) subAgentVia(parent held) (held, error) {
+	ctx := context.Background()
+	cl := client.New(r.url, nil, client.WithHTTPClient(r.hc))
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	k, err := client.KeyFromSigner(priv)
+	if err != nil {
+		return held{}, err
+	}
+	proof, err := cl.ProofFor(ctx, k, parent.key.DID)
+	if err != nil {
+		return held{}, err
+	}
+	iss, err := cl.IssueSubAgent(ctx, parent.key, parent.cred, api.IssueRequest{Agent: k.DID, Proof: proof,
+		Scopes: []string{"calendar:read"}, Audiences: []string{calendar}, Owner: "team-a", Purpose: "read"})
+	if err != nil {
+		return held{}, err
+	}
+	return held{k, iss.Credential, iss.ID}, nil
+}
+
+// TestReplicasCascade: sub-agents issued on B under a root issued on A;
+// the root's credential revoked on A: a descendant's presentation is
+// refused revoked by B's /v1/verify at once, and by a verifier following
+// B's change feed within a second.
+func TestReplicasCascade(t *testing.T) {
+	r := startReplicas(t, 2)
+	a, b := r[0], r[1]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root := a.rootAgent(t, 3)
+	kid, err := b.subAgentVia(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grand, err := b.subAgentVia(kid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.ForIssuers(ctx, verifier.TrustConfig{Issuers: []string{a.app.Issuer.DID()}, HTTPClient: b.hc,
+		StatusEvents: []string{b.url + "/v1/status/events"}, AllowHTTPLocalhost: true}, verifier.WithAudience(calendar))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []held{kid, grand} {
+		if _, err := verifyAt(t, v, h); err != nil {
+			t.Fatalf("before: %v", err)
+		}
+	}
+	present := func(h held) string {
+		vp, err := h.key.Present(client.PresentOptions{Credential: h.cred, Audience: calendar})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vp
+	}
+	if res := b.verifyOn(t, present(grand)); !res.Valid {
+		t.Fatalf("B before: %+v", res.Error)
+	}
+	time.Sleep(300 * time.Millisecond) // the feed connects
+
+	var cr api.Credential
+	if err := a.admin.Do(ctx, http.MethodPost, "/v1/credentials/"+root.id+"/revoke", nil, &cr); err != nil || !cr.Revoked {
+		t.Fatalf("revoke the root on A: %v %+v", err, cr)
+	}
+	for _, h := range []held{kid, grand} {
+		if res := b.verifyOn(t, present(h)); res.Valid || res.Error == nil || res.Error.Code != "revoked" {
+			t.Fatalf("B's /v1/verify right after the root's revocation on A: %+v %+v", res, res.Error)
+		}
+	}
+	took, errs := untilRefused(t, v, reason.Revoked, kid, grand)
+	t.Logf("the revocation on A reached a verifier following B's feed in %v", took)
+	if took > time.Second {
+		t.Fatalf("took %v", took)
+	}
+	for _, err := range errs {
+		if !strings.Contains(detail(err), root.key.DID) {
+			t.Fatalf("detail %q does not name the root", detail(err))
+		}
+	}
+}
+
+// TestReplicasRetireTreeWhileIssuing: while B issues sub-agents under a
+// tree as fast as it can, A retires the tree: every sub-agent B issued is
+// retired, and B issues none after (no sub-agent under a retired
+// ancestor). The same for retiring a job (--task).
+func TestReplicasRetireTreeWhileIssuing(t *testing.T) {
+	r := startReplicas(t, 2)
+	a, b := r[0], r[1]
+	ctx := context.Background()
+	for _, mode := range []string{"tree", "task"} {
+		t.Run(mode, func(t *testing.T) {
+			root := a.taskRoot(t, "job-"+mode)
+			kid, err := b.subAgentVia(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var issued []held
+			started, done := make(chan struct{}), make(chan error, 1)
+			go func() {
+				for {
+					h, err := b.subAgentVia(kid)
+					if err != nil {
+						done <- err
+						return
+					}
+					if issued = append(issued, h); len(issued) == 1 {
+						close(started)
+					}
+				}
+			}()
+			select {
+			case <-started:
+			case err := <-done:
+				t.Fatalf("no sub-agent issued on B: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+			var retired []api.Agent
+			if mode == "tree" {
+				retired, err = a.admin.RetireTree(ctx, root.key.DID)
+			} else {
+				retired, err = a.admin.RetireTask(ctx, "job-"+mode)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			refusal := <-done
+			if c := problemCode(refusal); c == "" {
+				t.Fatalf("B's issuance ended with %v, not a refusal", refusal)
+			}
+			t.Logf("%d sub-agents issued on B before the retirement on A (%d agents retired); then %s", len(issued), len(retired), problemCode(refusal))
+			for _, h := range append([]held{root, kid}, issued...) {
+				ag, err := a.admin.Agent(ctx, h.key.DID)
+				if err != nil || !ag.Retired {
+					t.Fatalf("agent %s after the retirement: %+v %v, want retired", h.key.DID, ag, err)
+				}
+			}
+			if _, err := b.subAgentVia(kid); err == nil {
+				t.Fatal("B issued a sub-agent under a retired tree")
+			}
+		})
+	}
+}
+
+// taskRoot issues, as the admin, a root agent of job task whose tree may
+// be 3 deep.
+func (ts *testServer) taskRoot(t testing.TB, task string) held {
+	t.Helper()
+	ctx := context.Background()
+	k := newKey(t)
+	proof, err := ts.admin.Proof(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := ts.admin.Issue(ctx, api.IssueRequest{Agent: k.DID, Proof: proof, Scopes: []string{"calendar:read", "calendar:write"},
+		Audiences: []string{calendar}, Owner: "team-a", Purpose: "plan", Task: task,
+		TTL: api.Duration(30 * time.Minute), MaxDepth: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return held{k, iss.Credential, iss.ID}
 }
