@@ -8,12 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/client"
+	"github.com/agentid/agentid/internal/console"
 	"github.com/agentid/agentid/issuer"
 	"github.com/agentid/agentid/oauth"
 	"github.com/agentid/agentid/reason"
@@ -357,4 +359,69 @@ func (ts *testServer) taskRoot(t testing.TB, task string) held {
 		t.Fatal(err)
 	}
 	return held{k, iss.Credential, iss.ID}
+}
+
+// consoleDo sends a console request to replica r with cookie (if any),
+// as the console's own page would for a POST.
+func (r *replica) consoleDo(t *testing.T, method, path string, form url.Values, cookie *http.Cookie) (*http.Response, string) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, r.url+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", r.url)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	hc := &http.Client{Transport: r.hc.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// TestReplicasConsoleSessions: a console session opened on A works on B;
+// the sign-in link used on A is refused on B; signed out on A, the cookie
+// is refused on B.
+func TestReplicasConsoleSessions(t *testing.T) {
+	r := startReplicas(t, 2)
+	a, b := r[0], r[1]
+	admin := a.admin.Key()
+	link, err := console.SignInLink(admin.Signer, admin.DID, a.url, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := strings.TrimPrefix(link, a.url)
+	resp, body := a.consoleDo(t, http.MethodGet, path, nil, nil)
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "agentid_console" {
+			cookie = c
+		}
+	}
+	if resp.StatusCode != 200 || cookie == nil {
+		t.Fatalf("sign-in on A: %d %s %q", resp.StatusCode, resp.Header.Get("X-Agentid-Code"), body)
+	}
+	resp, body = b.consoleDo(t, http.MethodGet, "/console/", nil, cookie)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	if resp.StatusCode != 200 || m == nil {
+		t.Fatalf("A's session on B: %d %s", resp.StatusCode, resp.Header.Get("X-Agentid-Code"))
+	}
+	if resp, _ := b.consoleDo(t, http.MethodGet, path, nil, nil); resp.StatusCode != 401 || resp.Header.Get("X-Agentid-Code") != "replayed" {
+		t.Fatalf("the link used on A, on B: %d %q, want 401 replayed", resp.StatusCode, resp.Header.Get("X-Agentid-Code"))
+	}
+	if resp, _ := a.consoleDo(t, http.MethodPost, "/console/signout", url.Values{"csrf": {m[1]}}, cookie); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out on A: %d %s", resp.StatusCode, resp.Header.Get("X-Agentid-Code"))
+	}
+	if resp, _ := b.consoleDo(t, http.MethodGet, "/console/", nil, cookie); resp.StatusCode != 401 || resp.Header.Get("X-Agentid-Code") != "no_session" {
+		t.Fatalf("signed out on A, on B: %d %q, want 401 no_session", resp.StatusCode, resp.Header.Get("X-Agentid-Code"))
+	}
 }
