@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -48,6 +49,7 @@ func TestReplicasApprovals(t *testing.T) {
 			return nil
 		})
 	}()
+	consoleEvents := b.consoleApprovalFeed(ctx, t)
 	time.Sleep(300 * time.Millisecond)
 	want := func(ev string) {
 		t.Helper()
@@ -80,6 +82,7 @@ func TestReplicasApprovals(t *testing.T) {
 
 	id := request()
 	want("pending " + id)
+	waitEvent(t, consoleEvents, id, time.Second)
 
 	got := make(chan *api.Approval, 1)
 	go func() {
@@ -109,6 +112,48 @@ func TestReplicasApprovals(t *testing.T) {
 		t.Fatal(err)
 	}
 	want("denied " + id2)
+	waitEvent(t, consoleEvents, `"status":"denied"`, time.Second)
+}
+
+// consoleApprovalFeed signs the admin in to r's console and follows its
+// approval feed, returning the data lines.
+func (r *replica) consoleApprovalFeed(ctx context.Context, t *testing.T) <-chan string {
+	t.Helper()
+	admin := r.admin.Key()
+	link, err := console.SignInLink(admin.Signer, admin.DID, r.url, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := r.consoleDo(t, http.MethodGet, strings.TrimPrefix(link, r.url), nil, nil)
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "agentid_console" {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		t.Fatalf("console sign-in: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.url+"/console/approvals/events", nil)
+	req.AddCookie(cookie)
+	resp, err = (&http.Client{Transport: r.hc.Transport}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("console approval feed: %d", resp.StatusCode)
+	}
+	out := make(chan string, 64)
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data:"); ok {
+				out <- strings.TrimSpace(d)
+			}
+		}
+	}()
+	return out
 }
 
 // postVia posts a form to replica r, as postForm does to the first.
