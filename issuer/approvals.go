@@ -242,6 +242,7 @@ func (is *Issuer) requestApprovalTx(tx store.Tx, requester string, ev *audit.Eve
 		return nil, err
 	}
 	v := rec.view("", now)
+	announceApproval(tx, rec.ID)
 	tx.OnCommit(func() { is.approvals.publish(ApprovalEvent{Type: ApprovalPending, Approval: v}) })
 	return &Issued{Pending: rec.view(requester, now)}, nil
 }
@@ -337,6 +338,7 @@ func (is *Issuer) decide(ctx context.Context, actor *Principal, id, why string, 
 			}
 			out = r.view(actor.DID, now)
 			v := r.view("", now)
+			announceApproval(tx, r.ID)
 			tx.OnCommit(func() { is.approvals.publish(ApprovalEvent{Type: v.Status, Approval: v}) })
 			return nil
 		})

@@ -20,6 +20,10 @@ const (
 	// PurposeRecords keys the MACs of the issuer's and the status lists'
 	// records (HMAC-SHA256 bound to bucket and key).
 	PurposeRecords = "agentid integrity v1: records"
+	// PurposeDPoPNonces keys the DPoP server nonces of the token endpoint
+	// (oauth.Nonces): every replica given the master key derives the same
+	// key, so a nonce one issues every other accepts.
+	PurposeDPoPNonces = "agentid v1: dpop server nonces"
 )
 
 // The integrity root is 32 random bytes made once, at the first start of a
@@ -50,6 +54,9 @@ var ErrIntegrityRoot = errors.New("integrity root does not decrypt: wrong master
 type IntegrityKeys struct {
 	Audit   []byte // PurposeAuditChain
 	Records []byte // PurposeRecords
+	// DPoPNonce keys DPoP server nonces (PurposeDPoPNonces); not a key of
+	// data at rest, derived here because every replica shares the root.
+	DPoPNonce []byte
 	// Created is true when the root was made by this call: the data
 	// directory had no integrity protection before (new, or upgraded from
 	// a release without it).
@@ -96,6 +103,9 @@ func (s *Store) IntegrityKeys(ctx context.Context) (*IntegrityKeys, error) {
 	}
 	if k.Records, err = hkdf.Key(sha256.New, root, nil, PurposeRecords, 32); err != nil {
 		return nil, fmt.Errorf("keystore: derive records key: %v", err)
+	}
+	if k.DPoPNonce, err = hkdf.Key(sha256.New, root, nil, PurposeDPoPNonces, 32); err != nil {
+		return nil, fmt.Errorf("keystore: derive DPoP nonce key: %v", err)
 	}
 	return k, nil
 }

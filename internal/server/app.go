@@ -153,6 +153,10 @@ type App struct {
 	headsDone                  chan struct{}
 	stopRoll                   chan struct{}
 	rollDone                   chan struct{}
+
+	// dpopNonceKey keys the token endpoint's DPoP server nonces (derived
+	// from the master key: the same on every replica).
+	dpopNonceKey []byte
 }
 
 // Errors of Open about the data directory. Each is wrapped with the
@@ -458,6 +462,7 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 	if err != nil {
 		return err
 	}
+	a.dpopNonceKey = ik.DPoPNonce
 	if a.Status, err = publish.Open(a.DB, publish.Options{BaseURL: a.cfg.IssuerURL, TTL: a.cfg.StatusTTL, Now: a.cfg.Now, RecordsKey: ik.Records}); err != nil {
 		return err
 	}

@@ -27,7 +27,9 @@ func (s *Server) newAuthServer(exchange *verifier.Verifier, status verifier.Stat
 	var nonces *oauth.Nonces
 	if s.app.cfg.OAuthDPoPNonce {
 		var err error
-		if nonces, err = oauth.NewNonces(nil, 0); err != nil {
+		// Under a key derived from the master key: every replica accepts
+		// the nonces of every other, and of an earlier process.
+		if nonces, err = oauth.NewNonces(s.app.dpopNonceKey, 0); err != nil {
 			return err
 		}
 	}

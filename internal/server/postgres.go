@@ -78,6 +78,7 @@ func openPostgres(ctx context.Context, cfg Config) (*App, error) {
 			a.log.Warn("issuer keys not refreshed after another replica's change", "err", err)
 		}
 	})
+	a.subscribeShared(pg)
 	a.log.Info("store: PostgreSQL", "replica", replica)
 	return a, nil
 }

@@ -37,6 +37,12 @@ type replica struct {
 // initialising it; the others are given its master key file.
 func startReplicas(t *testing.T, n int) []*replica {
 	t.Helper()
+	return startReplicasWith(t, n, Config{})
+}
+
+// startReplicasWith is startReplicas with the options of base.
+func startReplicasWith(t *testing.T, n int, base Config) []*replica {
+	t.Helper()
 	dsn := pgtest.New(t)
 	t.Setenv("AGENTID_MASTER_KEY", "")
 	var lns []net.Listener
@@ -63,7 +69,9 @@ func startReplicas(t *testing.T, n int) []*replica {
 		} else {
 			first = dir
 		}
-		app, err := Open(context.Background(), Config{DataDir: dir, IssuerURL: url, AllowHTTPLocalhost: true, StoreURL: dsn, Logger: testLogger(t)})
+		cfg := base
+		cfg.DataDir, cfg.IssuerURL, cfg.AllowHTTPLocalhost, cfg.StoreURL, cfg.Logger = dir, url, true, dsn, testLogger(t)
+		app, err := Open(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("replica %d: %v", i, err)
 		}
