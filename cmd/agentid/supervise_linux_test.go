@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,11 +52,21 @@ func startSupervised(t *testing.T, data string) (*exec.Cmd, int, func() string) 
 	case <-time.After(60 * time.Second):
 		t.Fatal("serve did not listen in 60 s")
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/task/" + strconv.Itoa(cmd.Process.Pid) + "/children")
-	if err != nil {
-		t.Fatal(err)
+	// /proc/PID/task/TID/children lists the children forked by that one
+	// thread, and Go may fork from any of the supervisor's threads: read
+	// them all.
+	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/task/*/children")
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("the supervisor's threads: %v", err)
 	}
-	kids := strings.Fields(string(b))
+	var kids []string
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // a thread that exited meanwhile
+		}
+		kids = append(kids, strings.Fields(string(b))...)
+	}
 	if len(kids) != 1 {
 		t.Fatalf("the supervisor has children %q; want one server process", kids)
 	}
