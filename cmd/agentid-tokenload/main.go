@@ -34,7 +34,7 @@ import (
 
 func main() {
 	srv := flag.String("server", "http://127.0.0.1:8080", "agentid server (loopback only)")
-	issuerURL := flag.String("issuer-url", "http://localhost:8080", "the issuer URL the server was started with (htu and aud name it)")
+	issuerURL := flag.String("issuer-url", "", "the issuer URL the server was started with (htu and aud name it; default: -server)")
 	keyFile := flag.String("key", "data/admin.jwk", "admin or orchestrator key")
 	duration := flag.Duration("duration", 10*time.Second, "load duration (at most 1m)")
 	conc := flag.Int("c", 32, "concurrent connections")
@@ -66,6 +66,9 @@ func run(srv, issuerURL, keyFile string, duration time.Duration, conc, perSec in
 		return err
 	}
 	agent, priv := reg.Key, reg.Priv
+	if issuerURL == "" {
+		issuerURL = srv
+	}
 	tokenURL := strings.TrimSuffix(issuerURL, "/") + "/oauth/token"
 	pool := int(duration.Seconds()*float64(perSec)) + 1000
 	fmt.Printf("signing %d assertions and DPoP proofs...\n", pool)
