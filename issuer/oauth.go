@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,6 +78,46 @@ type AuthServer struct {
 	opts     AuthServerOptions
 	replay   verifier.ReplayCache
 	exchange *verifier.Verifier
+	grants   grantCache
+}
+
+// grantCache remembers, per agent, the stored bytes of its agent and
+// current credential records and the grant source decoded from them, so
+// that a token request whose records have not changed skips their MAC
+// check and JSON decoding (about 6% of the token endpoint's CPU). It is
+// keyed on content: a record that changed in any way, on this replica or
+// another, or was tampered with, has other bytes and is read afresh; what
+// depends on the time (expiry) and on other records (ancestors) is checked
+// on every request.
+type grantCache struct {
+	mu sync.Mutex
+	m  map[string]*grantEntry
+}
+
+type grantEntry struct {
+	agent, cred []byte
+	credID      string
+	parent      string
+	src         *grantSource // never modified once cached
+}
+
+// grantCacheSize bounds the cache: when full it is emptied and refilled by
+// the agents that ask next.
+const grantCacheSize = 4096
+
+func (c *grantCache) get(agent string) *grantEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[agent]
+}
+
+func (c *grantCache) put(agent string, e *grantEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= grantCacheSize {
+		c.m = make(map[string]*grantEntry)
+	}
+	c.m[agent] = e
 }
 
 // NewAuthServer returns the OAuth face of is.
@@ -455,6 +497,21 @@ func (a *AuthServer) authenticateClient(clientID, assertionType, assertion strin
 func (a *AuthServer) liveCredential(ctx context.Context, agentDID string, now time.Time) (*grantSource, error) {
 	var src *grantSource
 	err := a.is.db.View(ctx, func(tx store.Tx) error {
+		agentBytes := tx.Bucket(bucketAgents).Get([]byte(agentDID))
+		if e := a.grants.get(agentDID); e != nil && agentBytes != nil && bytes.Equal(e.agent, agentBytes) {
+			if cb := tx.Bucket(bucketCredentials).Get([]byte(e.credID)); cb != nil && bytes.Equal(e.cred, cb) {
+				if !now.Before(e.src.validUntil) {
+					return refuse(KindForbidden, oauth.InvalidGrant, reason.Expired, "the agent's credential expired; refresh it first")
+				}
+				// As below: the source is known before the ancestors are
+				// checked, so that their refusal is audited with it.
+				src = e.src
+				if e := ancestorRefusal(tx, e.parent); e != nil {
+					return e
+				}
+				return nil
+			}
+		}
 		var ag agentRecord
 		ok, err := getJSON(tx, bucketAgents, agentDID, &ag)
 		if err != nil {
@@ -489,6 +546,11 @@ func (a *AuthServer) liveCredential(ctx context.Context, agentDID string, now ti
 		if e := ancestorRefusal(tx, ag.Parent); e != nil {
 			return e
 		}
+		// Both records passed their MAC check and decoded: remember their
+		// bytes (copied: the store's are valid only in the transaction).
+		a.grants.put(agentDID, &grantEntry{agent: bytes.Clone(agentBytes),
+			cred:   bytes.Clone(tx.Bucket(bucketCredentials).Get([]byte(ag.CurrentCredential))),
+			credID: ag.CurrentCredential, parent: ag.Parent, src: src})
 		return nil
 	})
 	return src, err
