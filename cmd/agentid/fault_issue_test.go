@@ -30,10 +30,6 @@ func TestFaultKillDuringIssueAndRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type issuedCred struct {
-		agent, id string
-		entries   []vc.StatusEntry
-	}
 	var (
 		mu      sync.Mutex
 		issued  []issuedCred
@@ -97,35 +93,14 @@ func TestFaultKillDuringIssueAndRevoke(t *testing.T) {
 
 	_, base = startChild(t, bin, dir, "127.0.0.1:"+strings.TrimPrefix(base, "http://localhost:"))
 	cl := client.New(base, admin)
-	used := map[string]string{} // list#index -> credential
-	claim := func(c issuedCred) {
-		for _, e := range c.entries {
-			if prev, ok := used[e.ID]; ok {
-				t.Errorf("status index %s handed out to %s and %s", e.ID, prev, c.id)
-			}
-			used[e.ID] = c.id
-		}
-	}
-	for _, c := range issued {
-		claim(c)
-		a, err := cl.Agent(ctx, c.agent)
-		if err != nil {
-			t.Fatalf("acknowledged agent %s after the restart: %v", c.agent, err)
-		}
-		if a.CurrentCredential != c.id {
-			t.Errorf("agent %s: current credential %s, acknowledged %s", c.agent, a.CurrentCredential, c.id)
-		}
-		if revoked[c.id] && a.Status != api.StatusRevoked {
-			t.Errorf("credential %s: revocation acknowledged, status %s after the restart", c.id, a.Status)
-		}
-	}
+	claims := checkAcknowledged(ctx, t, cl, issued, revoked)
 	// Indexes are never reused after a crash either.
 	for range 50 {
 		c, err := issue(cl)
 		if err != nil {
 			t.Fatalf("issuance after the restart: %v", err)
 		}
-		claim(c)
+		claims.claim(c)
 	}
 	rep, err := cl.AuditVerify(ctx)
 	if err != nil || !rep.OK() {

@@ -97,10 +97,6 @@ func TestFaultKillReplicaDuringIssuance(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	type issuedCred struct {
-		agent, id string
-		entries   []vc.StatusEntry
-	}
 	issue := func(cl *client.Client) (issuedCred, error) {
 		_, priv, _ := ed25519.GenerateKey(rand.Reader)
 		agent, _ := client.KeyFromSigner(priv)
@@ -168,31 +164,13 @@ func TestFaultKillReplicaDuringIssuance(t *testing.T) {
 	t.Logf("acknowledged issuances: %d on A, %d on B before its kill -9", perSide[0], perSide[1])
 
 	cl := client.New(issuerURL, admin, client.WithHTTPClient(hcA))
-	used := map[string]string{}
-	claim := func(c issuedCred) {
-		for _, e := range c.entries {
-			if prev, ok := used[e.ID]; ok {
-				t.Errorf("status entry %s handed out to %s and %s", e.ID, prev, c.id)
-			}
-			used[e.ID] = c.id
-		}
-	}
-	for _, c := range issued {
-		claim(c)
-		a, err := cl.Agent(ctx, c.agent)
-		if err != nil {
-			t.Fatalf("acknowledged agent %s: %v", c.agent, err)
-		}
-		if a.CurrentCredential != c.id {
-			t.Errorf("agent %s: current credential %s, acknowledged %s", c.agent, a.CurrentCredential, c.id)
-		}
-	}
+	claims := checkAcknowledged(ctx, t, cl, issued, nil)
 	for range 20 {
 		c, err := issue(cl)
 		if err != nil {
 			t.Fatalf("issuance after the kill: %v", err)
 		}
-		claim(c)
+		claims.claim(c)
 	}
 	// B restarts on its data directory: what its journal held is chained.
 	startReplicaChild(t, bin, dirB, addrB, issuerURL, dsn)

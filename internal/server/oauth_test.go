@@ -59,12 +59,23 @@ type tokenAnswer struct {
 // postForm posts a form to path with extra headers.
 func (ts *testServer) postForm(t testing.TB, path string, form url.Values, hdr map[string]string) tokenAnswer {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, ts.url+path, strings.NewReader(form.Encode()))
+	a := postFormTo(t, http.DefaultClient, ts.url, path, form, hdr)
+	if cc := a.header.Get("Cache-Control"); path != "" && !strings.Contains(cc, "no-store") {
+		t.Errorf("%s answered Cache-Control %q, want no-store", path, cc)
+	}
+	return a
+}
+
+// postFormTo posts a form to base+path with extra headers through hc and
+// decodes the answer as the OAuth endpoints give it.
+func postFormTo(t testing.TB, hc *http.Client, base, path string, form url.Values, hdr map[string]string) tokenAnswer {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,9 +87,6 @@ func (ts *testServer) postForm(t testing.TB, path string, form url.Values, hdr m
 		_ = json.Unmarshal(b, &a.introspection)
 	} else {
 		_ = json.Unmarshal(b, &a.err)
-	}
-	if cc := resp.Header.Get("Cache-Control"); path != "" && !strings.Contains(cc, "no-store") {
-		t.Errorf("%s answered Cache-Control %q, want no-store", path, cc)
 	}
 	return a
 }

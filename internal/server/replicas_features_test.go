@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -159,25 +158,7 @@ func (r *replica) consoleApprovalFeed(ctx context.Context, t *testing.T) <-chan 
 // postVia posts a form to replica r, as postForm does to the first.
 func (r *replica) postVia(t *testing.T, path string, form url.Values, hdr map[string]string) tokenAnswer {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, r.url+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := r.hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	a := tokenAnswer{status: resp.StatusCode, header: resp.Header}
-	if resp.StatusCode == http.StatusOK {
-		_ = json.Unmarshal(b, &a.ok)
-		_ = json.Unmarshal(b, &a.introspection)
-	} else {
-		_ = json.Unmarshal(b, &a.err)
-	}
-	return a
+	return postFormTo(t, r.hc, r.url, path, form, hdr)
 }
 
 // introspectVia asks replica r about token, as caller.

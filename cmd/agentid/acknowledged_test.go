@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/agentid/agentid/api"
+	"github.com/agentid/agentid/client"
+	"github.com/agentid/agentid/vc"
+)
+
+// issuedCred is an issuance a client was told succeeded.
+type issuedCred struct {
+	agent, id string
+	entries   []vc.StatusEntry
+}
+
+// indexClaims fails the test when a status entry is handed out twice.
+type indexClaims struct {
+	t    *testing.T
+	used map[string]string // list#index -> credential
+}
+
+func (c *indexClaims) claim(ic issuedCred) {
+	c.t.Helper()
+	for _, e := range ic.entries {
+		if prev, ok := c.used[e.ID]; ok {
+			c.t.Errorf("status entry %s handed out to %s and %s", e.ID, prev, ic.id)
+		}
+		c.used[e.ID] = ic.id
+	}
+}
+
+// checkAcknowledged checks, after a fault, that every acknowledged
+// issuance is there (the agent's current credential is the one
+// acknowledged), that no status entry went to two of them, and that each
+// acknowledged revocation (revoked; nil for none) reads revoked. It returns
+// the claims, for the issuances that follow.
+func checkAcknowledged(ctx context.Context, t *testing.T, cl *client.Client, issued []issuedCred, revoked map[string]bool) *indexClaims {
+	t.Helper()
+	claims := &indexClaims{t: t, used: map[string]string{}}
+	for _, c := range issued {
+		claims.claim(c)
+		a, err := cl.Agent(ctx, c.agent)
+		if err != nil {
+			t.Fatalf("acknowledged agent %s after the fault: %v", c.agent, err)
+		}
+		if a.CurrentCredential != c.id {
+			t.Errorf("agent %s: current credential %s, acknowledged %s", c.agent, a.CurrentCredential, c.id)
+		}
+		if revoked[c.id] && a.Status != api.StatusRevoked {
+			t.Errorf("credential %s: revocation acknowledged, status %s after the fault", c.id, a.Status)
+		}
+	}
+	return claims
+}
