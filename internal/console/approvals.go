@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -219,12 +218,8 @@ func (c *Console) sessionLive(ctx context.Context, s *session) bool {
 	var rec sessionRecord
 	found := false
 	err := c.cfg.DB.View(ctx, func(tx store.Tx) error {
-		v := tx.Bucket(bucketSessions).Get([]byte(s.key))
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &rec)
+		rec, found = c.getSession(tx.Bucket(bucketSessions), s.key)
+		return nil
 	})
 	now := c.cfg.Now()
 	if err != nil || !found || now.Sub(rec.Seen) >= c.cfg.IdleTimeout || now.Sub(rec.Created) >= c.cfg.AbsoluteTimeout {

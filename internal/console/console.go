@@ -20,6 +20,8 @@ import (
 	"github.com/agentid/agentid/issuer"
 	"github.com/agentid/agentid/store"
 	"github.com/agentid/agentid/verifier"
+
+	"github.com/agentid/agentid/internal/recordmac"
 )
 
 //go:embed templates/*.html
@@ -72,6 +74,11 @@ type Config struct {
 	URL string
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
+	// RecordsKey, when set, seals the session records with an HMAC (the
+	// issuer's record key, from the master key): a session written into
+	// the store by someone without the master key is refused. Nil: stored
+	// unsealed (tests and tools without the master key).
+	RecordsKey []byte
 	// IdleTimeout and AbsoluteTimeout bound sessions
 	// (DefaultIdleTimeout, DefaultAbsoluteTimeout when 0).
 	IdleTimeout, AbsoluteTimeout time.Duration
@@ -104,6 +111,7 @@ var sections = []Section{
 
 // Console serves the admin console.
 type Console struct {
+	seal       *recordmac.Sealer // session records (nil: unsealed)
 	cfg        Config
 	signin     *verifier.Verifier
 	pages      map[string]*template.Template
@@ -136,6 +144,11 @@ func New(cfg Config) (*Console, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Console{cfg: cfg, origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", log: cfg.Logger}
+	if cfg.RecordsKey != nil {
+		if c.seal, err = recordmac.New(cfg.RecordsKey); err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+	}
 	c.cookieName = "agentid_console"
 	if c.secure {
 		c.cookieName = "__Secure-agentid_console"

@@ -92,12 +92,8 @@ func (c *Console) session(g *gin.Context) {
 	// Read first: a page view writes only to end a session or, at most
 	// once a minute, to move its last-use time.
 	err = c.cfg.DB.View(ctx, func(tx store.Tx) error {
-		v := tx.Bucket(bucketSessions).Get([]byte(key))
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &rec)
+		rec, found = c.getSession(tx.Bucket(bucketSessions), key)
+		return nil
 	})
 	if err == nil && found {
 		expired = now.Sub(rec.Seen) >= c.cfg.IdleTimeout || now.Sub(rec.Created) >= c.cfg.AbsoluteTimeout
@@ -113,11 +109,7 @@ func (c *Console) session(g *gin.Context) {
 					found = false
 					return nil
 				}
-				nb, err := json.Marshal(rec)
-				if err != nil {
-					return err
-				}
-				return b.Put([]byte(key), nb)
+				return c.putSession(b, key, rec)
 			})
 		}
 	}
@@ -194,7 +186,8 @@ func (c *Console) signIn(g *gin.Context) {
 		var stale [][]byte
 		if err := b.Range(nil, func(k, v []byte) error {
 			var r sessionRecord
-			if json.Unmarshal(v, &r) != nil || now.Sub(r.Seen) >= c.cfg.IdleTimeout || now.Sub(r.Created) >= c.cfg.AbsoluteTimeout {
+			raw, err := c.seal.Open(bucketSessions, k, v)
+			if err != nil || json.Unmarshal(raw, &r) != nil || now.Sub(r.Seen) >= c.cfg.IdleTimeout || now.Sub(r.Created) >= c.cfg.AbsoluteTimeout {
 				stale = append(stale, append([]byte(nil), k...))
 			}
 			return nil
@@ -206,11 +199,7 @@ func (c *Console) signIn(g *gin.Context) {
 				return err
 			}
 		}
-		v, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(hashID(id)), v)
+		return c.putSession(b, hashID(id), rec)
 	})
 	if err == nil {
 		err = c.cfg.Audit.Append(ctx, &audit.Event{Action: ActionSignIn, Actor: p.DID, Decision: audit.DecisionAllow,
@@ -319,4 +308,33 @@ func (u *usedLinks) Record(holder, jti string, exp, now time.Time) error {
 		binary.BigEndian.PutUint64(v[:], uint64(exp.Unix()))
 		return b.Put(k, v[:])
 	})
+}
+
+// getSession reads the session record under key in b. A record whose MAC
+// does not check (written without the master key, or edited) is no
+// session: it is refused like a missing one, and logged.
+func (c *Console) getSession(b store.Bucket, key string) (sessionRecord, bool) {
+	var rec sessionRecord
+	v := b.Get([]byte(key))
+	if v == nil {
+		return rec, false
+	}
+	raw, err := c.seal.Open(bucketSessions, []byte(key), v)
+	if err == nil {
+		err = json.Unmarshal(raw, &rec)
+	}
+	if err != nil {
+		c.log.Error("console session record refused", "err", err)
+		return rec, false
+	}
+	return rec, true
+}
+
+// putSession writes the session record under key in b, sealed.
+func (c *Console) putSession(b store.Bucket, key string, rec sessionRecord) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), c.seal.Seal(bucketSessions, []byte(key), v))
 }

@@ -157,6 +157,9 @@ type App struct {
 	// dpopNonceKey keys the token endpoint's DPoP server nonces (derived
 	// from the master key: the same on every replica).
 	dpopNonceKey []byte
+	// recordsKey seals the stored records (the issuer's, the status
+	// store's, the console's sessions).
+	recordsKey []byte
 }
 
 // Errors of Open about the data directory. Each is wrapped with the
@@ -463,6 +466,7 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		return err
 	}
 	a.dpopNonceKey = ik.DPoPNonce
+	a.recordsKey = ik.Records
 	if a.Status, err = publish.Open(a.DB, publish.Options{BaseURL: a.cfg.IssuerURL, TTL: a.cfg.StatusTTL, Now: a.cfg.Now, RecordsKey: ik.Records}); err != nil {
 		return err
 	}

@@ -17,6 +17,8 @@ func (s *Server) mountConsole(r *gin.Engine) error {
 		URL:      s.app.cfg.IssuerURL,
 		Now:      s.app.cfg.Now,
 		Logger:   s.app.log,
+		// Sessions are sealed like the issuer's records.
+		RecordsKey: s.app.recordsKey,
 	})
 	if err != nil {
 		return err
