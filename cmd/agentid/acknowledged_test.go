@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/agentid/agentid/api"
@@ -53,4 +57,28 @@ func checkAcknowledged(ctx context.Context, t *testing.T, cl *client.Client, iss
 		}
 	}
 	return claims
+}
+
+// errUnparsable: the issuer acknowledged a credential that does not parse.
+var errUnparsable = errors.New("issued credential does not parse")
+
+// issueOne registers a fresh agent through cl and returns the issuance as
+// acknowledged, with the status entries of its credential.
+func issueOne(ctx context.Context, cl *client.Client, purpose string) (issuedCred, error) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	agent, _ := client.KeyFromSigner(priv)
+	proof, err := cl.Proof(ctx, agent)
+	if err != nil {
+		return issuedCred{}, err
+	}
+	out, err := cl.Issue(ctx, api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: []string{"fault:test"},
+		Audiences: []string{"https://fault.example.com"}, Owner: "fault", Purpose: purpose})
+	if err != nil {
+		return issuedCred{}, err
+	}
+	pc, err := vc.ParseCredential(out.Credential)
+	if err != nil {
+		return issuedCred{}, fmt.Errorf("%w: %v", errUnparsable, err)
+	}
+	return issuedCred{agent: agent.DID, id: out.ID, entries: pc.Credential.CredentialStatus}, nil
 }

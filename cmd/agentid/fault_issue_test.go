@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
+	"errors"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/client"
 	"github.com/agentid/agentid/internal/server"
-	"github.com/agentid/agentid/vc"
 )
 
 // TestFaultKillDuringIssueAndRevoke kills -9 the real server while eight
@@ -36,23 +33,11 @@ func TestFaultKillDuringIssueAndRevoke(t *testing.T) {
 		revoked = map[string]bool{}
 	)
 	issue := func(cl *client.Client) (issuedCred, error) {
-		_, priv, _ := ed25519.GenerateKey(rand.Reader)
-		agent, _ := client.KeyFromSigner(priv)
-		proof, err := cl.Proof(ctx, agent)
-		if err != nil {
-			return issuedCred{}, err
+		c, err := issueOne(ctx, cl, "kill during issuance")
+		if errors.Is(err, errUnparsable) {
+			t.Error(err)
 		}
-		out, err := cl.Issue(ctx, api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: []string{"fault:test"},
-			Audiences: []string{"https://fault.example.com"}, Owner: "fault", Purpose: "kill during issuance"})
-		if err != nil {
-			return issuedCred{}, err
-		}
-		pc, err := vc.ParseCredential(out.Credential)
-		if err != nil {
-			t.Errorf("issued credential does not parse: %v", err)
-			return issuedCred{}, err
-		}
-		return issuedCred{agent: agent.DID, id: out.ID, entries: pc.Credential.CredentialStatus}, nil
+		return c, err
 	}
 
 	const workers, perWorker = 8, 300 // bounded: at most 2,400 issuances

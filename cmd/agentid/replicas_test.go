@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"net"
 	"net/http"
 	"os"
@@ -15,11 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/client"
 	"github.com/agentid/agentid/internal/pgtest"
 	"github.com/agentid/agentid/internal/server"
-	"github.com/agentid/agentid/vc"
 )
 
 // startReplicaChild starts the real binary as a replica on the database
@@ -98,22 +94,7 @@ func TestFaultKillReplicaDuringIssuance(t *testing.T) {
 	ctx := context.Background()
 
 	issue := func(cl *client.Client) (issuedCred, error) {
-		_, priv, _ := ed25519.GenerateKey(rand.Reader)
-		agent, _ := client.KeyFromSigner(priv)
-		proof, err := cl.Proof(ctx, agent)
-		if err != nil {
-			return issuedCred{}, err
-		}
-		out, err := cl.Issue(ctx, api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: []string{"fault:test"},
-			Audiences: []string{"https://fault.example.com"}, Owner: "fault", Purpose: "kill a replica during issuance"})
-		if err != nil {
-			return issuedCred{}, err
-		}
-		pc, err := vc.ParseCredential(out.Credential)
-		if err != nil {
-			return issuedCred{}, err
-		}
-		return issuedCred{agent: agent.DID, id: out.ID, entries: pc.Credential.CredentialStatus}, nil
+		return issueOne(ctx, cl, "kill a replica during issuance")
 	}
 	var (
 		mu       sync.Mutex
