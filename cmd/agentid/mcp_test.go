@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -179,4 +180,91 @@ func TestMCPExamples(t *testing.T) {
 		t.Fatalf("refused %v after the revocation, want < 1 s: %s", d, line)
 	}
 	t.Logf("refused %v after `agentid credential revoke` returned: %s", at.Sub(revoked).Round(time.Millisecond), line)
+}
+
+// python3WithJWT returns the python3 that has PyJWT and cryptography (the
+// libraries the MCP Python SDK signs with), or skips saying why; with
+// AGENTID_REQUIRE_PYTHON=1 (.ci/run) it fails instead.
+func python3WithJWT(t *testing.T) string {
+	t.Helper()
+	for _, py := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(py, "-c", "import jwt, cryptography").Run() == nil {
+			return py
+		}
+	}
+	msg := "no python3 with PyJWT and cryptography (Debian: python3-jwt python3-cryptography)"
+	if os.Getenv("AGENTID_REQUIRE_PYTHON") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg + ": skipping the Python MCP host")
+	return ""
+}
+
+// TestMCPPythonHost runs examples/mcp-py-host, the client-credentials
+// flow of the MCP Python SDK's PrivateKeyJWTOAuthProvider replayed with
+// the SDK's own JWT library (PyJWT), against examples/mcp-server: a
+// read-only agent connects (the challenge's scope is what the host asks
+// for), gets a bearer token for the resource the issuer serves bearer
+// tokens for, and calls a tool; a tool outside its scope is refused;
+// without the issuer's bearer switch the token endpoint refuses the
+// host (DPoP required), as the docs say.
+func TestMCPPythonHost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs three programs")
+	}
+	py := python3WithJWT(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	bearerPort, dpopPort := freePort(t), freePort(t)
+	bearerRes := fmt.Sprintf("http://localhost:%d/mcp", bearerPort)
+	dpopRes := fmt.Sprintf("http://localhost:%d/mcp", dpopPort)
+	issuerURL, _ := startServerWith(t, data, func(c *server.Config) { c.OAuthBearerResources = []string{bearerRes} })
+	mcpServer := buildExample(t, dir, "mcp-server")
+	for port, res := range map[int]string{bearerPort: bearerRes, dpopPort: dpopRes} {
+		srv := startProgram(t, mcpServer, "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--resource", res,
+			"--issuer-url", issuerURL, "--status-events", "", "--allow-bearer")
+		srv.await(t, "mcp-server: listening", 30*time.Second)
+	}
+
+	ctx := context.Background()
+	admin, err := client.LoadKey(filepath.Join(data, server.AdminKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := client.New(issuerURL, admin)
+	agent, err := client.GenerateKey(client.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentFile := filepath.Join(dir, "agent.jwk")
+	if err := agent.WriteFile(agentFile); err != nil {
+		t.Fatal(err)
+	}
+	proof, err := cl.Proof(ctx, agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Issue(ctx, api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: []string{"calendar:read"},
+		Audiences: []string{bearerRes, dpopRes}, Owner: "team-cal", Purpose: "read the calendar"}); err != nil {
+		t.Fatal(err)
+	}
+	host := "../../examples/mcp-py-host/host.py"
+
+	ok := startProgram(t, py, host, agentFile, agent.DID, bearerRes)
+	ok.await(t, "initialize without a token: 401", 30*time.Second)
+	if line, _ := ok.await(t, "token_type Bearer expires_in", 10*time.Second); !strings.HasSuffix(line, " scope calendar:read") {
+		t.Fatalf("the host asked for more than the challenge's scope: %s", line)
+	}
+	ok.await(t, "list_events → events for "+agent.DID, 10*time.Second)
+
+	write := startProgram(t, py, host, agentFile, agent.DID, bearerRes, "add_event", `{"title":"x","start":"2026-12-01T10:00Z"}`)
+	write.await(t, "py-host: error: add_event: insufficient_scope", 30*time.Second)
+
+	dpop := startProgram(t, py, host, agentFile, agent.DID, dpopRes)
+	dpop.await(t, "a DPoP proof is required", 30*time.Second)
+	for range dpop.ch {
+	}
+	if code := dpop.cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("host without the bearer switch: exit %d, want 1", code)
+	}
 }

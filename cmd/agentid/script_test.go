@@ -75,12 +75,22 @@ func TestScripts(t *testing.T) {
 // serve` does, with the issuer URL http://localhost:PORT.
 func startServer(t *testing.T, dir string) (url string, app *server.App) {
 	t.Helper()
+	return startServerWith(t, dir, nil)
+}
+
+// startServerWith is startServer with mod applied to the configuration.
+func startServerWith(t *testing.T, dir string, mod func(*server.Config)) (url string, app *server.App) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	url = fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
-	app, err = server.Open(context.Background(), server.Config{DataDir: dir, IssuerURL: url, AllowHTTPLocalhost: true})
+	cfg := server.Config{DataDir: dir, IssuerURL: url, AllowHTTPLocalhost: true}
+	if mod != nil {
+		mod(&cfg)
+	}
+	app, err = server.Open(context.Background(), cfg)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)

@@ -93,7 +93,11 @@ func run(addr, resource, issuerURL, events string, allowHTTP, allowBearer bool) 
 		return err
 	}
 	origin := resource[:len(resource)-len(pathOf(resource))]
-	mw := &middleware.Config{Verifier: v, BaseURL: origin, ResourceMetadata: middleware.MetadataURL(resource)}
+	// The 401's challenge asks for the least privilege, calendar:read: MCP
+	// hosts request exactly the challenge's scope (else every scope the
+	// metadata lists, which a read-only agent would be refused).
+	mw := &middleware.Config{Verifier: v, BaseURL: origin, ResourceMetadata: middleware.MetadataURL(resource),
+		ChallengeScopes: []string{"calendar:read"}}
 
 	md := middleware.ProtectedResource(oauth.ProtectedResourceMetadata{
 		Resource: resource, AuthorizationServers: []string{issuerURL}, ResourceName: "agentid calendar (MCP)",

@@ -55,6 +55,13 @@ type Config struct {
 	// hosts) find the authorization server. OAuth access tokens
 	// (Authorization: DPoP) are accepted whether or not it is set.
 	ResourceMetadata string
+	// ChallengeScopes are the scopes a 401's DPoP and Bearer challenges ask
+	// for (the scope attribute, RFC 6750 §3) when the route itself names
+	// none. MCP hosts request exactly the challenge's scope, and without
+	// it every scope of the resource metadata's scopes_supported, which an
+	// agent granted fewer is refused (invalid_scope); an MCP endpoint,
+	// whose tools check their own scopes, sets its least privilege here.
+	ChallengeScopes []string
 }
 
 // RequestURL rebuilds the request's absolute URL without query.
@@ -129,7 +136,7 @@ func (c *Config) Check(w http.ResponseWriter, r *http.Request, scopes []string) 
 			w.Header().Set("WWW-Authenticate", `VP realm="`+c.Verifier.Audience()+`", error="`+string(code)+`"`)
 			problem.Write(w, http.StatusForbidden, string(code), detail)
 		default:
-			c.challenge(w, code, detail)
+			c.challenge(w, code, detail, scopes)
 		}
 		return nil
 	}
@@ -155,7 +162,7 @@ func requestID(h string) string {
 	return hex.EncodeToString(b[:])
 }
 
-func (c *Config) challenge(w http.ResponseWriter, code reason.Code, detail string) {
+func (c *Config) challenge(w http.ResponseWriter, code reason.Code, detail string, scopes []string) {
 	h := `VP realm="` + c.Verifier.Audience() + `"`
 	if n := c.Verifier.Nonces(); n != nil {
 		h += `, nonce="` + n.Issue(c.Verifier.Now()) + `"`
@@ -163,7 +170,7 @@ func (c *Config) challenge(w http.ResponseWriter, code reason.Code, detail strin
 	h += `, error="` + string(code) + `"`
 	w.Header().Set("WWW-Authenticate", h)
 	// An OAuth client that sent nothing learns where to get a token.
-	c.oauthChallenges(w, "", "")
+	c.oauthChallenges(w, "", "", scopes)
 	problem.Write(w, http.StatusUnauthorized, string(code), detail)
 }
 

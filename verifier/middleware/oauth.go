@@ -55,7 +55,7 @@ func (c *Config) checkToken(w http.ResponseWriter, r *http.Request, cred verifie
 		// The API takes presentations too: say so first, as before OAuth.
 		w.Header().Set("WWW-Authenticate", `VP realm="`+c.Verifier.Audience()+`", error="`+string(code)+`"`)
 	}
-	c.oauthChallenges(w, oe.Code, oe.Description)
+	c.oauthChallenges(w, oe.Code, oe.Description, scopes)
 	problem.Write(w, st, string(code), oe.Description)
 	return nil
 }
@@ -63,9 +63,10 @@ func (c *Config) checkToken(w http.ResponseWriter, r *http.Request, cred verifie
 // oauthChallenges adds the DPoP challenge (RFC 9449 §7.1) and, for
 // clients that read resource_metadata only there (the MCP TypeScript
 // SDK), a Bearer challenge (RFC 6750 §3, RFC 9728 §5.1); with an error
-// code when the request carried a token. Nothing when no resource
-// metadata is configured and the request carried no token.
-func (c *Config) oauthChallenges(w http.ResponseWriter, code oauth.ErrorCode, desc string) {
+// code when the request carried a token, and the scope attribute: the
+// route's scopes, or ChallengeScopes when it names none. Nothing when no
+// resource metadata is configured and the request carried no token.
+func (c *Config) oauthChallenges(w http.ResponseWriter, code oauth.ErrorCode, desc string, scopes []string) {
 	if c.ResourceMetadata == "" && code == "" {
 		return
 	}
@@ -75,6 +76,12 @@ func (c *Config) oauthChallenges(w http.ResponseWriter, code oauth.ErrorCode, de
 		if desc != "" {
 			params = append(params, `error_description="`+quote(desc)+`"`)
 		}
+	}
+	if len(scopes) == 0 {
+		scopes = c.ChallengeScopes
+	}
+	if len(scopes) > 0 {
+		params = append(params, `scope="`+quote(strings.Join(scopes, " "))+`"`)
 	}
 	if c.ResourceMetadata != "" {
 		params = append(params, `resource_metadata="`+quote(c.ResourceMetadata)+`"`)

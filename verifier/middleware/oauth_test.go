@@ -180,6 +180,53 @@ func TestNoCredentialsChallenges(t *testing.T) {
 	}
 }
 
+// TestChallengeScope: a 401 names the scope to ask for (RFC 6750 §3), the
+// route's own or, when it names none, ChallengeScopes; MCP hosts request
+// exactly that scope (else every scope of the resource's metadata, which
+// an agent granted fewer is refused). A 403 for a token lacking the
+// route's scope names the route's scopes, for the host's step-up.
+func TestChallengeScope(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.ResourceMetadata = middleware.MetadataURL(aud + "/mcp")
+	md := `resource_metadata="` + f.cfg.ResourceMetadata + `"`
+	tests := []struct {
+		name        string
+		challenge   []string
+		route       []string
+		wantBearer  string
+		useTokenFor string // a calendar:read token, sent when set
+		wantCode    int
+	}{
+		{"none", nil, nil, `Bearer ` + md, "", 401},
+		{"config", []string{"calendar:read"}, nil, `Bearer scope="calendar:read", ` + md, "", 401},
+		{"route wins", []string{"calendar:read"}, []string{"calendar:write", "mail:send"}, `Bearer scope="calendar:write mail:send", ` + md, "", 401},
+		{"step-up", nil, []string{"calendar:write"}, `Bearer error="insufficient_scope", error_description=`, "token", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.cfg.ChallengeScopes = tt.challenge
+			h := middleware.Require(f.cfg, tt.route...)(&recorder{})
+			var w *httptest.ResponseRecorder
+			if tt.useTokenFor != "" {
+				tok := f.token(t, nil)
+				w = doToken(h, "GET", eventsURL, "DPoP", tok, f.proof(t, f.agent.Key, "GET", eventsURL, tok))
+			} else {
+				w = do(h, "GET", eventsURL, "")
+			}
+			got := challenge(w, "Bearer")
+			if w.Code != tt.wantCode || !strings.HasPrefix(got, tt.wantBearer) {
+				t.Fatalf("%d %q, want %d %q…", w.Code, got, tt.wantCode, tt.wantBearer)
+			}
+			if tt.useTokenFor != "" && !strings.Contains(got, `scope="calendar:write"`) {
+				t.Fatalf("step-up challenge names no scope: %q", got)
+			}
+			if dp := challenge(w, "DPoP"); tt.wantCode == 401 && !strings.HasSuffix(dp, strings.TrimPrefix(tt.wantBearer, "Bearer ")) {
+				t.Fatalf("DPoP challenge %q differs from the Bearer one %q", dp, got)
+			}
+		})
+	}
+}
+
 func TestProtectedResourceMetadata(t *testing.T) {
 	md := oauth.ProtectedResourceMetadata{Resource: aud, AuthorizationServers: []string{issuerURL},
 		ScopesSupported: []string{"calendar:read"}, DPoPBoundAccessTokensRequired: true}
