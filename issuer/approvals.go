@@ -144,6 +144,9 @@ type approvalHub struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every change
 	subs    map[chan ApprovalEvent]struct{}
+	// earliest is the soonest expiry of the pending requests published
+	// since the sweeper last looked (zero: none).
+	earliest time.Time
 }
 
 // MaxApprovalSubscribers bounds the approval feed's subscribers.
@@ -167,6 +170,9 @@ func (h *approvalHub) publish(ev ApprovalEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.init()
+	if ev.Type == ApprovalPending && ev.Approval != nil && (h.earliest.IsZero() || ev.Approval.ExpiresAt.Before(h.earliest)) {
+		h.earliest = ev.Approval.ExpiresAt
+	}
 	close(h.changed)
 	h.changed = make(chan struct{})
 	for ch := range h.subs {

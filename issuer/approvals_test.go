@@ -257,3 +257,114 @@ func TestSubAgentApproval(t *testing.T) {
 	_, err = e.is.Approve(ctx, e.adminP, got.Pending.ID, "too late")
 	wantErr(t, err, KindConflict, Code(reason.Revoked))
 }
+
+// TestApprovalSweep: a sweep marks requests past their expiry as expired,
+// durably, each with an approval.expire event by "system" and an
+// "expired" event on the feed, once; it deletes decided and expired
+// requests past the retention, and reports when the next pending one
+// expires.
+func TestApprovalSweep(t *testing.T) {
+	ctx := context.Background()
+	e := newApprovalEnv(t)
+	feed, stop, err := e.is.SubscribeApprovals(e.approver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	_, p1 := e.ask(t)
+	_, p2 := e.ask(t)
+	_, p3 := e.ask(t)
+	if _, err := e.is.Deny(ctx, e.approver, p3.ID, "not this week"); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 { // three requests, one denial
+		<-feed
+	}
+	if n, _, next, err := e.is.SweepApprovals(ctx); err != nil || n != 0 || !next.Equal(p1.ExpiresAt) {
+		t.Fatalf("sweep before expiry: %d expired, next %v, %v; want 0 and %v", n, next, err, p1.ExpiresAt)
+	}
+
+	e.clock.Advance(DefaultApprovalTTL)
+	n, pruned, next, err := e.is.SweepApprovals(ctx)
+	if err != nil || n != 2 || pruned != 0 || !next.IsZero() {
+		t.Fatalf("sweep at expiry: %d expired, %d pruned, next %v, %v; want 2, 0, none", n, pruned, next, err)
+	}
+	got := map[string]bool{}
+	for range 2 {
+		select {
+		case ev := <-feed:
+			if ev.Type != ApprovalExpired || ev.Approval.Status != ApprovalExpired {
+				t.Fatalf("feed event %+v", ev)
+			}
+			got[ev.Approval.ID] = true
+		case <-time.After(time.Second):
+			t.Fatal("no expired event on the feed")
+		}
+	}
+	if !got[p1.ID] || !got[p2.ID] {
+		t.Fatalf("expired events for %v, want %s and %s", got, p1.ID, p2.ID)
+	}
+	evs := e.events(t, audit.Filter{Action: ActionApprovalExpire})
+	if len(evs) != 2 || evs[0].Actor != "system" || evs[0].Subject == "" {
+		t.Fatalf("expire events %+v", evs)
+	}
+	_, err = e.is.Approve(ctx, e.approver, p1.ID, "too late")
+	wantErr(t, err, KindConflict, CodeApprovalExpired)
+	// Swept once: a second sweep changes nothing and tells nobody.
+	if n, _, _, err := e.is.SweepApprovals(ctx); err != nil || n != 0 {
+		t.Fatalf("second sweep expired %d, %v", n, err)
+	}
+	select {
+	case ev := <-feed:
+		t.Fatalf("second sweep published %+v", ev)
+	default:
+	}
+
+	// Past the retention every finished request is deleted; a pending one
+	// made since is kept.
+	e.clock.Advance(DefaultApprovalRetention + time.Second)
+	_, p4 := e.ask(t)
+	if _, pruned, next, err := e.is.SweepApprovals(ctx); err != nil || pruned != 3 || !next.Equal(p4.ExpiresAt) {
+		t.Fatalf("sweep past retention: %d pruned, next %v, %v; want 3 and %v", pruned, next, err, p4.ExpiresAt)
+	}
+	_, err = e.is.GetApproval(ctx, e.req, p3.ID, 0)
+	wantErr(t, err, KindNotFound, CodeUnknownApproval)
+	if v, err := e.is.GetApproval(ctx, e.req, p4.ID, 0); err != nil || v.Status != ApprovalPending {
+		t.Fatalf("pending approval after the sweep: %+v %v", v, err)
+	}
+	if len(e.events(t, audit.Filter{Action: ActionApprovalRequest})) != 4 {
+		t.Fatal("the audit trail lost a request")
+	}
+}
+
+// TestApprovalSweeperWakes: the sweeper announces an expiry about a
+// second after it, for a request made after the sweeper started.
+func TestApprovalSweeperWakes(t *testing.T) {
+	e := newApprovalEnv(t)
+	e.is.cfg.ApprovalTTL = 500 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.is.RunApprovalSweeper(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(50 * time.Millisecond) // the first sweep found nothing pending: its next wake is a minute away
+	feed, stop, err := e.is.SubscribeApprovals(e.approver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	_, p := e.ask(t)
+	<-feed // pending
+	// The test clock jumps to the expiry; the sweeper, re-armed by the
+	// request for 0.5 s + 1 s, then finds it expired.
+	e.clock.Advance(500 * time.Millisecond)
+	start := time.Now()
+	select {
+	case ev := <-feed:
+		if ev.Type != ApprovalExpired || ev.Approval.ID != p.ID {
+			t.Fatalf("feed event %+v", ev)
+		}
+		t.Logf("expired event %v after the request", time.Since(start).Round(time.Millisecond))
+	case <-time.After(5 * time.Second):
+		t.Fatal("the sweeper did not announce the expiry")
+	}
+}

@@ -73,6 +73,9 @@ type Config struct {
 	// ApprovalTTL is how long a request that needs approval waits for a
 	// decision (DefaultApprovalTTL, 15 min).
 	ApprovalTTL time.Duration
+	// ApprovalRetention is how long a decided or expired request is kept
+	// (DefaultApprovalRetention, 7 days); the audit log keeps its history.
+	ApprovalRetention time.Duration
 	// Nonces issues and consumes the nonces of proofs of control. Nil: a
 	// verifier.MemoryNonces of this process; replicas sharing a database
 	// pass one they share, so that a nonce issued by one is accepted,

@@ -153,6 +153,8 @@ type App struct {
 	headsDone                  chan struct{}
 	stopRoll                   chan struct{}
 	rollDone                   chan struct{}
+	stopSweep                  context.CancelFunc
+	sweepDone                  chan struct{}
 
 	// dpopNonceKey keys the token endpoint's DPoP server nonces (derived
 	// from the master key: the same on every replica).
@@ -548,8 +550,21 @@ func (a *App) open(ctx context.Context, master tink.AEAD) error {
 		}
 		a.startHeadSigner()
 		a.startRetention()
+		a.startApprovalSweeper()
 	}
 	return nil
+}
+
+// startApprovalSweeper marks requests past their expiry as expired (the
+// approval feed says so about a second after) and deletes finished ones
+// past their retention (issuer.RunApprovalSweeper).
+func (a *App) startApprovalSweeper() {
+	ctx, stop := context.WithCancel(context.Background())
+	a.stopSweep, a.sweepDone = stop, make(chan struct{})
+	go func() {
+		defer close(a.sweepDone)
+		a.Issuer.RunApprovalSweeper(ctx)
+	}()
 }
 
 type failingSigner struct{ err error }
@@ -674,6 +689,10 @@ func (a *App) Close() error {
 	if a.stopRoll != nil {
 		close(a.stopRoll)
 		<-a.rollDone
+	}
+	if a.stopSweep != nil {
+		a.stopSweep()
+		<-a.sweepDone
 	}
 	if a.Publisher != nil {
 		a.Publisher.Close()
