@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -77,22 +78,31 @@ func TestSharedReplay(t *testing.T) {
 // BenchmarkReplayRecord measures one accepted Record under 32 concurrent
 // callers per core: the in-memory cache of a single node (the baseline),
 // the shared UNLOGGED table in batches (what replicas use), the same one
-// statement per Record, and a LOGGED table in batches.
+// statement per Record, a LOGGED table in batches, and Redis (SET NX PXAT,
+// pipelined in the same batches over one connection, no persistence;
+// replay_redis_test.go) when redis-server is installed.
 func BenchmarkReplayRecord(b *testing.B) {
 	st := replayStoreFor(b)
 	if _, err := st.Pool().Exec(context.Background(), "CREATE TABLE agentid_replay_logged (LIKE agentid_replay INCLUDING ALL)"); err != nil {
 		b.Fatal(err)
 	}
 	var n atomic.Uint64
-	for _, bc := range []struct {
+	type variant struct {
 		name string
 		rc   verifier.ReplayCache
-	}{
+	}
+	variants := []variant{
 		{"memory", nil}, // made for each b.N: a bounded cache refuses when full
 		{"unlogged-batched", newSharedReplay(st, "bench")},
 		{"unlogged-single", &sharedReplay{pg: st, scope: "bench", mem: verifier.NewMemoryReplayCache(0), table: "agentid_replay", single: true}},
 		{"logged-batched", &sharedReplay{pg: st, scope: "bench", mem: verifier.NewMemoryReplayCache(0), table: "agentid_replay_logged"}},
-	} {
+	}
+	if _, err := exec.LookPath("redis-server"); err == nil {
+		variants = append(variants, variant{"redis-batched", newRedisReplay(b, startRedis(b), "bench")})
+	} else {
+		b.Log("redis-server is not installed: no Redis variant")
+	}
+	for _, bc := range variants {
 		b.Run(bc.name, func(b *testing.B) {
 			rc := bc.rc
 			if rc == nil {
