@@ -155,7 +155,9 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 		if err != nil {
 			return err
 		}
+		var rc *recordedCredential
 		err = is.db.Batch(ctx, func(tx store.Tx) error {
+			out, rc = nil, nil
 			var p agentRecord
 			if ok, err := getJSON(tx, bucketAgents, parentDID, &p); err != nil || !ok {
 				if err != nil {
@@ -203,14 +205,17 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 				out = iss
 				return err
 			}
-			iss, err := is.issueTx(tx, signer, child, parentDID, now, audit.ActionAgentIssue)
-			out = iss
+			var err error
+			rc, err = is.recordTx(tx, signer, child, parentDID, now, audit.ActionAgentIssue)
 			return err
 		})
 		if err != nil {
 			return wrapInternal(err, "issue sub-agent")
 		}
-		return nil
+		if rc != nil {
+			out, err = rc.sign(is)
+		}
+		return err
 	})
 	return out, err
 }
