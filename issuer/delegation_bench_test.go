@@ -17,9 +17,10 @@ import (
 // library (the parent's presentation verified, the grant attenuated, the
 // child's records, status entries and audit event committed with fsync),
 // from many concurrent callers, with its baselines in the same run: one
-// bare Ed25519 signature, and root issuance as in BenchmarkIssue. Use
-// -benchtime with an explicit count (for example -benchtime 2000x): the
-// prepared proofs must fit the nonce store.
+// bare Ed25519 signature and verification (one goroutine), and root
+// issuance as in BenchmarkIssue. Use -benchtime with an explicit count
+// (for example -benchtime 2000x): the prepared proofs must fit the nonce
+// store.
 func BenchmarkIssueSubAgent(b *testing.B) {
 	b.Run("baseline-ed25519.Sign", func(b *testing.B) {
 		_, key, _ := ed25519.GenerateKey(rand.Reader)
@@ -28,6 +29,17 @@ func BenchmarkIssueSubAgent(b *testing.B) {
 			_ = ed25519.Sign(key, msg)
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sigs/s")
+	})
+	b.Run("baseline-ed25519.Verify", func(b *testing.B) {
+		pub, key, _ := ed25519.GenerateKey(rand.Reader)
+		msg := make([]byte, 1024)
+		sig := ed25519.Sign(key, msg)
+		for b.Loop() {
+			if !ed25519.Verify(pub, msg, sig) {
+				b.Fatal("signature does not verify")
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifies/s")
 	})
 	b.Run("root-issue-parallel", func(b *testing.B) { benchIssue(b, issueParallelism) })
 	b.Run("subagent-issue-parallel", func(b *testing.B) {

@@ -106,7 +106,7 @@ run() {
 	# clock ticks (1/100 s) of agentid (the server processes) and of PostgreSQL
 	echo "cpu seconds: agentid $(((a1 - a0) / 100)).$(printf %02d $(((a1 - a0) % 100))), postgres $(((d1 - d0) / 100)).$(printf %02d $(((d1 - d0) % 100)))" | tee "$out/$name-cpu.txt"
 	if [ -n "${STATS:-}" ] && [ "$kind" != bolt ]; then
-		"${PSQL[@]}" -d "$db" -c "SELECT calls, round(total_exec_time) AS ms, rows, regexp_replace(left(query, 90), '\s+', ' ', 'g') AS query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY calls DESC LIMIT 20" >"$out/$name-statements.txt"
+		"${PSQL[@]}" -d "$db" -c "SELECT calls, round(total_exec_time) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, round(max_exec_time::numeric, 1) AS max_ms, rows, regexp_replace(left(query, 90), '\s+', ' ', 'g') AS query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY calls DESC LIMIT 20" >"$out/$name-statements.txt"
 		"${PSQL[@]}" -d "$db" -t -c "SELECT 'commits ' || xact_commit || ' rollbacks ' || xact_rollback FROM pg_stat_database WHERE datname = current_database()" >>"$out/$name-statements.txt"
 	fi
 	stop_all
