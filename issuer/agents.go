@@ -270,7 +270,8 @@ func (is *Issuer) recordTx(tx store.Tx, signer jws.Signer, a *agentRecord, actor
 
 // recordedCredential is a credential whose records and audit event a
 // transaction wrote (recordTx), to be signed once that transaction has
-// committed (sign). A write transaction runs its Batch callers one after
+// committed (sign), by callers that checked a draft of it against the
+// schema before the transaction (Issue, IssueAsAgent). A write transaction runs its Batch callers one after
 // another on one goroutine, and the schema check and the signature are
 // the costliest steps of an issuance: done after the commit, they run on
 // every core at once. Nothing leaves before the commit either way; a
@@ -381,7 +382,6 @@ func (is *Issuer) Refresh(ctx context.Context, presentation, method, url string)
 		if err != nil {
 			return err
 		}
-		var rc *recordedCredential
 		err = is.db.Batch(ctx, func(tx store.Tx) error {
 			var a agentRecord
 			if ok, err := getJSON(tx, bucketAgents, holder, &a); err != nil || !ok {
@@ -430,15 +430,18 @@ func (is *Issuer) Refresh(ctx context.Context, presentation, method, url string)
 			}
 			a.RefreshTAT = &tat
 			a.LastSeen = &now
-			var err error
-			rc, err = is.recordTx(tx, signer, &a, holder, now, audit.ActionCredentialRefresh)
+			// Signed in the transaction: no draft of the new credential is
+			// checked before it (the agent's record is read here), so a
+			// credential the schema refuses must roll the refresh back,
+			// or the agent's current credential would be one it never got.
+			iss, err := is.issueTx(tx, signer, &a, holder, now, audit.ActionCredentialRefresh)
+			out = iss
 			return err
 		})
 		if err != nil {
 			return wrapInternal(err, "refresh")
 		}
-		out, err = rc.sign(is)
-		return err
+		return nil
 	})
 	return out, err
 }

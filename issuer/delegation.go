@@ -145,8 +145,17 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 		if e := grantWithin(&pc.CredentialSubject, &r); e != nil {
 			return e
 		}
+		// The draft carries what the child's credential will take from the
+		// parent's (the delegation chain, onBehalfOf, the task), since the
+		// credential is checked again only after the commit.
+		task := r.Task
+		if task == "" {
+			task = pc.CredentialSubject.Task
+		}
 		draft := is.credential(&agentRecord{DID: r.Agent, Owner: r.Owner, Purpose: r.Purpose, Scopes: r.Scopes,
-			Audiences: r.Audiences, Constraints: r.Constraints, Task: r.Task, CreatedBy: pc.CredentialSubject.DelegatedBy},
+			Audiences: r.Audiences, Constraints: r.Constraints, Task: task, CreatedBy: pc.CredentialSubject.DelegatedBy,
+			OnBehalfOf: pc.CredentialSubject.OnBehalfOf,
+			Delegation: append(slices.Clone(pc.CredentialSubject.Delegation), vc.DelegationLink{Credential: pc.ID, Holder: parentDID})},
 			now, now.Add(time.Minute), draftStatus, draftStatus)
 		if err := is.checkDraft(draft, now); err != nil {
 			return err
