@@ -176,27 +176,47 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 		if err != nil {
 			return err
 		}
+		var rc *recordedCredential
 		err = is.db.Batch(ctx, func(tx store.Tx) error {
 			if tx.Bucket(bucketAgents).Get([]byte(a.DID)) != nil {
 				return fail(KindConflict, CodeAgentExists, "agent %s is already registered", a.DID)
 			}
 			rec := *a
 			rec.Credentials = nil
-			iss, err := is.issueTx(tx, signer, &rec, actor.DID, now, audit.ActionAgentIssue)
-			out = iss
+			var err error
+			rc, err = is.recordTx(tx, signer, &rec, actor.DID, now, audit.ActionAgentIssue)
 			return err
 		})
 		if err != nil {
 			return wrapInternal(err, "issue")
 		}
-		return nil
+		out, err = rc.sign(is)
+		return err
 	})
 	return out, err
 }
 
 // issueTx allocates status entries, signs a credential for a, and writes
-// the agent, credential and audit records in tx.
+// the agent, credential and audit records in tx. Callers that return the
+// credential only after the commit use recordTx, and sign after it.
 func (is *Issuer) issueTx(tx store.Tx, signer jws.Signer, a *agentRecord, actor string, now time.Time, action string) (*Issued, error) {
+	rc, err := is.recordTx(tx, signer, a, actor, now, action)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := is.signPayload(signer, rc.payload)
+	if err != nil {
+		return nil, err
+	}
+	out := *rc.out
+	out.Credential = tok
+	return &out, nil
+}
+
+// recordTx allocates status entries, encodes a credential for a, and
+// writes the agent, credential and audit records in tx; the credential is
+// not signed yet (see recordedCredential).
+func (is *Issuer) recordTx(tx store.Tx, signer jws.Signer, a *agentRecord, actor string, now time.Time, action string) (*recordedCredential, error) {
 	until := now.Add(time.Duration(a.TTL))
 	if until.After(a.RegistrationExpires) {
 		until = a.RegistrationExpires
@@ -211,13 +231,6 @@ func (is *Issuer) issueTx(tx store.Tx, signer jws.Signer, a *agentRecord, actor 
 	}
 	c := is.credential(a, now, until, rev, sus)
 	payload, err := vc.EncodeCredential(c, now)
-	if err != nil {
-		return nil, err
-	}
-	if err := is.schema.ValidateCredential(payload); err != nil {
-		return nil, fail(KindInvalid, Code(reason.SchemaInvalid), "the credential would not match its schema: %v", err)
-	}
-	tok, err := vc.SignCredentialPayload(signer, is.did, payload)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +265,45 @@ func (is *Issuer) issueTx(tx store.Tx, signer jws.Signer, a *agentRecord, actor 
 	view := a.agent()
 	view.Status = StatusActive
 	view.Credentials = nil // listed by Agent, not here: a refresh costs the same every time
-	return &Issued{Credential: tok, ID: c.ID, ValidUntil: until, Agent: view}, nil
+	return &recordedCredential{payload: payload, signer: signer, out: &Issued{ID: c.ID, ValidUntil: until, Agent: view}}, nil
+}
+
+// recordedCredential is a credential whose records and audit event a
+// transaction wrote (recordTx), to be signed once that transaction has
+// committed (sign), by callers that checked a draft of it against the
+// schema before the transaction (Issue, IssueAsAgent). A write transaction runs its Batch callers one after
+// another on one goroutine, and the schema check and the signature are
+// the costliest steps of an issuance: done after the commit, they run on
+// every core at once. Nothing leaves before the commit either way; a
+// failure after it (a payload the schema refuses, which the draft checked
+// before the transaction rules out, or a signer error) returns no
+// credential, and leaves a recorded credential no one holds, as a crash
+// between the commit and the response does.
+type recordedCredential struct {
+	payload []byte
+	signer  jws.Signer
+	out     *Issued
+}
+
+// sign checks the recorded credential against the schema and signs it. A
+// failure here is an internal error, never a refusal: the issuance is
+// committed and audited.
+func (rc *recordedCredential) sign(is *Issuer) (*Issued, error) {
+	tok, err := is.signPayload(rc.signer, rc.payload)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: credential %s recorded but not signed: %s", rc.out.ID, err.Error())
+	}
+	out := *rc.out
+	out.Credential = tok
+	return &out, nil
+}
+
+// signPayload checks an encoded credential against the schema and signs it.
+func (is *Issuer) signPayload(signer jws.Signer, payload []byte) (string, error) {
+	if err := is.schema.ValidateCredential(payload); err != nil {
+		return "", fail(KindInvalid, Code(reason.SchemaInvalid), "the credential would not match its schema: %v", err)
+	}
+	return vc.SignCredentialPayload(signer, is.did, payload)
 }
 
 // draftStatus stands in for allocated status entries when a draft
@@ -379,6 +430,10 @@ func (is *Issuer) Refresh(ctx context.Context, presentation, method, url string)
 			}
 			a.RefreshTAT = &tat
 			a.LastSeen = &now
+			// Signed in the transaction: no draft of the new credential is
+			// checked before it (the agent's record is read here), so a
+			// credential the schema refuses must roll the refresh back,
+			// or the agent's current credential would be one it never got.
 			iss, err := is.issueTx(tx, signer, &a, holder, now, audit.ActionCredentialRefresh)
 			out = iss
 			return err

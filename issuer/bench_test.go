@@ -61,6 +61,7 @@ func benchIssue(b *testing.B, parallelism int) {
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(parallelism)
+	cpu0 := processCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -72,6 +73,7 @@ func benchIssue(b *testing.B, parallelism int) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creds/s")
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	b.StopTimer()
 	if n := e.count(b, bucketCredentials); n != b.N {
 		b.Fatalf("%d credentials recorded, want %d", n, b.N)

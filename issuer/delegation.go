@@ -145,8 +145,17 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 		if e := grantWithin(&pc.CredentialSubject, &r); e != nil {
 			return e
 		}
+		// The draft carries what the child's credential will take from the
+		// parent's (the delegation chain, onBehalfOf, the task), since the
+		// credential is checked again only after the commit.
+		task := r.Task
+		if task == "" {
+			task = pc.CredentialSubject.Task
+		}
 		draft := is.credential(&agentRecord{DID: r.Agent, Owner: r.Owner, Purpose: r.Purpose, Scopes: r.Scopes,
-			Audiences: r.Audiences, Constraints: r.Constraints, Task: r.Task, CreatedBy: pc.CredentialSubject.DelegatedBy},
+			Audiences: r.Audiences, Constraints: r.Constraints, Task: task, CreatedBy: pc.CredentialSubject.DelegatedBy,
+			OnBehalfOf: pc.CredentialSubject.OnBehalfOf,
+			Delegation: append(slices.Clone(pc.CredentialSubject.Delegation), vc.DelegationLink{Credential: pc.ID, Holder: parentDID})},
 			now, now.Add(time.Minute), draftStatus, draftStatus)
 		if err := is.checkDraft(draft, now); err != nil {
 			return err
@@ -155,7 +164,9 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 		if err != nil {
 			return err
 		}
+		var rc *recordedCredential
 		err = is.db.Batch(ctx, func(tx store.Tx) error {
+			out, rc = nil, nil
 			var p agentRecord
 			if ok, err := getJSON(tx, bucketAgents, parentDID, &p); err != nil || !ok {
 				if err != nil {
@@ -203,14 +214,17 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 				out = iss
 				return err
 			}
-			iss, err := is.issueTx(tx, signer, child, parentDID, now, audit.ActionAgentIssue)
-			out = iss
+			var err error
+			rc, err = is.recordTx(tx, signer, child, parentDID, now, audit.ActionAgentIssue)
 			return err
 		})
 		if err != nil {
 			return wrapInternal(err, "issue sub-agent")
 		}
-		return nil
+		if rc != nil {
+			out, err = rc.sign(is)
+		}
+		return err
 	})
 	return out, err
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -28,8 +29,10 @@ import (
 type Options struct {
 	// Timeout bounds the wait for the file lock (1 s by default).
 	Timeout time.Duration
-	// MaxBatchDelay is how long Batch waits to gather concurrent callers
-	// into one commit (2 ms by default). A lone caller waits at most this.
+	// MaxBatchDelay, if set, is how long each Batch commit waits to
+	// gather more callers. By default (0) it waits for none: the callers
+	// that arrive while a commit is in flight share the next one, and a
+	// lone caller commits at once.
 	MaxBatchDelay time.Duration
 	// ReadOnly opens the file read-only (no writer lock is taken).
 	ReadOnly bool
@@ -55,6 +58,12 @@ var ErrEmpty = errors.New("boltstore: the database file is empty")
 // Store is a store.Store over one bbolt file.
 type Store struct {
 	db *bbolt.DB
+
+	// The group commit of Batch (batch.go).
+	delay    time.Duration
+	bmu      sync.Mutex
+	pending  []*batchCall
+	draining bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -90,9 +99,6 @@ func Open(path string, opts *Options) (st *Store, err error) {
 	if o.Timeout == 0 {
 		o.Timeout = time.Second
 	}
-	if o.MaxBatchDelay == 0 {
-		o.MaxBatchDelay = 2 * time.Millisecond
-	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:        o.Timeout,
 		NoFreelistSync: true,
@@ -105,9 +111,8 @@ func Open(path string, opts *Options) (st *Store, err error) {
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	db.MaxBatchDelay = o.MaxBatchDelay
 	db.NoSync = o.NoSync
-	return &Store{db: db}, nil
+	return &Store{db: db, delay: o.MaxBatchDelay}, nil
 }
 
 // Path returns the file's path.
@@ -129,12 +134,12 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	return s.run(s.db.Update, fn)
 }
 
-// Batch implements store.Store with bbolt's db.Batch.
+// Batch implements store.Store with a group commit (see batch.go).
 func (s *Store) Batch(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.run(s.db.Batch, fn)
+	return s.run(s.batch, fn)
 }
 
 // run runs fn through one of bbolt's transaction entry points. An error fn

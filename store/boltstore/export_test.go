@@ -19,3 +19,21 @@ func ValidateUnmapped(path string) error {
 	}
 	return nil
 }
+
+// TxID is the id of the last committed read-write transaction: it grows
+// by one per commit.
+func TxID(s *Store) int {
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		panic(err)
+	}
+	defer tx.Rollback()
+	return tx.ID()
+}
+
+// Pending is how many Batch callers wait for the next commit.
+func Pending(s *Store) int {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	return len(s.pending)
+}

@@ -21,7 +21,9 @@
 // is held no other writer can commit, so every statement sees the state
 // the previous writer left plus the transaction's own writes. Writes are
 // kept in the transaction (Get and Range see them) and sent, with the
-// COMMIT, in one round trip. A read-only transaction (View) is REPEATABLE
+// COMMIT, in one round trip. What a read-write transaction's Get read from
+// the database it keeps for its life (no other writer can change it while
+// the lock is held): a Batch reads a row once, not once per function. A read-only transaction (View) is REPEATABLE
 // READ READ ONLY and takes no lock.
 //
 // Batch gathers concurrent callers into one PostgreSQL transaction (one

@@ -24,6 +24,13 @@ type txn struct {
 	origin   string   // the store's id, sent with announcements
 	onCommit []func()
 	err      error // the first failure of the database; fails the transaction
+	// read holds, in a read-write transaction, what Get read from the
+	// database (nil: no row), by bucket, then key. Every writer holds the
+	// writers' lock, so no other transaction can change a row this one
+	// read until it ends: a Batch of issuances reads the status lists'
+	// current numbers, a parent's records or a principal once, not once
+	// per function.
+	read map[string]map[string][]byte
 	// prelude is what opens the transaction, not yet sent: it goes in
 	// one round trip with the first statement.
 	prelude []string
@@ -223,6 +230,9 @@ func (b *bucket) Get(key []byte) []byte {
 			}
 			return *v
 		}
+		if v, ok := t.read[b.name][string(key)]; ok {
+			return v
+		}
 	}
 	var v []byte
 	rows, err := t.query(getSQL, b.name, key)
@@ -241,11 +251,19 @@ func (b *bucket) Get(key []byte) []byte {
 		t.fail(err)
 		return nil
 	}
-	if !found {
-		return nil
-	}
-	if v == nil {
+	if found && v == nil {
 		v = []byte{}
+	}
+	if t.writable {
+		m := t.read[b.name]
+		if m == nil {
+			if t.read == nil {
+				t.read = map[string]map[string][]byte{}
+			}
+			m = map[string][]byte{}
+			t.read[b.name] = m
+		}
+		m[string(key)] = v
 	}
 	return v
 }
