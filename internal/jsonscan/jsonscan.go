@@ -31,6 +31,7 @@ package jsonscan
 import (
 	"encoding/binary"
 	"time"
+	"unsafe"
 )
 
 // Scanner is a minimal type-driven JSON scanner over one payload. Every
@@ -48,6 +49,13 @@ type Scanner struct {
 // slices from arena while it lasts (nil: allocate each).
 func (d *Scanner) Reset(b []byte, arena []string) {
 	*d = Scanner{b: b, s: string(b), strs: arena}
+}
+
+// ResetString is Reset for a payload already held as a string: it scans
+// s in place, without the copy Reset makes, so the strings it returns are
+// substrings of s. The scanner only reads the bytes.
+func (d *Scanner) ResetString(s string, arena []string) {
+	*d = Scanner{b: unsafe.Slice(unsafe.StringData(s), len(s)), s: s, strs: arena}
 }
 
 // Fail marks the scan as failed.

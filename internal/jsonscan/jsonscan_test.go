@@ -128,3 +128,40 @@ func TestScanner(t *testing.T) {
 		})
 	}
 }
+
+// TestResetString checks that ResetString scans as Reset does, without
+// allocating.
+func TestResetString(t *testing.T) {
+	const in = ` {"a":["x","yz"],"n":-12} `
+	scan := func(d *Scanner) ([]string, int64, bool) {
+		var strs []string
+		var n int64
+		for more := d.Begin('{', '}'); more; more = d.More('}') {
+			switch d.Key() {
+			case "a":
+				strs = d.Strings()
+			case "n":
+				n = d.Int64()
+			default:
+				d.Fail()
+			}
+		}
+		return strs, n, d.End()
+	}
+	var d1, d2 Scanner
+	d1.Reset([]byte(in), nil)
+	arena := make([]string, 4)
+	d2.ResetString(in, arena)
+	s1, n1, ok1 := scan(&d1)
+	s2, n2, ok2 := scan(&d2)
+	if !ok1 || !ok2 || n1 != n2 || !reflect.DeepEqual(s1, s2) {
+		t.Fatalf("Reset: %q %d %v; ResetString: %q %d %v", s1, n1, ok1, s2, n2, ok2)
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		var d Scanner
+		d.ResetString(in, arena)
+		scan(&d)
+	}); allocs != 0 {
+		t.Fatalf("ResetString scan allocates %v times", allocs)
+	}
+}
