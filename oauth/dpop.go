@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/agentid/agentid/did"
+	"github.com/agentid/agentid/internal/base64url"
 	"github.com/agentid/agentid/internal/strictjson"
+	"github.com/agentid/agentid/internal/zerocopy"
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/vc/jws"
@@ -118,6 +120,15 @@ func AccessTokenHash(token string) string {
 	return b64.EncodeToString(sum[:])
 }
 
+// athMatches reports, in constant time, whether ath is AccessTokenHash(token),
+// without allocating.
+func athMatches(ath, token string) bool {
+	sum := sha256.Sum256(zerocopy.Bytes(token)) // read only
+	var want [43]byte
+	b64.Encode(want[:], sum[:])
+	return subtle.ConstantTimeCompare([]byte(ath), want[:]) == 1
+}
+
 // NonceChecker accepts or refuses a DPoP nonce. *Nonces implements it.
 type NonceChecker interface {
 	Valid(nonce string, now time.Time) bool
@@ -197,19 +208,30 @@ func CheckProof(proof string, c ProofCheck) (*Proof, error) {
 	if len(proof) > MaxProofSize {
 		return nil, badProof(reason.Malformed, "DPoP proof is too large")
 	}
-	parts := strings.Split(proof, ".")
-	if len(parts) != 3 {
+	i := strings.IndexByte(proof, '.')
+	if i < 0 {
 		return nil, badProof(reason.Malformed, "DPoP proof is not a compact JWS")
 	}
-	dec := b64.Strict()
-	hb, err1 := dec.DecodeString(parts[0])
-	pb, err2 := dec.DecodeString(parts[1])
-	sig, err3 := dec.DecodeString(parts[2])
+	j := strings.IndexByte(proof[i+1:], '.')
+	if j < 0 || strings.IndexByte(proof[i+1+j+1:], '.') >= 0 {
+		return nil, badProof(reason.Malformed, "DPoP proof is not a compact JWS")
+	}
+	j += i + 1
+	// The three segments are decoded straight from the string into one
+	// buffer that nothing outside this function sees as bytes and that is
+	// not written after decoding, so that the header and claims are
+	// scanned in place (zerocopy.String) and the claims' strings share it.
+	hs, ps, ss := proof[:i], proof[i+1:j], proof[j+1:]
+	buf := make([]byte, base64url.DecodedLen(len(hs))+base64url.DecodedLen(len(ps))+base64url.DecodedLen(len(ss)))
+	hn, err1 := base64url.Decode(buf, hs)
+	pn, err2 := base64url.Decode(buf[hn:], ps)
+	sn, err3 := base64url.Decode(buf[hn+pn:], ss)
 	if err1 != nil || err2 != nil || err3 != nil {
 		return nil, badProof(reason.Malformed, "DPoP proof is not base64url")
 	}
+	hb, pb, sig := buf[:hn:hn], buf[hn:hn+pn:hn+pn], buf[hn+pn:hn+pn+sn:hn+pn+sn]
 	var h proofHeader
-	jwk, fast := fastDecodeProofHeader(hb, &h)
+	jwk, fast := fastDecodeProofHeader(zerocopy.String(hb), &h)
 	if !fast && (strictjson.Check(hb, proofHeaderNames) != nil || json.Unmarshal(hb, &h) != nil) {
 		return nil, badProof(reason.Malformed, "DPoP proof header is not a JSON object")
 	}
@@ -239,12 +261,12 @@ func CheckProof(proof string, c ProofCheck) (*Proof, error) {
 	if err != nil {
 		return nil, badProof(reason.Malformed, "DPoP proof jwk is not an Ed25519 or P-256 public key")
 	}
-	if err := jws.VerifySignature(h.Alg, pub, []byte(parts[0]+"."+parts[1]), sig); err != nil {
+	if err := jws.VerifySignature(h.Alg, pub, zerocopy.Bytes(proof[:j]), sig); err != nil { // read only
 		code, _ := reason.CodeOf(err)
 		return nil, badProof(code, "DPoP proof signature does not verify with its jwk")
 	}
 	var cl ProofClaims
-	if !decodeProofClaims(pb, &cl) {
+	if !decodeProofClaims(pb, zerocopy.String(pb), &cl) {
 		return nil, badProof(reason.Malformed, "DPoP proof claims are not a JSON object")
 	}
 	if cl.Jti == "" || cl.Htm == "" || cl.Htu == "" || cl.Iat == 0 {
@@ -267,7 +289,7 @@ func CheckProof(proof string, c ProofCheck) (*Proof, error) {
 		return nil, badProof(reason.Expired, "DPoP proof is too old")
 	}
 	if c.AccessToken != "" {
-		if cl.Ath == "" || subtle.ConstantTimeCompare([]byte(cl.Ath), []byte(AccessTokenHash(c.AccessToken))) != 1 {
+		if cl.Ath == "" || !athMatches(cl.Ath, c.AccessToken) {
 			return nil, badProof(reason.RequestMismatch, "DPoP proof ath does not match the access token")
 		}
 	} else if cl.Ath != "" {
@@ -276,7 +298,7 @@ func CheckProof(proof string, c ProofCheck) (*Proof, error) {
 	if c.Nonces != nil && (cl.Nonce == "" || !c.Nonces.Valid(cl.Nonce, now)) {
 		return nil, Errorf(UseDPoPNonce, reason.BadNonce, "a fresh DPoP-Nonce is required")
 	}
-	jkt, err := Thumbprint(pub)
+	jkt, err := thumbprint(pub)
 	if err != nil {
 		return nil, badProof(reason.Malformed, "DPoP proof jwk has no thumbprint")
 	}
@@ -300,6 +322,12 @@ func StripQuery(rawURL string) (string, error) {
 // unreserved characters decoded and the others' hex upper-cased, and dot
 // segments removed.
 func SameURL(a, b string) bool {
+	if a == b {
+		// The common case (a client's htu is the URL it called): one
+		// normalisation decides.
+		_, err := NormalizeURL(a)
+		return err == nil
+	}
 	na, err1 := NormalizeURL(a)
 	nb, err2 := NormalizeURL(b)
 	return err1 == nil && err2 == nil && na == nb
@@ -418,9 +446,10 @@ func randomID() string {
 	return b64.EncodeToString(b[:])
 }
 
-// decodeProofClaims decodes a proof's claims, by the fast path when it can.
-func decodeProofClaims(b []byte, c *ProofClaims) bool {
-	if fastDecodeProofClaims(b, c) {
+// decodeProofClaims decodes a proof's claims, by the fast path when it can;
+// s is b as a string.
+func decodeProofClaims(b []byte, s string, c *ProofClaims) bool {
+	if fastDecodeProofClaims(s, c) {
 		return true
 	}
 	*c = ProofClaims{}
