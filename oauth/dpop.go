@@ -159,7 +159,12 @@ type Proof struct {
 	// Expires is when the proof's iat leaves the accepted window: its jti
 	// must be remembered until then.
 	Expires time.Time
+	// holder is replayPrefix + JKT, made with it in one allocation.
+	holder string
 }
+
+// replayPrefix makes a DPoP key's holder name in a ReplayCache.
+const replayPrefix = "dpop:"
 
 // ReplayCache records single-use identifiers until they expire.
 // verifier.MemoryReplayCache implements it; any error refuses the proof.
@@ -174,7 +179,11 @@ func (p *Proof) Commit(c ReplayCache, now time.Time) error {
 	if c == nil {
 		return Errorf(ServerError, "", "no DPoP replay cache")
 	}
-	if err := c.Record("dpop:"+p.JKT, p.Claims.Jti, p.Expires, now); err != nil {
+	holder := p.holder
+	if holder == "" {
+		holder = replayPrefix + p.JKT
+	}
+	if err := c.Record(holder, p.Claims.Jti, p.Expires, now); err != nil {
 		return &Error{Code: InvalidDPoPProof, Reason: reason.Replayed, Description: "DPoP proof was already used", Err: err}
 	}
 	return nil
@@ -232,8 +241,11 @@ func CheckProof(proof string, c ProofCheck) (*Proof, error) {
 	hb, pb, sig := buf[:hn:hn], buf[hn:hn+pn:hn+pn], buf[hn+pn:hn+pn+sn:hn+pn+sn]
 	var h proofHeader
 	jwk, fast := fastDecodeProofHeader(zerocopy.String(hb), &h)
-	if !fast && (strictjson.Check(hb, proofHeaderNames) != nil || json.Unmarshal(hb, &h) != nil) {
-		return nil, badProof(reason.Malformed, "DPoP proof header is not a JSON object")
+	if !fast {
+		var ok bool
+		if h, ok = slowProofHeader(hb); !ok {
+			return nil, badProof(reason.Malformed, "DPoP proof header is not a JSON object")
+		}
 	}
 	if h.Typ != ProofType {
 		return nil, badProof(reason.Malformed, "DPoP proof typ must be dpop+jwt")
@@ -253,7 +265,8 @@ func CheckProof(proof string, c ProofCheck) (*Proof, error) {
 		// did.JWK refuses private members ("d", …): a proof carrying its
 		// private key is refused, never used. (The fast path takes a jwk
 		// of kty, crv, x and y only.)
-		if err := json.Unmarshal(h.JWK, &jwk); err != nil {
+		var err error
+		if jwk, err = slowJWK(h.JWK); err != nil {
 			return nil, badProof(reason.Malformed, "DPoP proof jwk is not a public key")
 		}
 	}
@@ -298,11 +311,11 @@ func CheckProof(proof string, c ProofCheck) (*Proof, error) {
 	if c.Nonces != nil && (cl.Nonce == "" || !c.Nonces.Valid(cl.Nonce, now)) {
 		return nil, Errorf(UseDPoPNonce, reason.BadNonce, "a fresh DPoP-Nonce is required")
 	}
-	jkt, err := thumbprint(pub)
+	holder, err := thumbprint(replayPrefix, pub)
 	if err != nil {
 		return nil, badProof(reason.Malformed, "DPoP proof jwk has no thumbprint")
 	}
-	return &Proof{JKT: jkt, Public: pub, Claims: cl, Expires: iat.Add(maxAge + 2*skew)}, nil
+	return &Proof{JKT: holder[len(replayPrefix):], Public: pub, Claims: cl, Expires: iat.Add(maxAge + 2*skew), holder: holder}, nil
 }
 
 // StripQuery returns rawURL without its query and fragment: a proof's htu.
@@ -350,7 +363,11 @@ func NormalizeURL(s string) (string, error) {
 	}
 	host = strings.TrimSuffix(host, ":")
 	p := normalizePercent(u.EscapedPath())
-	p = removeDotSegments(p)
+	if strings.HasPrefix(p, ".") || strings.Contains(p, "/.") {
+		// Only a segment starting with a dot can be a dot segment: other
+		// paths are their own result.
+		p = removeDotSegments(p)
+	}
 	if p == "" {
 		p = "/"
 	}
@@ -452,6 +469,27 @@ func decodeProofClaims(b []byte, s string, c *ProofClaims) bool {
 	if fastDecodeProofClaims(s, c) {
 		return true
 	}
-	*c = ProofClaims{}
-	return strictjson.Check(b, proofClaimNames) == nil && json.Unmarshal(b, c) == nil
+	// A separate variable, so that c (on the caller's stack) does not
+	// escape through encoding/json.
+	var v ProofClaims
+	ok := strictjson.Check(b, proofClaimNames) == nil && json.Unmarshal(b, &v) == nil
+	*c = v
+	return ok
+}
+
+// slowProofHeader decodes a proof header that the fast path left, with
+// encoding/json after strictjson.Check.
+func slowProofHeader(b []byte) (proofHeader, bool) {
+	var h proofHeader
+	if strictjson.Check(b, proofHeaderNames) != nil || json.Unmarshal(b, &h) != nil {
+		return proofHeader{}, false
+	}
+	return h, true
+}
+
+// slowJWK decodes the jwk of a header slowProofHeader decoded.
+func slowJWK(b []byte) (did.JWK, error) {
+	var k did.JWK
+	err := json.Unmarshal(b, &k)
+	return k, err
 }

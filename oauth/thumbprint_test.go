@@ -42,8 +42,8 @@ func TestThumbprintVectors(t *testing.T) {
 			if err != nil || got != v.Thumbprint {
 				t.Fatalf("Thumbprint = %s, %v; want %s", got, err, v.Thumbprint)
 			}
-			got, err = thumbprint(pub)
-			if err != nil || got != v.Thumbprint {
+			got, err = thumbprint("dpop:", pub)
+			if err != nil || got != "dpop:"+v.Thumbprint {
 				t.Fatalf("thumbprint = %s, %v; want %s", got, err, v.Thumbprint)
 			}
 		})
@@ -67,17 +67,20 @@ func TestThumbprintFast(t *testing.T) {
 			t.Fatal(err)
 		}
 		want, err1 := did.Thumbprint(pub)
-		got, err2 := thumbprint(pub)
+		got, err2 := thumbprint("", pub)
 		if err1 != nil || err2 != nil || got != want {
 			t.Fatalf("thumbprint %s (%v), did.Thumbprint %s (%v)", got, err2, want, err1)
 		}
 	}
 	key, _, _ := ed25519.GenerateKey(nil)
 	var pub crypto.PublicKey = key
-	if n := testing.AllocsPerRun(100, func() { _, _ = thumbprint(pub) }); n > 1 {
+	if got, _ := thumbprint(replayPrefix, pub); got[:len(replayPrefix)] != replayPrefix {
+		t.Fatalf("thumbprint with a prefix: %q", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = thumbprint(replayPrefix, pub) }); n > 1 {
 		t.Fatalf("thumbprint allocates %v times, want 1", n)
 	}
-	if _, err := thumbprint(ed25519.PublicKey(make([]byte, 31))); err == nil {
+	if _, err := thumbprint("", ed25519.PublicKey(make([]byte, 31))); err == nil {
 		t.Fatal("a 31-byte key has a thumbprint")
 	}
 }
