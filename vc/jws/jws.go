@@ -68,9 +68,10 @@ type rawHeader struct {
 	B64  json.RawMessage `json:"b64"`
 }
 
-// Token is a parsed, not yet verified, compact JWS. Its slices are parts of
-// one buffer and must not be written: the header's strings, and those of a
-// presentation vc.ParsePresentation decodes, share that memory.
+// Token is a parsed, not yet verified, compact JWS. Its slices must not be
+// written: SigningInput is the memory of the token string itself, and the
+// header's strings, and those of a presentation vc.ParsePresentation
+// decodes, share the memory of Payload.
 type Token struct {
 	Header  Header
 	Payload []byte // decoded payload
@@ -87,8 +88,8 @@ func malformed(detail string, err error) error {
 // *reason.Error with code malformed or unsupported_alg on bad input.
 //
 // The token's segments are decoded straight from the string into one
-// allocation, which also holds the copy of the signing input; the
-// Token's slices are parts of it. A header of alg, typ and kid alone in
+// allocation; the Token's Payload and Signature are parts of it, and its
+// SigningInput is the token string's own bytes. A header of alg, typ and kid alone in
 // the simple form agentid writes is read by the shared strict scanner
 // (internal/jsonscan); any other header by encoding/json after
 // strictjson.Check, which gives the same result for the simple form
@@ -109,13 +110,13 @@ func Parse(token string) (*Token, error) {
 	if j == len(token)-1 || strings.IndexByte(token[j+1:], '.') >= 0 {
 		return nil, malformed("not a compact JWS", nil)
 	}
-	// One allocation: the signing input, then the decoded header, payload
-	// and signature. Each part is sliced with its capacity cut to its
-	// length, so that no slice handed out reaches another part.
+	// One allocation holds the decoded header, payload and signature. Each
+	// part is sliced with its capacity cut to its length, so that no slice
+	// handed out reaches another part. The signing input is the token's
+	// own bytes (zerocopy), which no one writes (see Token).
 	h, p, s := token[:i], token[i+1:j], token[j+1:]
-	buf := make([]byte, j+base64url.DecodedLen(len(h))+base64url.DecodedLen(len(p))+base64url.DecodedLen(len(s)))
-	input := buf[:copy(buf, token[:j]):j]
-	rest := buf[j:]
+	rest := make([]byte, base64url.DecodedLen(len(h))+base64url.DecodedLen(len(p))+base64url.DecodedLen(len(s)))
+	input := zerocopy.Bytes(token[:j])
 	hn, err := base64url.Decode(rest, h)
 	if err != nil {
 		return nil, malformed("header is not base64url", err)
