@@ -362,6 +362,10 @@ func NormalizeURL(s string) (string, error) {
 		host = host[:strings.LastIndexByte(host, ':')]
 	}
 	host = strings.TrimSuffix(host, ":")
+	if host == "" {
+		// "http://:" has a Host of ":" and no host.
+		return "", errors.New("oauth: URL has no host")
+	}
 	p := normalizePercent(u.EscapedPath())
 	if strings.HasPrefix(p, ".") || strings.Contains(p, "/.") {
 		// Only a segment starting with a dot can be a dot segment: other
