@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/agentid/agentid/did"
+	"github.com/agentid/agentid/internal/base64url"
 	"github.com/agentid/agentid/internal/strictjson"
+	"github.com/agentid/agentid/internal/zerocopy"
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/vc/jws"
@@ -118,6 +120,15 @@ func AccessTokenHash(token string) string {
 	return b64.EncodeToString(sum[:])
 }
 
+// athMatches reports, in constant time, whether ath is AccessTokenHash(token),
+// without allocating.
+func athMatches(ath, token string) bool {
+	sum := sha256.Sum256(zerocopy.Bytes(token)) // read only
+	var want [43]byte
+	b64.Encode(want[:], sum[:])
+	return subtle.ConstantTimeCompare([]byte(ath), want[:]) == 1
+}
+
 // NonceChecker accepts or refuses a DPoP nonce. *Nonces implements it.
 type NonceChecker interface {
 	Valid(nonce string, now time.Time) bool
@@ -148,7 +159,12 @@ type Proof struct {
 	// Expires is when the proof's iat leaves the accepted window: its jti
 	// must be remembered until then.
 	Expires time.Time
+	// holder is replayPrefix + JKT, made with it in one allocation.
+	holder string
 }
+
+// replayPrefix makes a DPoP key's holder name in a ReplayCache.
+const replayPrefix = "dpop:"
 
 // ReplayCache records single-use identifiers until they expire.
 // verifier.MemoryReplayCache implements it; any error refuses the proof.
@@ -163,7 +179,11 @@ func (p *Proof) Commit(c ReplayCache, now time.Time) error {
 	if c == nil {
 		return Errorf(ServerError, "", "no DPoP replay cache")
 	}
-	if err := c.Record("dpop:"+p.JKT, p.Claims.Jti, p.Expires, now); err != nil {
+	holder := p.holder
+	if holder == "" {
+		holder = replayPrefix + p.JKT
+	}
+	if err := c.Record(holder, p.Claims.Jti, p.Expires, now); err != nil {
 		return &Error{Code: InvalidDPoPProof, Reason: reason.Replayed, Description: "DPoP proof was already used", Err: err}
 	}
 	return nil
@@ -197,21 +217,35 @@ func CheckProof(proof string, c ProofCheck) (*Proof, error) {
 	if len(proof) > MaxProofSize {
 		return nil, badProof(reason.Malformed, "DPoP proof is too large")
 	}
-	parts := strings.Split(proof, ".")
-	if len(parts) != 3 {
+	i := strings.IndexByte(proof, '.')
+	if i < 0 {
 		return nil, badProof(reason.Malformed, "DPoP proof is not a compact JWS")
 	}
-	dec := b64.Strict()
-	hb, err1 := dec.DecodeString(parts[0])
-	pb, err2 := dec.DecodeString(parts[1])
-	sig, err3 := dec.DecodeString(parts[2])
+	j := strings.IndexByte(proof[i+1:], '.')
+	if j < 0 || strings.IndexByte(proof[i+1+j+1:], '.') >= 0 {
+		return nil, badProof(reason.Malformed, "DPoP proof is not a compact JWS")
+	}
+	j += i + 1
+	// The three segments are decoded straight from the string into one
+	// buffer that nothing outside this function sees as bytes and that is
+	// not written after decoding, so that the header and claims are
+	// scanned in place (zerocopy.String) and the claims' strings share it.
+	hs, ps, ss := proof[:i], proof[i+1:j], proof[j+1:]
+	buf := make([]byte, base64url.DecodedLen(len(hs))+base64url.DecodedLen(len(ps))+base64url.DecodedLen(len(ss)))
+	hn, err1 := base64url.Decode(buf, hs)
+	pn, err2 := base64url.Decode(buf[hn:], ps)
+	sn, err3 := base64url.Decode(buf[hn+pn:], ss)
 	if err1 != nil || err2 != nil || err3 != nil {
 		return nil, badProof(reason.Malformed, "DPoP proof is not base64url")
 	}
+	hb, pb, sig := buf[:hn:hn], buf[hn:hn+pn:hn+pn], buf[hn+pn:hn+pn+sn:hn+pn+sn]
 	var h proofHeader
-	jwk, fast := fastDecodeProofHeader(hb, &h)
-	if !fast && (strictjson.Check(hb, proofHeaderNames) != nil || json.Unmarshal(hb, &h) != nil) {
-		return nil, badProof(reason.Malformed, "DPoP proof header is not a JSON object")
+	jwk, fast := fastDecodeProofHeader(zerocopy.String(hb), &h)
+	if !fast {
+		var ok bool
+		if h, ok = slowProofHeader(hb); !ok {
+			return nil, badProof(reason.Malformed, "DPoP proof header is not a JSON object")
+		}
 	}
 	if h.Typ != ProofType {
 		return nil, badProof(reason.Malformed, "DPoP proof typ must be dpop+jwt")
@@ -231,7 +265,8 @@ func CheckProof(proof string, c ProofCheck) (*Proof, error) {
 		// did.JWK refuses private members ("d", …): a proof carrying its
 		// private key is refused, never used. (The fast path takes a jwk
 		// of kty, crv, x and y only.)
-		if err := json.Unmarshal(h.JWK, &jwk); err != nil {
+		var err error
+		if jwk, err = slowJWK(h.JWK); err != nil {
 			return nil, badProof(reason.Malformed, "DPoP proof jwk is not a public key")
 		}
 	}
@@ -239,12 +274,12 @@ func CheckProof(proof string, c ProofCheck) (*Proof, error) {
 	if err != nil {
 		return nil, badProof(reason.Malformed, "DPoP proof jwk is not an Ed25519 or P-256 public key")
 	}
-	if err := jws.VerifySignature(h.Alg, pub, []byte(parts[0]+"."+parts[1]), sig); err != nil {
+	if err := jws.VerifySignature(h.Alg, pub, zerocopy.Bytes(proof[:j]), sig); err != nil { // read only
 		code, _ := reason.CodeOf(err)
 		return nil, badProof(code, "DPoP proof signature does not verify with its jwk")
 	}
 	var cl ProofClaims
-	if !decodeProofClaims(pb, &cl) {
+	if !decodeProofClaims(pb, zerocopy.String(pb), &cl) {
 		return nil, badProof(reason.Malformed, "DPoP proof claims are not a JSON object")
 	}
 	if cl.Jti == "" || cl.Htm == "" || cl.Htu == "" || cl.Iat == 0 {
@@ -267,7 +302,7 @@ func CheckProof(proof string, c ProofCheck) (*Proof, error) {
 		return nil, badProof(reason.Expired, "DPoP proof is too old")
 	}
 	if c.AccessToken != "" {
-		if cl.Ath == "" || subtle.ConstantTimeCompare([]byte(cl.Ath), []byte(AccessTokenHash(c.AccessToken))) != 1 {
+		if cl.Ath == "" || !athMatches(cl.Ath, c.AccessToken) {
 			return nil, badProof(reason.RequestMismatch, "DPoP proof ath does not match the access token")
 		}
 	} else if cl.Ath != "" {
@@ -276,11 +311,11 @@ func CheckProof(proof string, c ProofCheck) (*Proof, error) {
 	if c.Nonces != nil && (cl.Nonce == "" || !c.Nonces.Valid(cl.Nonce, now)) {
 		return nil, Errorf(UseDPoPNonce, reason.BadNonce, "a fresh DPoP-Nonce is required")
 	}
-	jkt, err := Thumbprint(pub)
+	holder, err := thumbprint(replayPrefix, pub)
 	if err != nil {
 		return nil, badProof(reason.Malformed, "DPoP proof jwk has no thumbprint")
 	}
-	return &Proof{JKT: jkt, Public: pub, Claims: cl, Expires: iat.Add(maxAge + 2*skew)}, nil
+	return &Proof{JKT: holder[len(replayPrefix):], Public: pub, Claims: cl, Expires: iat.Add(maxAge + 2*skew), holder: holder}, nil
 }
 
 // StripQuery returns rawURL without its query and fragment: a proof's htu.
@@ -300,6 +335,12 @@ func StripQuery(rawURL string) (string, error) {
 // unreserved characters decoded and the others' hex upper-cased, and dot
 // segments removed.
 func SameURL(a, b string) bool {
+	if a == b {
+		// The common case (a client's htu is the URL it called): one
+		// normalisation decides.
+		_, err := NormalizeURL(a)
+		return err == nil
+	}
 	na, err1 := NormalizeURL(a)
 	nb, err2 := NormalizeURL(b)
 	return err1 == nil && err2 == nil && na == nb
@@ -321,8 +362,16 @@ func NormalizeURL(s string) (string, error) {
 		host = host[:strings.LastIndexByte(host, ':')]
 	}
 	host = strings.TrimSuffix(host, ":")
+	if host == "" {
+		// "http://:" has a Host of ":" and no host.
+		return "", errors.New("oauth: URL has no host")
+	}
 	p := normalizePercent(u.EscapedPath())
-	p = removeDotSegments(p)
+	if strings.HasPrefix(p, ".") || strings.Contains(p, "/.") {
+		// Only a segment starting with a dot can be a dot segment: other
+		// paths are their own result.
+		p = removeDotSegments(p)
+	}
 	if p == "" {
 		p = "/"
 	}
@@ -418,11 +467,33 @@ func randomID() string {
 	return b64.EncodeToString(b[:])
 }
 
-// decodeProofClaims decodes a proof's claims, by the fast path when it can.
-func decodeProofClaims(b []byte, c *ProofClaims) bool {
-	if fastDecodeProofClaims(b, c) {
+// decodeProofClaims decodes a proof's claims, by the fast path when it can;
+// s is b as a string.
+func decodeProofClaims(b []byte, s string, c *ProofClaims) bool {
+	if fastDecodeProofClaims(s, c) {
 		return true
 	}
-	*c = ProofClaims{}
-	return strictjson.Check(b, proofClaimNames) == nil && json.Unmarshal(b, c) == nil
+	// A separate variable, so that c (on the caller's stack) does not
+	// escape through encoding/json.
+	var v ProofClaims
+	ok := strictjson.Check(b, proofClaimNames) == nil && json.Unmarshal(b, &v) == nil
+	*c = v
+	return ok
+}
+
+// slowProofHeader decodes a proof header that the fast path left, with
+// encoding/json after strictjson.Check.
+func slowProofHeader(b []byte) (proofHeader, bool) {
+	var h proofHeader
+	if strictjson.Check(b, proofHeaderNames) != nil || json.Unmarshal(b, &h) != nil {
+		return proofHeader{}, false
+	}
+	return h, true
+}
+
+// slowJWK decodes the jwk of a header slowProofHeader decoded.
+func slowJWK(b []byte) (did.JWK, error) {
+	var k did.JWK
+	err := json.Unmarshal(b, &k)
+	return k, err
 }

@@ -289,3 +289,19 @@ func (m mapCache) Record(holder, jti string, exp, now time.Time) error {
 	m[holder+"\x00"+jti] = true
 	return nil
 }
+
+// FuzzDotSegments checks the shortcut in NormalizeURL: a path with no
+// segment starting with a dot is its own removeDotSegments.
+func FuzzDotSegments(f *testing.F) {
+	for _, p := range []string{"/a/b", "/a/./b", "/a/../b", "a.b/c", "/.a", "/a./b", "..", "/", ""} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if strings.HasPrefix(p, ".") || strings.Contains(p, "/.") {
+			return
+		}
+		if got := removeDotSegments(p); got != p {
+			t.Fatalf("removeDotSegments(%q) = %q", p, got)
+		}
+	})
+}

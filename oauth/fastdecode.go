@@ -1,12 +1,9 @@
 package oauth
 
 import (
-	"strings"
-
 	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/internal/jsonscan"
 	"github.com/agentid/agentid/vc"
-	"github.com/agentid/agentid/vc/jws"
 )
 
 // A fast path for decoding the claims of access tokens and DPoP proofs, in
@@ -31,11 +28,23 @@ type fastDec struct {
 	jsonscan.Scanner
 }
 
+// accessTokenBlock holds an AccessToken and the storage its pointer and
+// small slices point into, so that a token costs one allocation (plus the
+// payload copy) in the common case.
+type accessTokenBlock struct {
+	at     AccessToken
+	cnf    Confirmation
+	aud    [1]string
+	status [4]vc.StatusEntry
+	links  [4]vc.DelegationLink
+}
+
 // fastDecodeAccessToken decodes access token claims in the simple form.
 func fastDecodeAccessToken(b []byte) (*AccessToken, bool) {
 	var d fastDec
 	d.Reset(b, nil)
-	at := new(AccessToken)
+	blk := new(accessTokenBlock)
+	at := &blk.at
 	var seen uint32
 	for more := d.Begin('{', '}'); more && !d.Bad(); more = d.More('}') {
 		switch d.Key() {
@@ -53,7 +62,8 @@ func fastDecodeAccessToken(b []byte) (*AccessToken, bool) {
 			if d.Peek() == '[' {
 				at.Audience = vc.Audience(d.Strings())
 			} else {
-				at.Audience = vc.Audience{d.Str()}
+				blk.aud[0] = d.Str()
+				at.Audience = blk.aud[:1:1]
 			}
 		case "scope":
 			d.Once(&seen, 4)
@@ -69,7 +79,7 @@ func fastDecodeAccessToken(b []byte) (*AccessToken, bool) {
 			at.Expiry = d.Int64()
 		case "cnf":
 			d.Once(&seen, 8)
-			at.Confirmation = new(Confirmation)
+			at.Confirmation = &blk.cnf
 			var cs uint32
 			for m := d.Begin('{', '}'); m && !d.Bad(); m = d.More('}') {
 				if d.Key() != "jkt" {
@@ -83,33 +93,7 @@ func fastDecodeAccessToken(b []byte) (*AccessToken, bool) {
 			at.CredentialID = d.Str()
 		case "credential_status":
 			d.Once(&seen, 10)
-			at.CredentialStatus = []vc.StatusEntry{}
-			for m := d.Begin('[', ']'); m && !d.Bad(); m = d.More(']') {
-				var e vc.StatusEntry
-				var es uint32
-				for k := d.Begin('{', '}'); k && !d.Bad(); k = d.More('}') {
-					switch d.Key() {
-					case "id":
-						d.Once(&es, 0)
-						e.ID = d.Str()
-					case "type":
-						d.Once(&es, 1)
-						e.Type = d.Str()
-					case "statusPurpose":
-						d.Once(&es, 2)
-						e.StatusPurpose = d.Str()
-					case "statusListIndex":
-						d.Once(&es, 3)
-						e.StatusListIndex = d.Str()
-					case "statusListCredential":
-						d.Once(&es, 4)
-						e.StatusListCredential = d.Str()
-					default:
-						d.Fail()
-					}
-				}
-				at.CredentialStatus = append(at.CredentialStatus, e)
-			}
+			at.CredentialStatus = d.statusEntries(blk.status[:0])
 		case "credential_issuer":
 			d.Once(&seen, 11)
 			at.CredentialIssuer = d.Str()
@@ -118,24 +102,7 @@ func fastDecodeAccessToken(b []byte) (*AccessToken, bool) {
 			at.Act = d.actor(0)
 		case "delegation":
 			d.Once(&seen, 13)
-			at.Delegation = []vc.DelegationLink{}
-			for m := d.Begin('[', ']'); m && !d.Bad(); m = d.More(']') {
-				var l vc.DelegationLink
-				var ls uint32
-				for k := d.Begin('{', '}'); k && !d.Bad(); k = d.More('}') {
-					switch d.Key() {
-					case "credential":
-						d.Once(&ls, 0)
-						l.Credential = d.Str()
-					case "holder":
-						d.Once(&ls, 1)
-						l.Holder = d.Str()
-					default:
-						d.Fail()
-					}
-				}
-				at.Delegation = append(at.Delegation, l)
-			}
+			at.Delegation = d.links(blk.links[:0])
 		default:
 			d.Fail() // unknown members, other spellings
 		}
@@ -144,6 +111,63 @@ func fastDecodeAccessToken(b []byte) (*AccessToken, bool) {
 		return nil, false
 	}
 	return at, true
+}
+
+// statusEntries reads an array of status entries, appending to buf (the
+// storage of the token's block) while it has room. An empty array gives an
+// empty, non-nil slice, as encoding/json does.
+func (d *fastDec) statusEntries(buf []vc.StatusEntry) []vc.StatusEntry {
+	out := buf[:0:cap(buf)]
+	for m := d.Begin('[', ']'); m && !d.Bad(); m = d.More(']') {
+		var e vc.StatusEntry
+		var es uint32
+		for k := d.Begin('{', '}'); k && !d.Bad(); k = d.More('}') {
+			switch d.Key() {
+			case "id":
+				d.Once(&es, 0)
+				e.ID = d.Str()
+			case "type":
+				d.Once(&es, 1)
+				e.Type = d.Str()
+			case "statusPurpose":
+				d.Once(&es, 2)
+				e.StatusPurpose = d.Str()
+			case "statusListIndex":
+				d.Once(&es, 3)
+				e.StatusListIndex = d.Str()
+			case "statusListCredential":
+				d.Once(&es, 4)
+				e.StatusListCredential = d.Str()
+			default:
+				d.Fail()
+			}
+		}
+		out = append(out, e)
+	}
+	return out[:len(out):len(out)]
+}
+
+// links reads a delegation chain as statusEntries reads status entries.
+func (d *fastDec) links(buf []vc.DelegationLink) []vc.DelegationLink {
+	out := buf[:0:cap(buf)]
+	for m := d.Begin('[', ']'); m && !d.Bad(); m = d.More(']') {
+		var l vc.DelegationLink
+		var ls uint32
+		for k := d.Begin('{', '}'); k && !d.Bad(); k = d.More('}') {
+			switch d.Key() {
+			case "credential":
+				d.Once(&ls, 0)
+				l.Credential = d.Str()
+			case "holder":
+				d.Once(&ls, 1)
+				l.Holder = d.Str()
+			default:
+				d.Fail()
+			}
+		}
+		out = append(out, l)
+	}
+	return out[:len(out):len(out)]
 }
 
 // actor decodes an act claim (RFC 8693 §4.1) of at most MaxChain nested
@@ -170,10 +194,11 @@ func (d *fastDec) actor(depth int) *Actor {
 	return a
 }
 
-// fastDecodeProofClaims decodes DPoP proof claims in the simple form.
-func fastDecodeProofClaims(b []byte, c *ProofClaims) bool {
+// fastDecodeProofClaims decodes DPoP proof claims in the simple form. The
+// claims' strings are substrings of b.
+func fastDecodeProofClaims(b string, c *ProofClaims) bool {
 	var d fastDec
-	d.Reset(b, nil)
+	d.ResetString(b, nil)
 	var seen uint32
 	for more := d.Begin('{', '}'); more && !d.Bad(); more = d.More('}') {
 		switch d.Key() {
@@ -205,9 +230,9 @@ func fastDecodeProofClaims(b []byte, c *ProofClaims) bool {
 // fastDecodeProofHeader decodes a DPoP proof header of exactly typ, alg
 // and a jwk of kty, crv, x and (for EC) y, in the simple form. It fills
 // h.Typ, h.Alg and h.JWK (a non-nil marker) and returns the key.
-func fastDecodeProofHeader(b []byte, h *proofHeader) (did.JWK, bool) {
+func fastDecodeProofHeader(b string, h *proofHeader) (did.JWK, bool) {
 	var d fastDec
-	d.Reset(b, nil)
+	d.ResetString(b, nil)
 	var k did.JWK
 	var seen uint32
 	for more := d.Begin('{', '}'); more && !d.Bad(); more = d.More('}') {
@@ -249,62 +274,4 @@ func fastDecodeProofHeader(b []byte, h *proofHeader) (did.JWK, bool) {
 		return did.JWK{}, false
 	}
 	return k, true
-}
-
-// parseJWS is jws.Parse for the common case of an access token: a header
-// of exactly alg, typ and kid in the simple form, an allowlisted alg and a
-// signature of its length. Anything else goes to jws.Parse, which gives
-// the result or the error it always does.
-func parseJWS(token string) (*jws.Token, error) {
-	if len(token) > jws.MaxSize {
-		return jws.Parse(token)
-	}
-	i := strings.IndexByte(token, '.')
-	if i <= 0 {
-		return jws.Parse(token)
-	}
-	j := strings.IndexByte(token[i+1:], '.')
-	if j <= 0 {
-		return jws.Parse(token)
-	}
-	j += i + 1
-	if j == len(token)-1 || strings.IndexByte(token[j+1:], '.') >= 0 {
-		return jws.Parse(token)
-	}
-	dec := b64.Strict()
-	hdr, err1 := dec.DecodeString(token[:i])
-	payload, err2 := dec.DecodeString(token[i+1 : j])
-	sig, err3 := dec.DecodeString(token[j+1:])
-	if err1 != nil || err2 != nil || err3 != nil {
-		return jws.Parse(token)
-	}
-	var d fastDec
-	d.Reset(hdr, nil)
-	var h jws.Header
-	var seen uint32
-	for more := d.Begin('{', '}'); more && !d.Bad(); more = d.More('}') {
-		switch d.Key() {
-		case "alg":
-			d.Once(&seen, 0)
-			h.Alg = d.Str()
-		case "typ":
-			d.Once(&seen, 1)
-			h.Typ = d.Str()
-		case "kid":
-			d.Once(&seen, 2)
-			h.Kid = d.Str()
-		default:
-			d.Fail()
-		}
-	}
-	if !d.End() {
-		return jws.Parse(token)
-	}
-	switch {
-	case (h.Alg == jws.AlgEdDSA || h.Alg == jws.AlgEd25519) && len(sig) == 64:
-	case h.Alg == jws.AlgES256 && len(sig) == 64:
-	default:
-		return jws.Parse(token)
-	}
-	return &jws.Token{Header: h, Payload: payload, SigningInput: []byte(token[:j]), Signature: sig}, nil
 }

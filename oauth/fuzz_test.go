@@ -9,7 +9,6 @@ import (
 
 	"github.com/agentid/agentid/did"
 	"github.com/agentid/agentid/vc"
-	"github.com/agentid/agentid/vc/jws"
 )
 
 func FuzzParseAccessToken(f *testing.F) {
@@ -101,7 +100,7 @@ func FuzzFastDecodeDifferential(f *testing.F) {
 			}
 		}
 		var h proofHeader
-		if k, ok := fastDecodeProofHeader(b, &h); ok {
+		if k, ok := fastDecodeProofHeader(string(b), &h); ok {
 			var want proofHeader
 			var wk did.JWK
 			if err := json.Unmarshal(b, &want); err != nil || want.JWK == nil || json.Unmarshal(want.JWK, &wk) != nil ||
@@ -110,32 +109,11 @@ func FuzzFastDecodeDifferential(f *testing.F) {
 			}
 		}
 		var c ProofClaims
-		if fastDecodeProofClaims(b, &c) {
+		if fastDecodeProofClaims(string(b), &c) {
 			var want ProofClaims
 			if err := json.Unmarshal(b, &want); err != nil || c != want {
 				t.Fatalf("proof claims: fast %+v, encoding/json %+v (%v): %s", c, want, err, b)
 			}
-		}
-	})
-}
-
-// FuzzParseJWSDifferential: the fast compact-JWS parse agrees with
-// jws.Parse on every input.
-func FuzzParseJWSDifferential(f *testing.F) {
-	k := ed25519.NewKeyFromSeed(make([]byte, 32))
-	s, _ := vc.NewKeySigner(k, "did:web:issuer.example.com#k1")
-	tok, _ := SignAccessToken(s, &AccessToken{Issuer: "https://issuer.example.com", Subject: "s", ClientID: "s", Audience: vc.Audience{"a"}, JTI: "j", IssuedAt: 1, Expiry: 2})
-	f.Add(tok)
-	f.Add("e30.e30.")
-	f.Add("eyJhbGciOiJub25lIn0.e30.AAAA")
-	f.Fuzz(func(t *testing.T, s string) {
-		got, err1 := parseJWS(s)
-		want, err2 := jws.Parse(s)
-		if (err1 == nil) != (err2 == nil) {
-			t.Fatalf("parseJWS %v, jws.Parse %v", err1, err2)
-		}
-		if err1 == nil && !reflect.DeepEqual(got, want) {
-			t.Fatalf("parseJWS %+v, jws.Parse %+v", got, want)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package oauth
 import (
 	"bytes"
 	"crypto"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +18,34 @@ var b64 = base64.RawURLEncoding
 // Thumbprint returns the RFC 7638 SHA-256 thumbprint of an Ed25519 or
 // P-256 public key: the value of a DPoP-bound token's cnf.jkt.
 func Thumbprint(pub crypto.PublicKey) (string, error) { return did.Thumbprint(pub) }
+
+// okpPrefix and okpSuffix surround the key in the canonical JWK of an
+// Ed25519 key (RFC 7638 §3.2: crv, kty, x in order, no whitespace).
+const okpPrefix, okpSuffix = `{"crv":"Ed25519","kty":"OKP","x":"`, `"}`
+
+// thumbprint returns prefix + Thumbprint(pub). For an Ed25519 key (that
+// of most DPoP proofs) the canonical JWK is built on the stack and the
+// result is the one allocation. TestThumbprintFast holds it to
+// did.Thumbprint.
+func thumbprint(prefix string, pub crypto.PublicKey) (string, error) {
+	k, ok := pub.(ed25519.PublicKey)
+	if !ok || len(k) != ed25519.PublicKeySize {
+		t, err := did.Thumbprint(pub)
+		return prefix + t, err
+	}
+	var canon [len(okpPrefix) + 43 + len(okpSuffix)]byte
+	copy(canon[:], okpPrefix)
+	b64.Encode(canon[len(okpPrefix):], k)
+	copy(canon[len(okpPrefix)+43:], okpSuffix)
+	sum := sha256.Sum256(canon[:])
+	var out [16 + 43]byte
+	if len(prefix) > 16 {
+		return prefix + b64.EncodeToString(sum[:]), nil
+	}
+	n := copy(out[:], prefix)
+	b64.Encode(out[n:], sum[:])
+	return string(out[:n+43]), nil
+}
 
 // requiredMembers are the members of each key type that RFC 7638 §3.2
 // hashes, in lexicographic order.

@@ -104,7 +104,7 @@ func SignAccessToken(s jws.Signer, t *AccessToken) (string, error) {
 // header (alg allowlisted, typ at+jwt) and the claims. Use
 // [VerifyAccessToken] to trust it.
 func ParseAccessToken(token string) (*jws.Token, *AccessToken, error) {
-	t, err := parseJWS(token)
+	t, err := jws.Parse(token)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -318,11 +318,12 @@ func (d *fastDec) schema(s *Schema) {
 }
 
 // fastDecodePresentation decodes a presentation payload in the simple form,
-// or reports false: then the caller must use encoding/json.
-func fastDecodePresentation(b []byte) (*Presentation, bool) {
+// or reports false: then the caller must use encoding/json. Its strings
+// are substrings of s.
+func fastDecodePresentation(s string) (*Presentation, bool) {
 	blk := new(presentationBlock)
 	var d fastDec
-	d.Reset(b, blk.strs[:])
+	d.ResetString(s, blk.strs[:])
 	p := &blk.p
 	var seen uint32
 	for more := d.Begin('{', '}'); more; more = d.More('}') {

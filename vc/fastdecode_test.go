@@ -103,7 +103,7 @@ func checkPresentation(t *testing.T, b []byte) bool {
 	p, err := DecodePresentation(b)
 	wp, werr := refDecode[Presentation](b)
 	sameResult(t, b, p, err, wp, werr)
-	return checkFast(t, b, fastDecodePresentation)
+	return checkFast(t, b, func(b []byte) (*Presentation, bool) { return fastDecodePresentation(string(b)) })
 }
 
 // realisticPayloads returns payloads as agentid signs them.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/agentid/agentid/did"
+	"github.com/agentid/agentid/internal/zerocopy"
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/vc/jws"
 )
@@ -169,7 +170,9 @@ func ParsePresentation(token string) (*ParsedPresentation, error) {
 	if err := checkTyp(t.Header.Typ, TypPresentation); err != nil {
 		return nil, err
 	}
-	p, err := DecodePresentation(t.Payload)
+	// t is ours until it is returned, and nothing writes a Token's
+	// payload (see jws.Token): the presentation's strings can share it.
+	p, err := decodePresentation(t.Payload, zerocopy.String(t.Payload))
 	if err != nil {
 		return nil, err
 	}

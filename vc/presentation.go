@@ -130,8 +130,16 @@ func (p *Presentation) HolderDID() string {
 
 // DecodePresentation decodes and validates a presentation payload.
 func DecodePresentation(payload []byte) (*Presentation, error) {
+	return decodePresentation(payload, string(payload))
+}
+
+// decodePresentation is DecodePresentation for a payload also given as a
+// string, whose memory the presentation's strings share when the fast path
+// decodes it: ParsePresentation passes the token's decoded payload, which
+// is not written after jws.Parse, without copying it.
+func decodePresentation(payload []byte, s string) (*Presentation, error) {
 	// See DecodeCredential: the fast path or, failing that, encoding/json.
-	p, ok := fastDecodePresentation(payload)
+	p, ok := fastDecodePresentation(s)
 	if !ok {
 		p = new(Presentation)
 		if err := decodeJSON(payload, p, presentationNames); err != nil {

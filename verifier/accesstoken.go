@@ -176,7 +176,10 @@ func (v *Verifier) accessToken(ctx context.Context, token string, now time.Time,
 		code, _ := reason.CodeOf(err)
 		return nil, "", badToken(code, "not an at+jwt access token")
 	}
-	issuerDID, err := did.WebDID(at.Issuer)
+	issuerDID, ok := v.tokens.issuerDID(at.Issuer)
+	if !ok {
+		issuerDID, err = did.WebDID(at.Issuer)
+	}
 	if err != nil || !v.trusted[issuerDID] {
 		return nil, "", badToken(reason.UntrustedIssuer, "the token's issuer is not trusted")
 	}
@@ -194,7 +197,7 @@ func (v *Verifier) accessToken(ctx context.Context, token string, now time.Time,
 		}
 		return nil, "", badToken(code, "the token's signature does not verify")
 	}
-	v.tokens.put(token, tokenEntry{at: at, issuer: issuerDID}, time.Unix(at.Expiry, 0), now)
+	v.tokens.put(token, tokenEntry{at: at, issuer: issuerDID}, time.Unix(at.Expiry, 0), now, at.Issuer)
 	return at, issuerDID, nil
 }
 
@@ -206,6 +209,25 @@ type tokenCache struct {
 	mu  sync.RWMutex
 	max int
 	m   map[string]tokenEntry
+	// issuers maps the iss of tokens that verified to its did:web DID
+	// (did.WebDID), at most maxIssuerNames of them: a new token of a known
+	// issuer skips parsing its URL.
+	issuers map[string]string
+}
+
+// maxIssuerNames bounds tokenCache.issuers: a few trusted issuers, each
+// perhaps spelt a few ways.
+const maxIssuerNames = 64
+
+// issuerDID returns the did:web DID of a token issuer URL seen before.
+func (c *tokenCache) issuerDID(iss string) (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	c.mu.RLock()
+	d, ok := c.issuers[iss]
+	c.mu.RUnlock()
+	return d, ok
 }
 
 type tokenEntry struct {
@@ -227,7 +249,7 @@ func (c *tokenCache) get(k string, now time.Time) (tokenEntry, bool) {
 	return e, true
 }
 
-func (c *tokenCache) put(k string, e tokenEntry, exp, now time.Time) {
+func (c *tokenCache) put(k string, e tokenEntry, exp, now time.Time, iss string) {
 	if c == nil {
 		return
 	}
@@ -250,4 +272,10 @@ func (c *tokenCache) put(k string, e tokenEntry, exp, now time.Time) {
 		}
 	}
 	c.m[k] = e
+	if _, ok := c.issuers[iss]; !ok && len(c.issuers) < maxIssuerNames {
+		if c.issuers == nil {
+			c.issuers = map[string]string{}
+		}
+		c.issuers[strings.Clone(iss)] = e.issuer
+	}
 }

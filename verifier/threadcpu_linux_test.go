@@ -3,18 +3,19 @@ package verifier_test
 import (
 	"syscall"
 	"time"
+	"unsafe"
 )
-
-// rusageThread is Linux's RUSAGE_THREAD (not in package syscall).
-const rusageThread = 1
 
 // threadCPU is the CPU time the calling OS thread has used so far (lock
 // the goroutine to its thread first), or 0 if unknown. Unlike wall time
 // it leaves out the time other processes took the CPU away.
+// clock_gettime(CLOCK_THREAD_CPUTIME_ID) counts in nanoseconds, where
+// getrusage may count in scheduler ticks.
 func threadCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(rusageThread, &ru) != nil {
+	const clockThreadCPUTime = 3
+	var ts syscall.Timespec
+	if _, _, e := syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ts.Nano())
 }

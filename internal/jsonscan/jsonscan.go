@@ -29,8 +29,10 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/binary"
 	"time"
+	"unsafe"
 )
 
 // Scanner is a minimal type-driven JSON scanner over one payload. Every
@@ -48,6 +50,13 @@ type Scanner struct {
 // slices from arena while it lasts (nil: allocate each).
 func (d *Scanner) Reset(b []byte, arena []string) {
 	*d = Scanner{b: b, s: string(b), strs: arena}
+}
+
+// ResetString is Reset for a payload already held as a string: it scans
+// s in place, without the copy Reset makes, so the strings it returns are
+// substrings of s. The scanner only reads the bytes.
+func (d *Scanner) ResetString(s string, arena []string) {
+	*d = Scanner{b: unsafe.Slice(unsafe.StringData(s), len(s)), s: s, strs: arena}
 }
 
 // Fail marks the scan as failed.
@@ -91,15 +100,30 @@ func (d *Scanner) strBounds() (int, int) {
 		d.bad = true
 		return 0, 0
 	}
-	b := d.b
 	start := d.i + 1
+	end := strEnd(d.b, start)
+	if end < 0 {
+		d.bad = true
+		return 0, 0
+	}
+	d.i = end + 1
+	return start, end
+}
+
+// SWAR constants: (x-k*lsb)&^x&msb is zero iff no byte of x is < k
+// (k <= 0x80): the lowest such byte sets its top bit, and without one
+// nothing borrows. A false positive can only sit above a true one, so the
+// test is exact for "any".
+const lsb, msb = 0x0101010101010101, 0x8080808080808080
+
+// strEnd returns the index of the '"' that closes the string whose content
+// starts at b[start], or -1 unless every byte before it is a strByte.
+func strEnd(b []byte, start int) int {
 	i := start
-	// Eight bytes at a time while none is < 0x20, >= 0x80, '"' or '\\'.
-	// SWAR: (x-k*lsb)&^x&msb is zero iff no byte of x is < k (k <= 0x80):
-	// the lowest such byte sets its top bit, and without one nothing
-	// borrows. '"' and '\\' are the zero bytes of x^q and x^e.
-	const lsb, msb = 0x0101010101010101, 0x8080808080808080
-	for i+8 <= len(b) {
+	// Short strings, most of a payload's, eight bytes at a time while none
+	// is < 0x20, >= 0x80, '"' or '\\' ('"' and '\\' are the zero bytes of
+	// x^q and x^e).
+	for i+8 <= len(b) && i-start < 64 {
 		x := binary.LittleEndian.Uint64(b[i:])
 		q, e := x^(lsb*'"'), x^(lsb*'\\')
 		if ((x-lsb*0x20)&^x|(q-lsb)&^q|(e-lsb)&^e|x)&msb != 0 {
@@ -107,15 +131,49 @@ func (d *Scanner) strBounds() (int, int) {
 		}
 		i += 8
 	}
+	if i-start >= 64 {
+		return longStrEnd(b, i)
+	}
 	for i < len(b) && strByte[b[i]] {
 		i++
 	}
 	if i >= len(b) || b[i] != '"' {
-		d.bad = true
-		return 0, 0
+		return -1
 	}
-	d.i = i + 1
-	return start, i
+	return i
+}
+
+// longStrEnd is strEnd for the rest of a long string (such as the
+// credential a presentation envelopes, most of its payload) from b[i]:
+// the end is the first '"', found by the vectorised IndexByte, and the
+// bytes before it are checked 32 at a time.
+func longStrEnd(b []byte, i int) int {
+	q := bytes.IndexByte(b[i:], '"')
+	if q < 0 {
+		return -1
+	}
+	end := i + q
+	// With no '"' before end, a byte is bad iff < 0x20, >= 0x80 (|x) or
+	// '\\' (a zero byte of x^e).
+	bad := func(x uint64) uint64 {
+		e := x ^ (lsb * '\\')
+		return (x - lsb*0x20) | x | (e-lsb)&^e
+	}
+	for i+32 <= end {
+		w := b[i : i+32]
+		if (bad(binary.LittleEndian.Uint64(w))|bad(binary.LittleEndian.Uint64(w[8:]))|
+			bad(binary.LittleEndian.Uint64(w[16:]))|bad(binary.LittleEndian.Uint64(w[24:])))&msb != 0 {
+			break
+		}
+		i += 32
+	}
+	for i < end && strByte[b[i]] {
+		i++
+	}
+	if i != end {
+		return -1
+	}
+	return end
 }
 
 // Str reads a string.

@@ -28,6 +28,26 @@ func TestStrBoundsWord(t *testing.T) {
 			t.Fatalf("%q: got [%d,%d) bad=%v, want end %d ok=%v", b, i, j, d.bad, wj, wok)
 		}
 	}
+	// Long strings take longStrEnd past their first 64 bytes: every
+	// position of strings around and past that point, with the bytes that
+	// matter.
+	for _, n := range []int{63, 64, 65, 71, 72, 95, 96, 97, 100, 127, 128, 129, 160, 200} {
+		base := []byte(`"` + strings.Repeat("a", n) + `"`)
+		check(base)
+		check(base[:len(base)-1])
+		for p := 1; p <= n; p++ {
+			for _, c := range []byte{0, 0x1f, 0x20, '"', '\\', 0x7f, 0x80, 0xff, '~'} {
+				b := bytes.Clone(base)
+				b[p] = c
+				check(b)
+				check(b[:len(b)-1])
+				if q := p + 37; q <= n {
+					b[q] = '\\'
+					check(b)
+				}
+			}
+		}
+	}
 	for n := 0; n <= 24; n++ {
 		base := []byte(`"` + strings.Repeat("a", n) + `"`)
 		check(base)
@@ -126,5 +146,56 @@ func TestScanner(t *testing.T) {
 				t.Fatalf("scan(%s) = %+v, %v; want %+v, %v", tc.in, got, ok, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+// TestResetString checks that ResetString scans as Reset does, without
+// allocating.
+func TestResetString(t *testing.T) {
+	const in = ` {"a":["x","yz"],"n":-12} `
+	scan := func(d *Scanner) ([]string, int64, bool) {
+		var strs []string
+		var n int64
+		for more := d.Begin('{', '}'); more; more = d.More('}') {
+			switch d.Key() {
+			case "a":
+				strs = d.Strings()
+			case "n":
+				n = d.Int64()
+			default:
+				d.Fail()
+			}
+		}
+		return strs, n, d.End()
+	}
+	var d1, d2 Scanner
+	d1.Reset([]byte(in), nil)
+	arena := make([]string, 4)
+	d2.ResetString(in, arena)
+	s1, n1, ok1 := scan(&d1)
+	s2, n2, ok2 := scan(&d2)
+	if !ok1 || !ok2 || n1 != n2 || !reflect.DeepEqual(s1, s2) {
+		t.Fatalf("Reset: %q %d %v; ResetString: %q %d %v", s1, n1, ok1, s2, n2, ok2)
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		var d Scanner
+		d.ResetString(in, arena)
+		scan(&d)
+	}); allocs != 0 {
+		t.Fatalf("ResetString scan allocates %v times", allocs)
+	}
+}
+
+// BenchmarkStrLong scans a 4 KB string, the size of the enveloped
+// credential a depth-3 presentation carries.
+func BenchmarkStrLong(b *testing.B) {
+	in := `"data:application/vc+jwt,` + strings.Repeat("eyJhbGciOiJFZERTQSJ9", 205) + `"`
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		var d Scanner
+		d.ResetString(in, nil)
+		if d.Str() == "" || !d.End() {
+			b.Fatal("scan")
+		}
 	}
 }

@@ -24,10 +24,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/agentid/agentid/internal/strictjson"
 	"math/big"
 	"strings"
 
+	"github.com/agentid/agentid/internal/base64url"
+	"github.com/agentid/agentid/internal/jsonscan"
+	"github.com/agentid/agentid/internal/strictjson"
+	"github.com/agentid/agentid/internal/zerocopy"
 	"github.com/agentid/agentid/reason"
 )
 
@@ -65,7 +68,10 @@ type rawHeader struct {
 	B64  json.RawMessage `json:"b64"`
 }
 
-// Token is a parsed, not yet verified, compact JWS.
+// Token is a parsed, not yet verified, compact JWS. Its slices must not be
+// written: SigningInput is the memory of the token string itself, and the
+// header's strings, and those of a presentation vc.ParsePresentation
+// decodes, share the memory of Payload.
 type Token struct {
 	Header  Header
 	Payload []byte // decoded payload
@@ -80,6 +86,14 @@ func malformed(detail string, err error) error {
 
 // Parse splits and decodes a compact JWS without verifying it. It returns a
 // *reason.Error with code malformed or unsupported_alg on bad input.
+//
+// The token's segments are decoded straight from the string into one
+// allocation; the Token's Payload and Signature are parts of it, and its
+// SigningInput is the token string's own bytes. A header of alg, typ and kid alone in
+// the simple form agentid writes is read by the shared strict scanner
+// (internal/jsonscan); any other header by encoding/json after
+// strictjson.Check, which gives the same result for the simple form
+// (FuzzParseDifferential).
 func Parse(token string) (*Token, error) {
 	if len(token) > MaxSize {
 		return nil, malformed(fmt.Sprintf("token is %d bytes, over the %d limit", len(token), MaxSize), nil)
@@ -96,39 +110,51 @@ func Parse(token string) (*Token, error) {
 	if j == len(token)-1 || strings.IndexByte(token[j+1:], '.') >= 0 {
 		return nil, malformed("not a compact JWS", nil)
 	}
-	// One allocation holds the decoded header, payload and signature.
+	// One allocation holds the decoded header, payload and signature. Each
+	// part is sliced with its capacity cut to its length, so that no slice
+	// handed out reaches another part. The signing input is the token's
+	// own bytes (zerocopy), which no one writes (see Token).
 	h, p, s := token[:i], token[i+1:j], token[j+1:]
-	buf := make([]byte, b64.DecodedLen(len(h))+b64.DecodedLen(len(p))+b64.DecodedLen(len(s)))
-	hn, err := b64.Decode(buf, []byte(h))
+	rest := make([]byte, base64url.DecodedLen(len(h))+base64url.DecodedLen(len(p))+base64url.DecodedLen(len(s)))
+	input := zerocopy.Bytes(token[:j])
+	hn, err := base64url.Decode(rest, h)
 	if err != nil {
 		return nil, malformed("header is not base64url", err)
 	}
-	hdr := buf[:hn:hn]
-	pn, err := b64.Decode(buf[hn:], []byte(p))
+	hdr := rest[:hn:hn]
+	rest = rest[hn:]
+	pn, err := base64url.Decode(rest, p)
 	if err != nil {
 		return nil, malformed("payload is not base64url", err)
 	}
-	payload := buf[hn : hn+pn : hn+pn]
-	sn, err := b64.Decode(buf[hn+pn:], []byte(s))
+	payload := rest[:pn:pn]
+	rest = rest[pn:]
+	sn, err := base64url.Decode(rest, s)
 	if err != nil {
 		return nil, malformed("signature is not base64url", err)
 	}
-	sig := buf[hn+pn : hn+pn+sn]
+	sig := rest[:sn:sn]
 
-	var rh rawHeader
-	if err := json.Unmarshal(hdr, &rh); err != nil {
-		return nil, malformed("header is not a JSON object", err)
+	// The header bytes are reachable from no slice the Token exposes, so
+	// they can back the header's strings without a copy.
+	hd, ok := fastHeader(zerocopy.String(hdr))
+	if !ok {
+		var rh rawHeader
+		if err := json.Unmarshal(hdr, &rh); err != nil {
+			return nil, malformed("header is not a JSON object", err)
+		}
+		if err := strictjson.Check(hdr, headerNames); err != nil {
+			return nil, malformed("header is ambiguous JSON", err)
+		}
+		if rh.Crit != nil || rh.B64 != nil {
+			return nil, malformed("critical header extensions are not supported", nil)
+		}
+		if rh.JWK != nil || rh.JKU != nil || rh.X5C != nil || rh.X5U != nil {
+			return nil, malformed("keys in the header are not accepted", nil)
+		}
+		hd = rh.Header
 	}
-	if err := strictjson.Check(hdr, headerNames); err != nil {
-		return nil, malformed("header is ambiguous JSON", err)
-	}
-	if rh.Crit != nil || rh.B64 != nil {
-		return nil, malformed("critical header extensions are not supported", nil)
-	}
-	if rh.JWK != nil || rh.JKU != nil || rh.X5C != nil || rh.X5U != nil {
-		return nil, malformed("keys in the header are not accepted", nil)
-	}
-	switch rh.Alg {
+	switch hd.Alg {
 	case AlgEdDSA, AlgEd25519:
 		if len(sig) != ed25519.SignatureSize {
 			return nil, malformed("EdDSA signature has the wrong length", nil)
@@ -140,14 +166,43 @@ func Parse(token string) (*Token, error) {
 	case "":
 		return nil, malformed("header has no alg", nil)
 	default:
-		return nil, reason.New(reason.UnsupportedAlg, fmt.Sprintf("jws: alg %q is not accepted", rh.Alg))
+		return nil, reason.New(reason.UnsupportedAlg, fmt.Sprintf("jws: alg %q is not accepted", hd.Alg))
 	}
 	return &Token{
-		Header:       rh.Header,
+		Header:       hd,
 		Payload:      payload,
-		SigningInput: []byte(token[:j]),
+		SigningInput: input,
 		Signature:    sig,
 	}, nil
+}
+
+// fastHeader reads a header of at most alg, typ and kid, each once, as
+// strings in the simple form (jsonscan), or reports false: then the
+// caller decodes it with encoding/json.
+func fastHeader(s string) (Header, bool) {
+	var h Header
+	var d jsonscan.Scanner
+	d.ResetString(s, nil)
+	var seen uint32
+	for more := d.Begin('{', '}'); more; more = d.More('}') {
+		switch d.Key() {
+		case "alg":
+			d.Once(&seen, 0)
+			h.Alg = d.Str()
+		case "typ":
+			d.Once(&seen, 1)
+			h.Typ = d.Str()
+		case "kid":
+			d.Once(&seen, 2)
+			h.Kid = d.Str()
+		default:
+			d.Fail()
+		}
+	}
+	if !d.End() {
+		return Header{}, false
+	}
+	return h, true
 }
 
 // Verify checks the signature with pub, which must be an ed25519.PublicKey
