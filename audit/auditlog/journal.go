@@ -480,6 +480,7 @@ func (l *Log) record(ctx context.Context, ev *audit.Event) error {
 	j.mu.Unlock()
 	l.kickWriter()
 	if full {
+		l.hurryWriter()
 		// Backpressure: wait for the store like Append. The entry is
 		// journaled: whatever the store says, it is not lost.
 		if err := <-p.done; err != nil {
@@ -559,6 +560,7 @@ func (l *Log) Flush(ctx context.Context) error {
 	l.waiting++
 	l.mu.Unlock()
 	l.kickWriter()
+	l.hurryWriter()
 	select {
 	case err := <-p.done:
 		return err
