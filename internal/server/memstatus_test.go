@@ -92,3 +92,15 @@ func TestStatusFromMemorySeesAcknowledgedChanges(t *testing.T) {
 		t.Error("no background verification ran")
 	}
 }
+
+// TestOwnStatusOnPostgresIsNotMemory: replicas on PostgreSQL keep the
+// generation-checked cache. The in-memory copy would hear of another
+// replica's revocation only through its notification, after the
+// revocation was acknowledged; TestReplicaStatusChangeSeenAtOnce passes
+// with it too when notifications are quick, so the choice is pinned here.
+func TestOwnStatusOnPostgresIsNotMemory(t *testing.T) {
+	rs := startReplicas(t, 1)
+	if c, ok := rs[0].app.ownStatus().(*cachedStatus); !ok || c == nil {
+		t.Fatalf("a replica's own status checker is %T, want *cachedStatus", rs[0].app.ownStatus())
+	}
+}
