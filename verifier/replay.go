@@ -100,15 +100,17 @@ func NewMemoryReplayCacheQuota(size, perHolder int) *MemoryReplayCache {
 	return c
 }
 
+// hash16 is the first 16 bytes of the SHA-256 of each part followed by
+// a NUL byte. Parts of a usual size are hashed from the stack (no
+// allocation on the verification path).
 func hash16(parts ...string) [16]byte {
-	h := sha256.New()
+	var buf [256]byte
+	b := buf[:0]
 	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
+		b = append(append(b, p...), 0)
 	}
-	var k [16]byte
-	copy(k[:], h.Sum(nil))
-	return k
+	sum := sha256.Sum256(b)
+	return [16]byte(sum[:16])
 }
 
 // Seen implements ReplayCache.

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -88,6 +89,7 @@ type journal struct {
 	old     []jfile // closed files, oldest first
 	failed  error   // sticky: a write or sync failed; Record refuses
 	buf     []byte
+	mac     hash.Hash     // write's HMAC under key, Reset for each entry
 	applied atomic.Uint64 // last entry in the chain, for pruning files
 	kick    chan struct{}
 	stop    chan struct{}
@@ -267,17 +269,28 @@ func (j *journal) read(name string, prev, applied uint64, lastFile bool) ([]audi
 // decimal, the hex HMAC of the rest of the line (or "-" unkeyed), then the
 // event as JSON, then "\n".
 func (j *journal) encode(buf []byte, n uint64, ev []byte) []byte {
+	return j.encodeWith(nil, buf, n, ev)
+}
+
+// encodeWith is encode with m, when not nil, an HMAC under j.key to reuse
+// (Reset keeps its keyed state: no new key schedule per entry).
+func (j *journal) encodeWith(m hash.Hash, buf []byte, n uint64, ev []byte) []byte {
 	buf = strconv.AppendUint(buf, n, 10)
 	buf = append(buf, ' ')
 	if j.key == nil {
 		buf = append(buf, '-')
 	} else {
-		m := hmac.New(sha256.New, j.key)
+		if m == nil {
+			m = hmac.New(sha256.New, j.key)
+		} else {
+			m.Reset()
+		}
 		var nb [8]byte
 		binary.BigEndian.PutUint64(nb[:], n)
 		m.Write(nb[:])
 		m.Write(ev)
-		buf = hex.AppendEncode(buf, m.Sum(nil))
+		var sum [sha256.Size]byte
+		buf = hex.AppendEncode(buf, m.Sum(sum[:0]))
 	}
 	buf = append(buf, ' ')
 	buf = append(buf, ev...)
@@ -356,7 +369,10 @@ func (j *journal) write(ev []byte) (uint64, error) {
 		}
 	}
 	n := j.next
-	j.buf = j.encode(j.buf[:0], n, ev)
+	if j.mac == nil && j.key != nil {
+		j.mac = hmac.New(sha256.New, j.key)
+	}
+	j.buf = j.encodeWith(j.mac, j.buf[:0], n, ev)
 	w, err := j.f.Write(j.buf)
 	if err != nil {
 		// A full disk: cut off what part of the line was written, so the
@@ -447,7 +463,8 @@ func (l *Log) record(ctx context.Context, ev *audit.Event) error {
 		return err
 	}
 	c.Seq, c.Prev, c.Hash, c.MAC = 0, "", "", ""
-	body, err := json.Marshal(&c)
+	// The bytes json.Marshal gives, without its reflection.
+	body, err := audit.AppendJSON(make([]byte, 0, 512), &c)
 	if err != nil {
 		return fmt.Errorf("%w: %v", audit.ErrInvalidEvent, err)
 	}
@@ -480,6 +497,7 @@ func (l *Log) record(ctx context.Context, ev *audit.Event) error {
 	j.mu.Unlock()
 	l.kickWriter()
 	if full {
+		l.hurryWriter()
 		// Backpressure: wait for the store like Append. The entry is
 		// journaled: whatever the store says, it is not lost.
 		if err := <-p.done; err != nil {
@@ -559,6 +577,7 @@ func (l *Log) Flush(ctx context.Context) error {
 	l.waiting++
 	l.mu.Unlock()
 	l.kickWriter()
+	l.hurryWriter()
 	select {
 	case err := <-p.done:
 		return err

@@ -60,6 +60,9 @@ type Log struct {
 	// until a retry commits.
 	stalled error
 	wake    chan struct{}
+	// hurry cuts a journal-only gather short: a caller now waits for
+	// the chain (see writer).
+	hurry   chan struct{}
 	startWr sync.Once
 
 	// j, when OpenJournal was called, takes Record's events: see
@@ -265,6 +268,7 @@ func (l *Log) Append(ctx context.Context, ev *audit.Event) error {
 	l.waiting++
 	l.mu.Unlock()
 	l.kickWriter()
+	l.hurryWriter()
 	// Once queued, the event is committed or refused as a whole; waiting
 	// for the outcome (and not for ctx) keeps the caller from reporting a
 	// failure for an event that is then written.
@@ -278,8 +282,18 @@ func (l *Log) Append(ctx context.Context, ev *audit.Event) error {
 func (l *Log) startWriter() {
 	l.startWr.Do(func() {
 		l.wake = make(chan struct{}, 1)
+		l.hurry = make(chan struct{}, 1)
 		go l.writer()
 	})
+}
+
+// hurryWriter tells a writer gathering journaled events that someone now
+// waits for the chain. Call it after queueing an entry with done set.
+func (l *Log) hurryWriter() {
+	select {
+	case l.hurry <- struct{}{}:
+	default:
+	}
 }
 
 func (l *Log) kickWriter() {
@@ -309,8 +323,14 @@ func (l *Log) writer() {
 			case n > 0 && waiting == 0 && l.j != nil:
 				// Only journaled events, which nobody waits for: they
 				// are safe in the journal, so gather longer and spend
-				// fewer commits (and fdatasyncs) on them.
-				time.Sleep(journalGather)
+				// fewer commits (and fdatasyncs) on them, until someone
+				// waits (Append, Flush, a reader, backpressure).
+				t := time.NewTimer(journalGather)
+				select {
+				case <-t.C:
+				case <-l.hurry:
+					t.Stop()
+				}
 			case n > 0 && n < gatherMax && time.Since(lastCommit) < busyGap:
 				time.Sleep(gatherWindow)
 			}
@@ -346,8 +366,8 @@ const (
 	gatherWindow = 2 * time.Millisecond
 	gatherMax    = 256
 	// journalGather is how long a lot of journaled events only may
-	// gather: a waiter (Append, Flush) arriving meanwhile waits for it.
-	journalGather = 10 * time.Millisecond
+	// gather; a waiter (Append, Flush) arriving meanwhile ends the gather.
+	journalGather = 50 * time.Millisecond
 )
 
 // commit appends a lot in one transaction, then answers the barriers in

@@ -46,14 +46,15 @@ func main() {
 	baseline := flag.Duration("baseline", 3*time.Second, "how long to measure the raw ed25519.Verify baseline")
 	open := flag.Int("rate", 0, "open loop: send this many requests per second in all, spread over the connections, latency measured from each request's scheduled time (0: closed loop, as fast as answered)")
 	serverPID := flag.Int("server-pid", 0, "process id of the server, when on this machine: report its CPU time per verification from /proc (0: not reported)")
+	path := flag.String("path", "/v1/verify", "path the verifications are posted to (/v1/floor: the HTTP floor served by internal/server's TestHTTPFloorServe)")
 	flag.Parse()
-	if err := run(*srv, *keyFile, *duration, *conc, *rate, *baseline, *open, *serverPID); err != nil {
+	if err := run(*srv, *keyFile, *path, *duration, *conc, *rate, *baseline, *open, *serverPID); err != nil {
 		fmt.Fprintln(os.Stderr, "agentid-httpload: error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline time.Duration, openRate, serverPID int) error {
+func run(srv, keyFile, path string, duration time.Duration, conc, perSec int, baseline time.Duration, openRate, serverPID int) error {
 	if err := loadtest.Loopback(srv); err != nil {
 		return err
 	}
@@ -78,11 +79,19 @@ func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline
 	fmt.Printf("signing %d presentations...\n", pool)
 	bodies := loadtest.VerifyBodies(reg, aud, pool)
 
+	b0, err := selfCPU()
+	if err != nil {
+		return err
+	}
 	raw := loadtest.RawVerifyRate(baseline)
-	fmt.Printf("baseline: raw ed25519.Verify on %d cores: %.0f/s\n", runtime.GOMAXPROCS(0), raw)
+	b1, _ := selfCPU()
+	// The CPU time one ed25519.Verify took in the baseline: unlike cores ÷
+	// rate, it does not grow when other processes take the cores.
+	verifyCPU := time.Duration(float64(b1-b0) / (raw * baseline.Seconds()))
+	fmt.Printf("baseline: raw ed25519.Verify on %d cores: %.0f/s (%v of CPU each)\n", runtime.GOMAXPROCS(0), raw, verifyCPU.Round(100*time.Nanosecond))
 
 	hc := loadtest.HTTPClient(conc)
-	endpoint := srv + "/v1/verify"
+	endpoint := srv + path
 	var wg sync.WaitGroup
 	var next, ok, bad atomic.Int64
 	var firstErr sync.Once
@@ -158,6 +167,11 @@ func run(srv, keyFile string, duration time.Duration, conc, perSec int, baseline
 			fmt.Printf(", server %v (%.1f × ed25519.Verify)", sv.Round(100*time.Nanosecond), float64(sv)/float64(verify))
 		}
 		fmt.Println()
+		if serverPID > 0 && verifyCPU > 0 {
+			sv := per(srv1 - srv0)
+			fmt.Printf("cpu per request in ed25519.Verify's CPU time (%v): client %.2f ×, server %.2f ×\n",
+				verifyCPU.Round(100*time.Nanosecond), float64(cl)/float64(verifyCPU), float64(sv)/float64(verifyCPU))
+		}
 		// With this client on the same cores, a server that did nothing
 		// but one ed25519.Verify per request could reach at most this
 		// ratio.

@@ -476,7 +476,8 @@ type errReader struct{ err error }
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 func (s *Server) verify(c *gin.Context) {
-	body, err := io.ReadAll(c.Request.Body)
+	body, release, err := readBody(c.Request)
+	defer release()
 	if err != nil {
 		s.fail(c, decodeReader(errReader{err}, nil))
 		return
@@ -511,7 +512,7 @@ func (s *Server) verify(c *gin.Context) {
 	if out.Valid {
 		s.app.Issuer.Seen(out.Agent, s.app.cfg.Now())
 	}
-	c.JSON(http.StatusOK, out)
+	writeVerifyResponse(c, &out)
 }
 
 func (s *Server) refresh(c *gin.Context) {

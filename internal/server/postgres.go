@@ -357,10 +357,11 @@ func (s *sharedNonces) Consume(nonce string, now time.Time) bool {
 // ownStatus is the status checker of the issuer's own credentials: on
 // PostgreSQL one that caches status bits for as long as no status change
 // has committed anywhere (one small read per check instead of two
-// transactions reading the lists).
+// transactions reading the lists); on bbolt one that answers from an
+// in-memory copy of the lists, dropped when a change commits (memStatus).
 func (a *App) ownStatus() verifier.StatusChecker {
 	if a.pg == nil {
-		return a.Issuer.StatusChecker()
+		return &memStatus{bits: a.Status.NewBitCache(0)}
 	}
 	return &cachedStatus{pg: a.pg, st: a.Status}
 }

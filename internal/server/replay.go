@@ -14,9 +14,12 @@ import (
 	"github.com/agentid/agentid/verifier"
 )
 
-// Buckets of the replay journals: holder NUL jti -> expiry (Unix ns, big
-// endian). The issuer's presentations and the verifier service's are kept
-// apart, as their in-memory caches are.
+// Buckets of the replay journals: each flush writes one lot (see
+// encodeLot: 0xFF and the lot's 8-byte number -> every record the flush
+// carries); earlier releases wrote one record per jti (holder NUL jti ->
+// expiry, Unix ns, big endian), which are still read. The issuer's
+// presentations and the verifier service's are kept apart, as their
+// in-memory caches are.
 const (
 	bucketReplayIssuer = "server.replay.issuer"
 	bucketReplayVerify = "server.replay.verify"
@@ -48,6 +51,7 @@ type journaledReplay struct {
 	pending []replayRec
 	err     error
 	lastGC  time.Time
+	lastLot uint64 // key of the last lot written or loaded (the writer's)
 
 	wake chan struct{}
 	stop chan struct{}
@@ -55,8 +59,8 @@ type journaledReplay struct {
 }
 
 type replayRec struct {
-	key []byte
-	exp int64
+	holder, jti string
+	exp         int64
 }
 
 // openReplay loads the journal in bucket and starts its writer.
@@ -68,6 +72,22 @@ func openReplay(ctx context.Context, db store.Store, bucket string, now func() t
 	var expired [][]byte
 	err := db.View(ctx, func(tx store.Tx) error {
 		return tx.Bucket(bucket).Range(nil, func(k, v []byte) error {
+			if isLotKey(k) {
+				j.lastLot = max(j.lastLot, binary.BigEndian.Uint64(k[1:]))
+				maxExp, ok := lotMaxExp(v)
+				if !ok {
+					return fmt.Errorf("server: replay journal %s: a lot of %d bytes", bucket, len(v))
+				}
+				if maxExp < n {
+					expired = append(expired, bytes.Clone(k))
+					return nil
+				}
+				return readLot(v, func(holder, jti []byte, exp int64) {
+					if exp >= n {
+						_ = j.mem.Record(string(holder), string(jti), time.Unix(0, exp), t)
+					}
+				})
+			}
 			if len(v) != 8 {
 				return fmt.Errorf("server: replay journal %s: a record of %d bytes", bucket, len(v))
 			}
@@ -125,10 +145,8 @@ func (j *journaledReplay) Record(holder, jti string, exp, now time.Time) error {
 	if err := j.mem.Record(holder, jti, exp, now); err != nil {
 		return err
 	}
-	k := make([]byte, 0, len(holder)+1+len(jti))
-	k = append(append(append(k, holder...), 0), jti...)
 	j.mu.Lock()
-	j.pending = append(j.pending, replayRec{key: k, exp: exp.UnixNano()})
+	j.pending = append(j.pending, replayRec{holder: holder, jti: jti, exp: exp.UnixNano()})
 	j.mu.Unlock()
 	select {
 	case j.wake <- struct{}{}:
@@ -176,12 +194,14 @@ func (j *journaledReplay) flush() {
 	if failed || (len(recs) == 0 && !gc) {
 		return
 	}
+	lot := j.lastLot
 	err := j.db.Update(context.Background(), func(tx store.Tx) error {
 		b := tx.Bucket(j.bucket)
-		var v [8]byte
-		for _, r := range recs {
-			binary.BigEndian.PutUint64(v[:], uint64(r.exp))
-			if err := b.Put(r.key, v[:]); err != nil {
+		if len(recs) > 0 {
+			// One record for the lot, under a key above every earlier
+			// lot's (the clock may have gone back since).
+			lot = max(j.lastLot+1, uint64(now.UnixNano()))
+			if err := b.Put(lotKey(lot), encodeLot(recs)); err != nil {
 				return err
 			}
 		}
@@ -191,7 +211,11 @@ func (j *journaledReplay) flush() {
 		var old [][]byte
 		n := now.UnixNano()
 		if err := b.Range(nil, func(k, v []byte) error {
-			if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < n {
+			if isLotKey(k) {
+				if e, ok := lotMaxExp(v); ok && e < n {
+					old = append(old, bytes.Clone(k))
+				}
+			} else if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < n {
 				old = append(old, bytes.Clone(k))
 			}
 			return nil
@@ -205,8 +229,11 @@ func (j *journaledReplay) flush() {
 		}
 		return nil
 	})
-	if gc && err == nil {
-		j.lastGC = now
+	if err == nil {
+		j.lastLot = lot
+		if gc {
+			j.lastGC = now
+		}
 	}
 	if err != nil && errors.Is(err, store.ErrUnavailable) {
 		// Keep the records, in order, for the retry.
