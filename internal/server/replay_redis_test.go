@@ -90,7 +90,9 @@ func newRedisReplay(tb testing.TB, sock, scope string) *redisReplay {
 	return &redisReplay{scope: scope, mem: verifier.NewMemoryReplayCache(0), conn: c, r: bufio.NewReader(c), w: bufio.NewWriter(c)}
 }
 
-func (r *redisReplay) Seen(holder, jti string, now time.Time) bool { return r.mem.Seen(holder, jti, now) }
+func (r *redisReplay) Seen(holder, jti string, now time.Time) bool {
+	return r.mem.Seen(holder, jti, now)
+}
 
 func (r *redisReplay) Record(holder, jti string, exp, now time.Time) error {
 	if r.mem.Seen(holder, jti, now) {
