@@ -127,30 +127,8 @@ func TestMCPExamples(t *testing.T) {
 	srv.await(t, "mcp-server: listening", 30*time.Second)
 
 	// The admin registers the agent for the MCP server, read-only.
-	ctx := context.Background()
 	adminKey := filepath.Join(data, server.AdminKeyFile)
-	admin, err := client.LoadKey(adminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := client.New(issuerURL, admin)
-	agent, err := client.GenerateKey(client.Ed25519)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agentFile := filepath.Join(dir, "agent.jwk")
-	if err := agent.WriteFile(agentFile); err != nil {
-		t.Fatal(err)
-	}
-	proof, err := cl.Proof(ctx, agent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss, err := cl.Issue(ctx, api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: []string{"calendar:read"},
-		Audiences: []string{resource}, Owner: "team-cal", Purpose: "read the calendar"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	agent, agentFile, iss := readOnlyAgent(t, issuerURL, adminKey, dir, resource)
 
 	// One call: the whole discovery, then the tool.
 	once := startProgram(t, mcpAgent, "--key", agentFile, "--server", resource)
@@ -226,28 +204,7 @@ func TestMCPPythonHost(t *testing.T) {
 		srv.await(t, "mcp-server: listening", 30*time.Second)
 	}
 
-	ctx := context.Background()
-	admin, err := client.LoadKey(filepath.Join(data, server.AdminKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := client.New(issuerURL, admin)
-	agent, err := client.GenerateKey(client.Ed25519)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agentFile := filepath.Join(dir, "agent.jwk")
-	if err := agent.WriteFile(agentFile); err != nil {
-		t.Fatal(err)
-	}
-	proof, err := cl.Proof(ctx, agent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.Issue(ctx, api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: []string{"calendar:read"},
-		Audiences: []string{bearerRes, dpopRes}, Owner: "team-cal", Purpose: "read the calendar"}); err != nil {
-		t.Fatal(err)
-	}
+	agent, agentFile, _ := readOnlyAgent(t, issuerURL, filepath.Join(data, server.AdminKeyFile), dir, bearerRes, dpopRes)
 	host := "../../examples/mcp-py-host/host.py"
 
 	ok := startProgram(t, py, host, agentFile, agent.DID, bearerRes)
@@ -267,4 +224,35 @@ func TestMCPPythonHost(t *testing.T) {
 	if code := dpop.cmd.ProcessState.ExitCode(); code != 1 {
 		t.Fatalf("host without the bearer switch: exit %d, want 1", code)
 	}
+}
+
+// readOnlyAgent has the admin (key file adminKey) register a new agent
+// with calendar:read for the resources, and writes its key to
+// dir/agent.jwk.
+func readOnlyAgent(t *testing.T, issuerURL, adminKey, dir string, resources ...string) (*client.Key, string, *api.Issued) {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := client.LoadKey(adminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := client.New(issuerURL, admin)
+	agent, err := client.GenerateKey(client.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentFile := filepath.Join(dir, "agent.jwk")
+	if err := agent.WriteFile(agentFile); err != nil {
+		t.Fatal(err)
+	}
+	proof, err := cl.Proof(ctx, agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := cl.Issue(ctx, api.IssueRequest{Agent: agent.DID, Proof: proof, Scopes: []string{"calendar:read"},
+		Audiences: resources, Owner: "team-cal", Purpose: "read the calendar"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return agent, agentFile, iss
 }

@@ -152,9 +152,8 @@ type sharedReplay struct {
 	table  string
 	single bool
 
-	mu      sync.Mutex
-	queue   []*replayReq
-	running bool
+	batches gather[*replayReq]
+	gcMu    sync.Mutex
 	lastGC  time.Time
 }
 
@@ -167,7 +166,15 @@ type replayReq struct {
 }
 
 func newSharedReplay(pg *pgstore.Store, scope string) *sharedReplay {
-	return &sharedReplay{pg: pg, scope: scope, mem: verifier.NewMemoryReplayCache(0), table: "agentid_replay"}
+	return newSharedReplayIn(pg, scope, "agentid_replay", false)
+}
+
+// newSharedReplayIn is newSharedReplay on another table, or with one
+// statement per Record (single), for the benchmarks' comparisons.
+func newSharedReplayIn(pg *pgstore.Store, scope, table string, single bool) *sharedReplay {
+	r := &sharedReplay{pg: pg, scope: scope, mem: verifier.NewMemoryReplayCache(0), table: table, single: single}
+	r.batches.run = r.insertBatch
+	return r
 }
 
 // Seen implements verifier.ReplayCache: what this replica accepted. What
@@ -189,13 +196,7 @@ func (r *sharedReplay) Record(holder, jti string, exp, now time.Time) error {
 		}
 		return q.err
 	}
-	r.mu.Lock()
-	r.queue = append(r.queue, q)
-	if !r.running {
-		r.running = true
-		go r.drain()
-	}
-	r.mu.Unlock()
+	r.batches.add(q)
 	<-q.done
 	if q.err != nil {
 		return q.err
@@ -211,28 +212,24 @@ SELECT $1, h, j, e FROM unnest($2::text[], $3::text[], $4::bigint[]) AS t(h, j, 
 ON CONFLICT (scope, holder, jti) DO UPDATE SET exp = excluded.exp WHERE r.exp < $5
 RETURNING holder, jti`
 
-func (r *sharedReplay) drain() {
-	for {
-		r.mu.Lock()
-		batch := r.queue
-		r.queue = nil
-		if len(batch) == 0 {
-			r.running = false
-			r.mu.Unlock()
-			return
-		}
-		now := batch[0].now
-		gc := time.Since(r.lastGC) > time.Minute
-		if gc {
-			r.lastGC = time.Now()
-		}
-		r.mu.Unlock()
-		r.insert(batch, now)
-		if gc {
+// insertBatch inserts a gathered batch; once a minute it then deletes
+// the expired rows of its scope, in its own goroutine, so that no batch
+// waits for the delete.
+func (r *sharedReplay) insertBatch(batch []*replayReq) {
+	now := batch[0].now
+	r.insert(batch, now)
+	r.gcMu.Lock()
+	gc := time.Since(r.lastGC) > time.Minute
+	if gc {
+		r.lastGC = time.Now()
+	}
+	r.gcMu.Unlock()
+	if gc {
+		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
 			_, _ = r.pg.Pool().Exec(ctx, "DELETE FROM "+r.table+" WHERE scope = $1 AND exp < $2", r.scope, now.UnixNano())
-			cancel()
-		}
+		}()
 	}
 }
 
@@ -363,7 +360,7 @@ func (a *App) ownStatus() verifier.StatusChecker {
 	if a.pg == nil {
 		return &memStatus{bits: a.Status.NewBitCache(0)}
 	}
-	return &cachedStatus{pg: a.pg, st: a.Status}
+	return newCachedStatus(a.pg, a.Status)
 }
 
 // cachedStatus answers as the issuer's own checker does (issuer's
@@ -384,10 +381,15 @@ type cachedStatus struct {
 
 	// Concurrent checks share generation reads: a check waits for the
 	// next read that starts after it asked (never one already in flight,
-	// which could predate a change acknowledged before the check began).
-	gmu      sync.Mutex
-	gwaiting []chan genResult
-	greading bool
+	// which could predate a change acknowledged before the check began):
+	// what gathers while a read is in flight is the next batch.
+	reads gather[chan genResult]
+}
+
+func newCachedStatus(pg *pgstore.Store, st *publish.Store) *cachedStatus {
+	c := &cachedStatus{pg: pg, st: st}
+	c.reads.run = c.readGeneration
+	return c
 }
 
 type genResult struct {
@@ -399,13 +401,7 @@ type genResult struct {
 // started after the call.
 func (c *cachedStatus) generation(ctx context.Context) (int64, error) {
 	ch := make(chan genResult, 1)
-	c.gmu.Lock()
-	c.gwaiting = append(c.gwaiting, ch)
-	if !c.greading {
-		c.greading = true
-		go c.readGenerations()
-	}
-	c.gmu.Unlock()
+	c.reads.add(ch)
 	select {
 	case r := <-ch:
 		return r.gen, r.err
@@ -414,25 +410,13 @@ func (c *cachedStatus) generation(ctx context.Context) (int64, error) {
 	}
 }
 
-// readGenerations answers the waiting checks, one query for all those
-// that asked before it started, until none is waiting.
-func (c *cachedStatus) readGenerations() {
-	for {
-		c.gmu.Lock()
-		waiting := c.gwaiting
-		c.gwaiting = nil
-		if len(waiting) == 0 {
-			c.greading = false
-			c.gmu.Unlock()
-			return
-		}
-		c.gmu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		g, err := c.pg.Generation(ctx, publish.TopicStatus)
-		cancel()
-		for _, ch := range waiting {
-			ch <- genResult{g, err}
-		}
+// readGeneration answers the waiting checks of a batch with one query.
+func (c *cachedStatus) readGeneration(waiting []chan genResult) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	g, err := c.pg.Generation(ctx, publish.TopicStatus)
+	cancel()
+	for _, ch := range waiting {
+		ch <- genResult{g, err}
 	}
 }
 

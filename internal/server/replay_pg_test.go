@@ -33,31 +33,7 @@ func TestSharedReplay(t *testing.T) {
 	a, b := newSharedReplay(st, "verify"), newSharedReplay(st, "verify")
 	now := time.Now()
 	exp := now.Add(time.Minute)
-	for round := range 5 {
-		jti := "jti-" + strconv.Itoa(round)
-		var accepted, replayed atomic.Int32
-		var wg sync.WaitGroup
-		for i := range 32 {
-			r := a
-			if i%2 == 1 {
-				r = b
-			}
-			wg.Go(func() {
-				switch err := r.Record("did:key:holder", jti, exp, now); {
-				case err == nil:
-					accepted.Add(1)
-				case errors.Is(err, verifier.ErrReplayed):
-					replayed.Add(1)
-				default:
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		if accepted.Load() != 1 || replayed.Load() != 31 {
-			t.Errorf("round %d: %d accepted, %d replayed; want 1 and 31", round, accepted.Load(), replayed.Load())
-		}
-	}
+	oneAccepted(t, a, b, exp, now)
 	// Expired: taken over once.
 	if err := a.Record("h", "short", now.Add(time.Second), now); err != nil {
 		t.Fatal(err)
@@ -94,8 +70,8 @@ func BenchmarkReplayRecord(b *testing.B) {
 	variants := []variant{
 		{"memory", nil}, // made for each b.N: a bounded cache refuses when full
 		{"unlogged-batched", newSharedReplay(st, "bench")},
-		{"unlogged-single", &sharedReplay{pg: st, scope: "bench", mem: verifier.NewMemoryReplayCache(0), table: "agentid_replay", single: true}},
-		{"logged-batched", &sharedReplay{pg: st, scope: "bench", mem: verifier.NewMemoryReplayCache(0), table: "agentid_replay_logged"}},
+		{"unlogged-single", newSharedReplayIn(st, "bench", "agentid_replay", true)},
+		{"logged-batched", newSharedReplayIn(st, "bench", "agentid_replay_logged", false)},
 	}
 	if _, err := exec.LookPath("redis-server"); err == nil {
 		variants = append(variants, variant{"redis-batched", newRedisReplay(b, startRedis(b), "bench")})
@@ -120,5 +96,37 @@ func BenchmarkReplayRecord(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// oneAccepted records, in each of 5 rounds, one jti 32 times at once,
+// alternately through a and b (two replicas' caches on one store): exactly
+// one Record must be accepted, every other refused as replayed.
+func oneAccepted(t *testing.T, a, b verifier.ReplayCache, exp, now time.Time) {
+	t.Helper()
+	for round := range 5 {
+		jti := "jti-" + strconv.Itoa(round)
+		var accepted, replayed atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 32 {
+			r := a
+			if i%2 == 1 {
+				r = b
+			}
+			wg.Go(func() {
+				switch err := r.Record("did:key:holder", jti, exp, now); {
+				case err == nil:
+					accepted.Add(1)
+				case errors.Is(err, verifier.ErrReplayed):
+					replayed.Add(1)
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if accepted.Load() != 1 || replayed.Load() != 31 {
+			t.Errorf("round %d: %d accepted, %d replayed; want 1 and 31", round, accepted.Load(), replayed.Load())
+		}
 	}
 }
