@@ -1,4 +1,4 @@
-package verifier_test
+package verifier
 
 import (
 	"syscall"
@@ -10,7 +10,8 @@ import (
 // the goroutine to its thread first), or 0 if unknown. Unlike wall time
 // it leaves out the time other processes took the CPU away.
 // clock_gettime(CLOCK_THREAD_CPUTIME_ID) counts in nanoseconds, where
-// getrusage may count in scheduler ticks.
+// getrusage may count in scheduler ticks. The external tests (package
+// verifier_test) reach it as ThreadCPU (threadcpu_test.go).
 func threadCPU() time.Duration {
 	const clockThreadCPUTime = 3
 	var ts syscall.Timespec

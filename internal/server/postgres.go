@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/agentid/agentid/did"
+	"github.com/agentid/agentid/internal/gather"
 	"github.com/agentid/agentid/keystore"
 	"github.com/agentid/agentid/reason"
 	"github.com/agentid/agentid/statuslist"
@@ -152,7 +153,7 @@ type sharedReplay struct {
 	table  string
 	single bool
 
-	batches gather[*replayReq]
+	batches gather.Gatherer[*replayReq]
 	gcMu    sync.Mutex
 	lastGC  time.Time
 }
@@ -173,7 +174,7 @@ func newSharedReplay(pg *pgstore.Store, scope string) *sharedReplay {
 // statement per Record (single), for the benchmarks' comparisons.
 func newSharedReplayIn(pg *pgstore.Store, scope, table string, single bool) *sharedReplay {
 	r := &sharedReplay{pg: pg, scope: scope, mem: verifier.NewMemoryReplayCache(0), table: table, single: single}
-	r.batches.run = r.insertBatch
+	r.batches.Run = r.insertBatch
 	return r
 }
 
@@ -196,7 +197,7 @@ func (r *sharedReplay) Record(holder, jti string, exp, now time.Time) error {
 		}
 		return q.err
 	}
-	r.batches.add(q)
+	r.batches.Add(q)
 	<-q.done
 	if q.err != nil {
 		return q.err
@@ -383,12 +384,12 @@ type cachedStatus struct {
 	// next read that starts after it asked (never one already in flight,
 	// which could predate a change acknowledged before the check began):
 	// what gathers while a read is in flight is the next batch.
-	reads gather[chan genResult]
+	reads gather.Gatherer[chan genResult]
 }
 
 func newCachedStatus(pg *pgstore.Store, st *publish.Store) *cachedStatus {
 	c := &cachedStatus{pg: pg, st: st}
-	c.reads.run = c.readGeneration
+	c.reads.Run = c.readGeneration
 	return c
 }
 
@@ -401,7 +402,7 @@ type genResult struct {
 // started after the call.
 func (c *cachedStatus) generation(ctx context.Context) (int64, error) {
 	ch := make(chan genResult, 1)
-	c.reads.add(ch)
+	c.reads.Add(ch)
 	select {
 	case r := <-ch:
 		return r.gen, r.err

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentid/agentid/internal/gather"
 	"github.com/agentid/agentid/verifier"
 )
 
@@ -70,7 +71,7 @@ type redisReplay struct {
 	scope string
 	mem   *verifier.MemoryReplayCache
 
-	batches gather[*replayReq]
+	batches gather.Gatherer[*replayReq]
 
 	conn net.Conn
 	r    *bufio.Reader
@@ -84,7 +85,7 @@ func newRedisReplay(tb testing.TB, sock, scope string) *redisReplay {
 	}
 	tb.Cleanup(func() { c.Close() })
 	r := &redisReplay{scope: scope, mem: verifier.NewMemoryReplayCache(0), conn: c, r: bufio.NewReader(c), w: bufio.NewWriter(c)}
-	r.batches.run = r.sendBatch
+	r.batches.Run = r.sendBatch
 	return r
 }
 
@@ -97,7 +98,7 @@ func (r *redisReplay) Record(holder, jti string, exp, now time.Time) error {
 		return verifier.ErrReplayed
 	}
 	q := &replayReq{holder: holder, jti: jti, exp: exp.UnixMilli(), now: now, done: make(chan struct{})}
-	r.batches.add(q)
+	r.batches.Add(q)
 	<-q.done
 	if q.err == nil {
 		_ = r.mem.Record(holder, jti, exp, now)

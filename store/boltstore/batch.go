@@ -3,7 +3,6 @@ package boltstore
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -33,38 +32,12 @@ var errTrySolo = errors.New("boltstore: run the function in a transaction of its
 // is its caller's.
 func (s *Store) batch(fn func(*bbolt.Tx) error) error {
 	c := &batchCall{fn: fn, err: make(chan error, 1)}
-	s.bmu.Lock()
-	s.pending = append(s.pending, c)
-	if !s.draining {
-		s.draining = true
-		go s.drain()
-	}
-	s.bmu.Unlock()
+	s.batches.Add(c)
 	err := <-c.err
 	if err == errTrySolo {
 		err = s.db.Update(fn)
 	}
 	return err
-}
-
-// drain commits the pending calls, a batch at a time, until none is left.
-func (s *Store) drain() {
-	for {
-		if s.delay > 0 {
-			time.Sleep(s.delay)
-		}
-		s.bmu.Lock()
-		n := min(len(s.pending), maxBatch)
-		if n == 0 {
-			s.draining = false
-			s.bmu.Unlock()
-			return
-		}
-		calls := s.pending[:n:n]
-		s.pending = s.pending[n:]
-		s.bmu.Unlock()
-		runBatch(s.db, calls)
-	}
 }
 
 // runBatch runs calls in one transaction, as bbolt's batch does: the

@@ -17,11 +17,11 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
 
+	"github.com/agentid/agentid/internal/gather"
 	"github.com/agentid/agentid/store"
 )
 
@@ -60,10 +60,8 @@ type Store struct {
 	db *bbolt.DB
 
 	// The group commit of Batch (batch.go).
-	delay    time.Duration
-	bmu      sync.Mutex
-	pending  []*batchCall
-	draining bool
+	// batches is Batch's group commit (batch.go).
+	batches gather.Gatherer[*batchCall]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -112,7 +110,9 @@ func Open(path string, opts *Options) (st *Store, err error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 	db.NoSync = o.NoSync
-	return &Store{db: db, delay: o.MaxBatchDelay}, nil
+	s := &Store{db: db}
+	s.batches = gather.Gatherer[*batchCall]{Run: func(calls []*batchCall) { runBatch(db, calls) }, Max: maxBatch, Delay: o.MaxBatchDelay}
+	return s, nil
 }
 
 // Path returns the file's path.

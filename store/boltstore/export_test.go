@@ -33,7 +33,5 @@ func TxID(s *Store) int {
 
 // Pending is how many Batch callers wait for the next commit.
 func Pending(s *Store) int {
-	s.bmu.Lock()
-	defer s.bmu.Unlock()
-	return len(s.pending)
+	return s.batches.Waiting()
 }

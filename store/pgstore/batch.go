@@ -28,32 +28,9 @@ func (s *Store) Batch(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	defer s.leave()
 	c := &call{ctx: ctx, fn: fn, done: make(chan struct{})}
-	s.bmu.Lock()
-	s.pending = append(s.pending, c)
-	if !s.draining {
-		s.draining = true
-		go s.drain()
-	}
-	s.bmu.Unlock()
+	s.batches.Add(c)
 	<-c.done
 	return c.err
-}
-
-// drain commits the pending calls, a batch at a time, until none is left.
-func (s *Store) drain() {
-	for {
-		s.bmu.Lock()
-		n := min(len(s.pending), s.o.MaxBatch)
-		if n == 0 {
-			s.draining = false
-			s.bmu.Unlock()
-			return
-		}
-		calls := s.pending[:n:n]
-		s.pending = s.pending[n:]
-		s.bmu.Unlock()
-		s.runBatch(calls)
-	}
 }
 
 func (s *Store) runBatch(calls []*call) {

@@ -64,6 +64,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/agentid/agentid/internal/gather"
 	"github.com/agentid/agentid/store"
 )
 
@@ -104,9 +105,8 @@ type Store struct {
 	// wait for the advisory lock, rather than a connection per writer.
 	wmu sync.Mutex
 
-	bmu      sync.Mutex
-	pending  []*call
-	draining bool
+	// batches is Batch's group commit (batch.go).
+	batches gather.Gatherer[*call]
 
 	// id tells this store's announcements from other stores'.
 	id         string
@@ -150,7 +150,9 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		pool.Close()
 		return nil, mapErr(fmt.Errorf("pgstore: migrate: %w", err))
 	}
-	return &Store{pool: pool, o: o, id: newID()}, nil
+	s := &Store{pool: pool, o: o, id: newID()}
+	s.batches = gather.Gatherer[*call]{Run: s.runBatch, Max: o.MaxBatch}
+	return s, nil
 }
 
 // Pool returns the store's connection pool, for other users of the same
