@@ -170,20 +170,19 @@ func (is *Issuer) Issue(ctx context.Context, actor *Principal, r IssueRequest) (
 			out, err = is.requestApproval(ctx, actor, ev, a, ttl, reg.Sub(now), need, now)
 			return err
 		}
-		// The signing key is fetched before the transaction, never by
-		// opening a second one inside it.
-		signer, err := is.Signer(ctx)
-		if err != nil {
-			return err
-		}
 		var rc *recordedCredential
 		err = is.db.Batch(ctx, func(tx store.Tx) error {
 			if tx.Bucket(bucketAgents).Get([]byte(a.DID)) != nil {
 				return fail(KindConflict, CodeAgentExists, "agent %s is already registered", a.DID)
 			}
+			// The signing key as of this transaction (read in it, never
+			// by opening a second one inside it).
+			signer, err := is.signerTx(tx)
+			if err != nil {
+				return err
+			}
 			rec := *a
 			rec.Credentials = nil
-			var err error
 			rc, err = is.recordTx(tx, signer, &rec, actor.DID, now, audit.ActionAgentIssue)
 			return err
 		})
@@ -378,10 +377,6 @@ func (is *Issuer) Refresh(ctx context.Context, presentation, method, url string)
 			return fromReason(err, KindForbidden)
 		}
 		ev.Credential = old.ID
-		signer, err := is.Signer(ctx)
-		if err != nil {
-			return err
-		}
 		err = is.db.Batch(ctx, func(tx store.Tx) error {
 			var a agentRecord
 			if ok, err := getJSON(tx, bucketAgents, holder, &a); err != nil || !ok {
@@ -434,6 +429,10 @@ func (is *Issuer) Refresh(ctx context.Context, presentation, method, url string)
 			// checked before it (the agent's record is read here), so a
 			// credential the schema refuses must roll the refresh back,
 			// or the agent's current credential would be one it never got.
+			signer, err := is.signerTx(tx)
+			if err != nil {
+				return err
+			}
 			iss, err := is.issueTx(tx, signer, &a, holder, now, audit.ActionCredentialRefresh)
 			out = iss
 			return err

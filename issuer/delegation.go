@@ -160,10 +160,6 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 		if err := is.checkDraft(draft, now); err != nil {
 			return err
 		}
-		signer, err := is.Signer(ctx)
-		if err != nil {
-			return err
-		}
 		var rc *recordedCredential
 		err = is.db.Batch(ctx, func(tx store.Tx) error {
 			out, rc = nil, nil
@@ -214,7 +210,10 @@ func (is *Issuer) IssueAsAgent(ctx context.Context, presentation, method, url st
 				out = iss
 				return err
 			}
-			var err error
+			signer, err := is.signerTx(tx)
+			if err != nil {
+				return err
+			}
 			rc, err = is.recordTx(tx, signer, child, parentDID, now, audit.ActionAgentIssue)
 			return err
 		})

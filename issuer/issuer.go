@@ -255,6 +255,16 @@ func (is *Issuer) Signer(ctx context.Context) (jws.Signer, error) {
 	return &didSigner{Signer: s, kid: is.did + "#" + s.KeyID()}, nil
 }
 
+// signerTx is Signer inside tx: the primary key as of tx's snapshot, read
+// without a transaction of its own (keystore.Store.SignerTx).
+func (is *Issuer) signerTx(tx store.Tx) (jws.Signer, error) {
+	s, err := is.keys.SignerTx(tx, KeyName)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: signer: %w", err)
+	}
+	return &didSigner{Signer: s, kid: is.did + "#" + s.KeyID()}, nil
+}
+
 type didSigner struct {
 	*keystore.Signer
 	kid string

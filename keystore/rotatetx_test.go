@@ -166,3 +166,80 @@ func TestRotateTxErrors(t *testing.T) {
 		t.Errorf("PublicKeys() after refused RotateTx calls = %v, want %v", kids(after), kids(before))
 	}
 }
+
+// TestSignerTx: inside a transaction, SignerTx gives the primary key of
+// that transaction's snapshot — the one a RotateTx before it in the same
+// transaction made — and a rolled-back rotation leaves nothing behind in
+// the cache: Signer and SignerTx afterwards give the old primary.
+func TestSignerTx(t *testing.T) {
+	s := newTestStore(t, nil)
+	ctx := t.Context()
+	if err := s.Create(ctx, "issuer", Ed25519); err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	if err := s.db.View(ctx, func(tx store.Tx) error {
+		sg, err := s.SignerTx(tx, "issuer")
+		if err == nil {
+			first = sg.KeyID()
+		}
+		return err
+	}); err != nil || first == "" {
+		t.Fatalf("SignerTx in a read transaction: %q, %v", first, err)
+	}
+	if sg, err := s.Signer(ctx, "issuer"); err != nil || sg.KeyID() != first {
+		t.Fatalf("Signer = %v, %v; want %s", sg, err, first)
+	}
+
+	errCaller := errors.New("caller failed")
+	err := s.db.Update(ctx, func(tx store.Tx) error {
+		nk, err := s.RotateTx(tx, "issuer")
+		if err != nil {
+			return err
+		}
+		sg, err := s.SignerTx(tx, "issuer")
+		if err != nil {
+			return err
+		}
+		if sg.KeyID() != nk.KID || sg.KeyID() == first {
+			t.Errorf("SignerTx after RotateTx in the same transaction = %s, want the new key %s", sg.KeyID(), nk.KID)
+		}
+		return errCaller
+	})
+	if !errors.Is(err, errCaller) {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	cached := s.cache["issuer"]
+	s.mu.Unlock()
+	if cached == nil || cached.signer.KeyID() != first {
+		t.Fatal("the rolled-back rotation's keyset was cached")
+	}
+	if sg, err := s.Signer(ctx, "issuer"); err != nil || sg.KeyID() != first {
+		t.Fatalf("Signer after the rollback = %v, %v; want the old primary %s", sg, err, first)
+	}
+	if err := s.db.Update(ctx, func(tx store.Tx) error {
+		sg, err := s.SignerTx(tx, "issuer")
+		if err == nil && sg.KeyID() != first {
+			t.Errorf("SignerTx after the rollback = %s, want %s", sg.KeyID(), first)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A committed rotation is what the next transaction signs with.
+	nk, err := s.Rotate(ctx, "issuer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.View(ctx, func(tx store.Tx) error {
+		sg, err := s.SignerTx(tx, "issuer")
+		if err == nil && sg.KeyID() != nk.KID {
+			t.Errorf("SignerTx after Rotate = %s, want %s", sg.KeyID(), nk.KID)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

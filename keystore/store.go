@@ -198,6 +198,31 @@ func (s *Store) Signer(ctx context.Context, name string) (*Signer, error) {
 	return l.signer, nil
 }
 
+// SignerTx is Signer inside the caller's transaction: the keyset's
+// generation is read in tx, so that a write transaction signs with the
+// primary key of its own snapshot without opening a second transaction
+// (on a shared database, one round trip fewer per issuance). A keyset
+// decrypted afresh in a read-write transaction is cached only once tx
+// commits (tx may have rotated it and roll back).
+func (s *Store) SignerTx(tx store.Tx, name string) (*Signer, error) {
+	if err := checkArgs(context.Background(), name); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	cached := s.cache[name]
+	s.mu.Unlock()
+	l, err := s.loadTx(tx, name, cached)
+	if err != nil {
+		return nil, err
+	}
+	if tx.Writable() {
+		tx.OnCommit(func() { s.keep(name, cached, l) })
+	} else {
+		s.keep(name, cached, l)
+	}
+	return l.signer, nil
+}
+
 // PublicKeys returns every key of keyset name that still verifies (all keys
 // not retired): the primary key first, then the others newest first.
 func (s *Store) PublicKeys(ctx context.Context, name string) ([]PublicKey, error) {
@@ -331,32 +356,43 @@ func (s *Store) load(ctx context.Context, name string) (*loaded, error) {
 		err error
 	)
 	err = s.db.View(ctx, func(tx store.Tx) error {
-		rec, err := getRecord(tx, name)
-		if err != nil {
-			return err
-		}
-		if cached != nil && cached.gen == rec.Gen {
-			l = cached
-			return nil
-		}
-		h, alg, keys, rec, err := s.get(tx, name)
-		if err != nil {
-			return err
-		}
-		l, err = newLoaded(name, h, alg, keys, rec)
+		l, err = s.loadTx(tx, name, cached)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if l != cached {
-		s.mu.Lock()
-		if c := s.cache[name]; c == nil || c.gen < l.gen {
-			s.cache[name] = l
-		}
-		s.mu.Unlock()
-	}
+	s.keep(name, cached, l)
 	return l, nil
+}
+
+// loadTx reads keyset name's generation in tx and returns cached when it
+// is current, else the keyset decrypted afresh.
+func (s *Store) loadTx(tx store.Tx, name string, cached *loaded) (*loaded, error) {
+	rec, err := getRecord(tx, name)
+	if err != nil {
+		return nil, err
+	}
+	if cached != nil && cached.gen == rec.Gen {
+		return cached, nil
+	}
+	h, alg, keys, rec, err := s.get(tx, name)
+	if err != nil {
+		return nil, err
+	}
+	return newLoaded(name, h, alg, keys, rec)
+}
+
+// keep caches l, loaded in place of cached, unless a newer one is there.
+func (s *Store) keep(name string, cached, l *loaded) {
+	if l == cached {
+		return
+	}
+	s.mu.Lock()
+	if c := s.cache[name]; c == nil || c.gen < l.gen {
+		s.cache[name] = l
+	}
+	s.mu.Unlock()
 }
 
 func newLoaded(name string, h *keyset.Handle, alg Algorithm, keys []tinkKey, rec *record) (*loaded, error) {
