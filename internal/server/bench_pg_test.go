@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"net/http"
 	"runtime"
 	"testing"
 	"time"
 
-	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/client"
 	"github.com/agentid/agentid/internal/pgtest"
 	"github.com/agentid/agentid/verifier"
@@ -41,14 +39,8 @@ func benchVerifyOn(b *testing.B, ts *testServer) {
 	ctx := context.Background()
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	agent, _ := client.KeyFromSigner(priv)
-	proof, err := ts.admin.Proof(ctx, agent)
+	out, err := ts.issue(b, ts.admin, agent, []string{"calendar:read"})
 	if err != nil {
-		b.Fatal(err)
-	}
-	var out api.Issued
-	if err := ts.admin.Do(ctx, http.MethodPost, "/v1/agents", api.IssueRequest{Agent: agent.DID, Proof: proof,
-		Scopes: []string{"calendar:read"}, Audiences: []string{"https://calendar.example.com"}, TTL: api.Duration(time.Hour),
-		Owner: "bench", Purpose: "bench"}, &out); err != nil {
 		b.Fatal(err)
 	}
 	app := ts.app

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"github.com/agentid/agentid/api"
-	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -70,14 +68,8 @@ func benchVerifyAudit(b *testing.B, withAudit, journal bool) {
 	ctx := context.Background()
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	agent, _ := client.KeyFromSigner(priv)
-	proof, err := ts.admin.Proof(ctx, agent)
+	out, err := ts.issue(b, ts.admin, agent, []string{"calendar:read"})
 	if err != nil {
-		b.Fatal(err)
-	}
-	var out api.Issued
-	if err := ts.admin.Do(ctx, http.MethodPost, "/v1/agents", api.IssueRequest{Agent: agent.DID, Proof: proof,
-		Scopes: []string{"calendar:read"}, Audiences: []string{"https://calendar.example.com"}, TTL: api.Duration(time.Hour),
-		Owner: "bench", Purpose: "bench"}, &out); err != nil {
 		b.Fatal(err)
 	}
 	app := ts.app
