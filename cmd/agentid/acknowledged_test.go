@@ -28,10 +28,11 @@ type indexClaims struct {
 func (c *indexClaims) claim(ic issuedCred) {
 	c.t.Helper()
 	for _, e := range ic.entries {
-		if prev, ok := c.used[e.ID]; ok {
-			c.t.Errorf("status entry %s handed out to %s and %s", e.ID, prev, ic.id)
+		k := e.StatusListCredential + "#" + e.StatusListIndex
+		if prev, ok := c.used[k]; ok {
+			c.t.Errorf("status entry %s handed out to %s and %s", k, prev, ic.id)
 		}
-		c.used[e.ID] = ic.id
+		c.used[k] = ic.id
 	}
 }
 

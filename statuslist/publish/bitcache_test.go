@@ -39,15 +39,15 @@ func TestBitCacheFollowsChanges(t *testing.T) {
 		if err := s.Set(ctx, st.entry, st.set); err != nil {
 			t.Fatalf("%s: Set = %v", st.name, err)
 		}
-		want[st.entry.ID] = st.set
+		want[entryKey(st.entry)] = st.set
 		for i := 0; i < 2; i++ { // a fill, then a read from memory
 			for _, e := range []vc.StatusEntry{rev, sus, other} {
 				got, err := c.Status(ctx, e)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got != want[e.ID] {
-					t.Fatalf("%s: cached Status(%s) = %v, want %v", st.name, e.ID, got, want[e.ID])
+				if got != want[entryKey(e)] {
+					t.Fatalf("%s: cached Status(%s) = %v, want %v", st.name, entryKey(e), got, want[entryKey(e)])
 				}
 			}
 		}
