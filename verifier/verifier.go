@@ -26,6 +26,22 @@ type StatusChecker interface {
 	Check(ctx context.Context, issuer string, entries []vc.StatusEntry) error
 }
 
+// ProvisionalStatus is a StatusChecker that can answer from what it holds
+// without first asking its source whether that is current, and confirm
+// it later, once the presentation's jti is recorded (as the issuer
+// service does on PostgreSQL, where the record and the confirmation are
+// one statement). A Verifier whose StatusChecker implements it calls
+// CheckHeld where it would call Check; when CheckHeld answers ok (nil
+// error) with a confirm function, the verifier calls confirm after the
+// replay record and refuses with its error, if any. CheckHeld returns
+// ok=false when it cannot answer from what it holds; the verifier then
+// calls Check. A refusal is never provisional: CheckHeld reports a set
+// bit as ok=false, so that Check decides.
+type ProvisionalStatus interface {
+	StatusChecker
+	CheckHeld(ctx context.Context, issuer string, entries []vc.StatusEntry) (confirm func(context.Context) error, ok bool)
+}
+
 // Request describes the request a presentation is offered for.
 type Request struct {
 	// Audience is the resource API's identifier; empty means the
@@ -441,11 +457,17 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 		// A credential that cannot be revoked is not accepted: fail closed.
 		return nil, reason.New(reason.StatusUnavailable, "verifier: credential has no revocation status entry")
 	}
-	if err := sl.outside(ctx, func() error { return v.status.Check(ctx, c.Issuer.ID, c.CredentialStatus) }); err != nil {
-		if _, ok := reason.CodeOf(err); !ok {
-			err = reason.Wrap(reason.StatusUnavailable, "verifier: status check failed", err)
+	var confirm func(context.Context) error
+	if ps, ok := v.status.(ProvisionalStatus); ok {
+		confirm, ok = ps.CheckHeld(ctx, c.Issuer.ID, c.CredentialStatus)
+		if !ok {
+			confirm = nil
 		}
-		return nil, v.blame(ctx, c, err)
+	}
+	if confirm == nil {
+		if err := sl.outside(ctx, func() error { return v.status.Check(ctx, c.Issuer.ID, c.CredentialStatus) }); err != nil {
+			return nil, v.statusErr(ctx, c, err)
+		}
 	}
 	for _, s := range req.Scopes {
 		if !contains(c.CredentialSubject.Scopes, s) {
@@ -465,6 +487,14 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 	if err := v.commit(p, now); err != nil {
 		return nil, &HolderError{Err: err}
 	}
+	if confirm != nil {
+		// The status answered from what the checker held, now confirmed
+		// (or checked again) after the record. A refusal here leaves the
+		// jti recorded: the presentation is spent either way.
+		if err := confirm(ctx); err != nil {
+			return nil, v.statusErr(ctx, c, err)
+		}
+	}
 	r := &Result{
 		Agent:        c.CredentialSubject.ID,
 		Issuer:       c.Issuer.ID,
@@ -482,6 +512,16 @@ func (v *Verifier) verify(ctx context.Context, presentation string, req Request,
 		r.ExpiresAt = *c.ValidUntil
 	}
 	return r, nil
+}
+
+// statusErr is the refusal for a status check's error: its own reason
+// code, or status_unavailable, with the ancestor named when a delegated
+// credential's ancestor is the cause.
+func (v *Verifier) statusErr(ctx context.Context, c *vc.Credential, err error) error {
+	if _, ok := reason.CodeOf(err); !ok {
+		err = reason.Wrap(reason.StatusUnavailable, "verifier: status check failed", err)
+	}
+	return v.blame(ctx, c, err)
 }
 
 // VerifyHolder checks a presentation as proof that its holder made this

