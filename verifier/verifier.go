@@ -31,12 +31,12 @@ type StatusChecker interface {
 // it later, once the presentation's jti is recorded (as the issuer
 // service does on PostgreSQL, where the record and the confirmation are
 // one statement). A Verifier whose StatusChecker implements it calls
-// CheckHeld where it would call Check; when CheckHeld answers ok (nil
-// error) with a confirm function, the verifier calls confirm after the
-// replay record and refuses with its error, if any. CheckHeld returns
-// ok=false when it cannot answer from what it holds; the verifier then
-// calls Check. A refusal is never provisional: CheckHeld reports a set
-// bit as ok=false, so that Check decides.
+// CheckHeld where it would call Check. When CheckHeld answers ok, what it
+// holds says every entry is clear, and the verifier calls confirm once
+// the jti is recorded, refusing with confirm's error if there is one (the
+// presentation is spent then). CheckHeld answers ok=false when it cannot
+// answer from what it holds, or when what it holds has a bit set: a
+// refusal is never provisional, the verifier calls Check and it decides.
 type ProvisionalStatus interface {
 	StatusChecker
 	CheckHeld(ctx context.Context, issuer string, entries []vc.StatusEntry) (confirm func(context.Context) error, ok bool)
