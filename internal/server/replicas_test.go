@@ -109,6 +109,25 @@ func (r *replica) verifyOn(t *testing.T, vp string) api.VerifyResponse {
 	return res
 }
 
+// expectVerify presents cred, signed by agent, to r's verifier service and
+// fails the test unless the answer is valid (want "") or refused with the
+// reason code want.
+func (r *replica) expectVerify(t *testing.T, agent *client.Key, cred, want string) {
+	t.Helper()
+	vp, err := agent.Present(client.PresentOptions{Credential: cred, Audience: "https://calendar.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.verifyOn(t, vp)
+	got := ""
+	if res.Error != nil {
+		got = string(res.Error.Code)
+	}
+	if res.Valid != (want == "") || got != want {
+		t.Fatalf("replica %s: valid %v, code %q; want code %q", r.addr, res.Valid, got, want)
+	}
+}
+
 // events subscribes to r's status feed and returns the data lines it
 // receives.
 func (r *replica) events(t *testing.T) <-chan string {
@@ -428,18 +447,7 @@ func TestReplicaStatusChangeSeenAtOnce(t *testing.T) {
 	}
 	check := func(want string) {
 		t.Helper()
-		vp, err := agent.Present(client.PresentOptions{Credential: out.Credential, Audience: "https://calendar.example.com"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := a.verifyOn(t, vp)
-		got := ""
-		if res.Error != nil {
-			got = string(res.Error.Code)
-		}
-		if res.Valid != (want == "") || got != want {
-			t.Fatalf("replica A: valid %v, code %q; want code %q", res.Valid, got, want)
-		}
+		a.expectVerify(t, agent, out.Credential, want)
 	}
 	check("") // A caches the status as clear
 	for _, step := range []struct{ action, want string }{
@@ -471,18 +479,7 @@ func TestReplicaVerifyConfirmsInRecord(t *testing.T) {
 	}
 	verify := func(want string) {
 		t.Helper()
-		vp, err := agent.Present(client.PresentOptions{Credential: out.Credential, Audience: "https://calendar.example.com"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := r.verifyOn(t, vp)
-		got := ""
-		if res.Error != nil {
-			got = string(res.Error.Code)
-		}
-		if res.Valid != (want == "") || got != want {
-			t.Fatalf("valid %v, code %q; want code %q", res.Valid, got, want)
-		}
+		r.expectVerify(t, agent, out.Credential, want)
 	}
 	verify("") // fills the cache
 	before := cs.genReads.Load()
