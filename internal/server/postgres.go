@@ -447,7 +447,7 @@ func (c *cachedStatus) CheckHeld(ctx context.Context, iss string, entries []vc.S
 		return nil, false
 	}
 	for _, e := range entries {
-		if set, ok := m[e.StatusPurpose+"\x00"+e.StatusListCredential+"\x00"+e.StatusListIndex]; !ok || set {
+		if set, ok := m[cacheKey(e)]; !ok || set {
 			c.mu.Unlock()
 			return nil, false
 		}
@@ -496,6 +496,11 @@ func (c *cachedStatus) readGeneration(waiting []chan genResult) {
 	}
 }
 
+// cacheKey names an entry's bit in cachedStatus's cache.
+func cacheKey(e vc.StatusEntry) string {
+	return e.StatusPurpose + "\x00" + e.StatusListCredential + "\x00" + e.StatusListIndex
+}
+
 // maxCachedEntries bounds the cache; past it, it starts again.
 const maxCachedEntries = 1 << 20
 
@@ -508,7 +513,7 @@ func (c *cachedStatus) Check(ctx context.Context, iss string, entries []vc.Statu
 		return reason.Wrap(reason.StatusUnavailable, "status list", err)
 	}
 	for _, e := range entries {
-		key := e.StatusPurpose + "\x00" + e.StatusListCredential + "\x00" + e.StatusListIndex
+		key := cacheKey(e)
 		c.mu.Lock()
 		if c.gen != g || c.m == nil || len(c.m) > maxCachedEntries {
 			if g < c.gen {

@@ -361,7 +361,7 @@ func (s *Store) AllocateTx(tx store.Tx, p Purpose) (vc.StatusEntry, error) {
 	// validation process" (Bitstring Status List v1.0 §2.1); leaving it
 	// out makes every credential about 55 bytes shorter an entry, which
 	// a delegated credential, carrying two entries per ancestor, feels
-	// most (docs/decisions.md, "Status entries without id").
+	// most (docs/decisions.md, "Status entries carry no id").
 	return vc.StatusEntry{
 		Type:                 statuslist.EntryType,
 		StatusPurpose:        string(p),
