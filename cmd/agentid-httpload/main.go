@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -45,7 +46,7 @@ func main() {
 	rate := flag.Int("presentations-per-second", 20000, "presentations to prepare per second of -duration")
 	baseline := flag.Duration("baseline", 3*time.Second, "how long to measure the raw ed25519.Verify baseline")
 	open := flag.Int("rate", 0, "open loop: send this many requests per second in all, spread over the connections, latency measured from each request's scheduled time (0: closed loop, as fast as answered)")
-	serverPID := flag.Int("server-pid", 0, "process id of the server, when on this machine: report its CPU time per verification from /proc (0: not reported)")
+	serverPID := flag.Int("server-pid", 0, "process id of the server, when on this machine: report its CPU time per verification from /proc, its child processes included (serve runs the server in a supervised child on Linux) (0: not reported)")
 	path := flag.String("path", "/v1/verify", "path the verifications are posted to (/v1/floor: the HTTP floor served by internal/server's TestHTTPFloorServe)")
 	flag.Parse()
 	if err := run(*srv, *keyFile, *path, *duration, *conc, *rate, *baseline, *open, *serverPID); err != nil {
@@ -226,6 +227,47 @@ func processCPU(pid int) (time.Duration, error) {
 	if pid == 0 {
 		return 0, nil
 	}
+	// `agentid serve` on Linux serves from a supervised child process:
+	// the CPU of pid is its own and its descendants'.
+	var total time.Duration
+	for todo := []int{pid}; len(todo) > 0; {
+		p := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		d, err := ownCPU(p)
+		if err != nil {
+			if p != pid && errors.Is(err, os.ErrNotExist) {
+				continue // a child that ended meanwhile
+			}
+			return 0, err
+		}
+		total += d
+		todo = append(todo, children(p)...)
+	}
+	return total, nil
+}
+
+// children lists pid's child processes (from each thread's
+// /proc/PID/task/TID/children).
+func children(pid int) []int {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// ownCPU is the user and system CPU time of process pid (all its
+// threads), from /proc/PID/stat.
+func ownCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, fmt.Errorf("-server-pid: %w", err)
