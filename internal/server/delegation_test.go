@@ -268,3 +268,36 @@ func TestSubAgentOverHTTPRefusals(t *testing.T) {
 		t.Fatalf("someone else's credential: %v", err)
 	}
 }
+
+// A task (job) id is any string of up to 256 bytes: one holding a slash,
+// a space or a percent sign is retired by task like any other, through
+// the client's escaped path (not "no such endpoint"), and only its own
+// job's agents are.
+func TestRetireTaskEscaped(t *testing.T) {
+	ts := start(t, t.TempDir())
+	ctx := context.Background()
+	tasks := []string{"ci/run 7", "ci", "50%/x?y#z"}
+	dids := map[string]string{}
+	for _, task := range tasks {
+		k := newKey(t)
+		proof, _ := ts.admin.Proof(ctx, k)
+		if _, err := ts.admin.Issue(ctx, api.IssueRequest{Agent: k.DID, Proof: proof, Scopes: []string{"calendar:read"},
+			Audiences: []string{calendar}, Owner: "o", Purpose: "p", Task: task}); err != nil {
+			t.Fatal(err)
+		}
+		dids[task] = k.DID
+	}
+	for _, task := range []string{"ci/run 7", "50%/x?y#z"} {
+		got, err := ts.admin.RetireTask(ctx, task)
+		if err != nil {
+			t.Fatalf("retire task %q: %v", task, err)
+		}
+		if len(got) != 1 || got[0].DID != dids[task] || got[0].Status != api.StatusRetired {
+			t.Fatalf("retire task %q: %+v; want its one agent, retired", task, got)
+		}
+	}
+	a, err := ts.admin.Agent(ctx, dids["ci"])
+	if err != nil || a.Status != api.StatusActive {
+		t.Fatalf("the agent of task \"ci\": %+v, %v; want still active", a, err)
+	}
+}

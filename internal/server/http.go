@@ -200,6 +200,11 @@ func (s *Server) routes() *gin.Engine {
 		c.Abort()
 	}), s.observe)
 	r.HandleMethodNotAllowed = true
+	// Route on the escaped path, so that a path parameter may hold any
+	// character its client escaped — a task (job) id such as "ci/run 7"
+	// in /v1/jobs/ci%2Frun%207/retire — and is unescaped once matched.
+	// The request binding (htu) compares escaped paths as well.
+	r.UseRawPath = true
 	r.NoRoute(func(c *gin.Context) { problem.Write(c.Writer, http.StatusNotFound, "not_found", "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) {
 		problem.Write(c.Writer, http.StatusMethodNotAllowed, "method_not_allowed", "")
