@@ -7,6 +7,7 @@
 #
 #   scripts/perf-postgres.sh [OUT] [DURATION]     (ONLY='*verify' for a subset)
 #
+# WARM=8s first sends the same load, unmeasured, to each server.
 # PGSET='-c commit_delay=100' adds server settings to the throwaway
 # cluster (fsync and synchronous_commit stay on unless named). STATS=1
 # loads pg_stat_statements and writes, per PostgreSQL run, the statements
@@ -91,7 +92,12 @@ run() {
 		fi
 		;;
 	esac
-	echo "== $name: $mode, $kind, $conc connections, $dur"
+	if [ -n "${WARM:-}" ]; then
+		# An unmeasured run first, the same load, so that the measured one
+		# sees a server (and database) in its steady state, as in production.
+		"$bin/loadgen" -mode "$mode" -server $URL -key "$data/admin.jwk" -duration "$WARM" -concurrency "$conc" "${connect[@]}" >"$out/$name-warm.txt"
+	fi
+	echo "== $name: $mode, $kind, $conc connections, $dur${WARM:+, after a $WARM warm-up}"
 	local a0 d0 a1 d1 lp
 	"$bin/loadgen" -mode "$mode" -server $URL -key "$data/admin.jwk" -duration "$dur" -concurrency "$conc" "${connect[@]}" >"$out/$name.txt" &
 	lp=$!
