@@ -279,13 +279,7 @@ func TestRetireTaskEscaped(t *testing.T) {
 	tasks := []string{"ci/run 7", "ci", "50%/x?y#z"}
 	dids := map[string]string{}
 	for _, task := range tasks {
-		k := newKey(t)
-		proof, _ := ts.admin.Proof(ctx, k)
-		if _, err := ts.admin.Issue(ctx, api.IssueRequest{Agent: k.DID, Proof: proof, Scopes: []string{"calendar:read"},
-			Audiences: []string{calendar}, Owner: "o", Purpose: "p", Task: task}); err != nil {
-			t.Fatal(err)
-		}
-		dids[task] = k.DID
+		dids[task] = ts.taskRoot(t, task).key.DID
 	}
 	for _, task := range []string{"ci/run 7", "50%/x?y#z"} {
 		got, err := ts.admin.RetireTask(ctx, task)
