@@ -26,14 +26,16 @@ func TestBatchGroupCommit(t *testing.T) {
 	ctx := context.Background()
 	before := boltstore.TxID(st)
 	hold, held := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		err := st.Batch(ctx, func(tx store.Tx) error {
-			select {
-			case held <- struct{}{}:
+			// Held on its first run only, whenever the test goroutine
+			// gets to wait for it (a select with a default raced it).
+			once.Do(func() {
+				close(held)
 				<-hold
-			default: // run again: not held twice
-			}
+			})
 			return tx.Bucket("b").Put([]byte("first"), []byte("1"))
 		})
 		if err != nil {
