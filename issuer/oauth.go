@@ -172,16 +172,18 @@ func (a *AuthServer) Metadata() *oauth.ServerMetadata {
 		// itself, which refuses every authorization request, so that
 		// clients that insist on the member (the MCP TypeScript SDK) read
 		// the metadata.
-		AuthorizationEndpoint:                      u + "/oauth/authorize",
-		ResponseTypesSupported:                     []string{"code"},
-		GrantTypesSupported:                        []string{oauth.GrantClientCredentials, oauth.GrantTokenExchange},
-		TokenEndpointAuthMethodsSupported:          []string{"private_key_jwt"},
-		TokenEndpointAuthSigningAlgValuesSupported: oauth.SigningAlgs,
-		IntrospectionEndpointAuthMethodsSupported:  []string{"private_key_jwt"},
-		RevocationEndpointAuthMethodsSupported:     []string{"private_key_jwt"},
-		DPoPSigningAlgValuesSupported:              oauth.SigningAlgs,
-		CodeChallengeMethodsSupported:              []string{"S256"},
-		DID:                                        a.is.did,
+		AuthorizationEndpoint:                              u + "/oauth/authorize",
+		ResponseTypesSupported:                             []string{"code"},
+		GrantTypesSupported:                                []string{oauth.GrantClientCredentials, oauth.GrantTokenExchange},
+		TokenEndpointAuthMethodsSupported:                  []string{"private_key_jwt"},
+		TokenEndpointAuthSigningAlgValuesSupported:         oauth.SigningAlgs,
+		IntrospectionEndpointAuthMethodsSupported:          []string{"private_key_jwt"},
+		RevocationEndpointAuthMethodsSupported:             []string{"private_key_jwt"},
+		IntrospectionEndpointAuthSigningAlgValuesSupported: oauth.SigningAlgs,
+		RevocationEndpointAuthSigningAlgValuesSupported:    oauth.SigningAlgs,
+		DPoPSigningAlgValuesSupported:                      oauth.SigningAlgs,
+		CodeChallengeMethodsSupported:                      []string{"S256"},
+		DID:                                                a.is.did,
 	}
 }
 

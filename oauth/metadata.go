@@ -19,8 +19,13 @@ type ServerMetadata struct {
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
-	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
-	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported"`
+	// The signing algorithms of the introspection and revocation
+	// endpoints: RFC 8414 §2 makes each required when its endpoint's auth
+	// methods name private_key_jwt.
+	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
+	RevocationEndpointAuthSigningAlgValuesSupported    []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
+	ScopesSupported                                    []string `json:"scopes_supported,omitempty"`
+	DPoPSigningAlgValuesSupported                      []string `json:"dpop_signing_alg_values_supported"`
 	// CodeChallengeMethodsSupported is for clients that check it; there is
 	// no authorization code grant.
 	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported,omitempty"`

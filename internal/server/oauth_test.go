@@ -143,6 +143,16 @@ func TestOAuthMetadataAndJWKS(t *testing.T) {
 			t.Errorf("metadata lacks %s", k)
 		}
 	}
+	// RFC 8414 §2: an endpoint whose auth methods name private_key_jwt
+	// MUST list its signing algorithms too.
+	for _, e := range []string{"token_endpoint", "introspection_endpoint", "revocation_endpoint"} {
+		if !strings.Contains(toJSON(md[e+"_auth_methods_supported"]), "private_key_jwt") {
+			continue
+		}
+		if algs := toJSON(md[e+"_auth_signing_alg_values_supported"]); algs != `["EdDSA","ES256"]` {
+			t.Errorf("metadata %s_auth_signing_alg_values_supported = %s, want [\"EdDSA\",\"ES256\"] (RFC 8414 §2)", e, algs)
+		}
+	}
 	if !strings.Contains(toJSON(md["token_endpoint_auth_methods_supported"]), "private_key_jwt") ||
 		!strings.Contains(toJSON(md["dpop_signing_alg_values_supported"]), "EdDSA") {
 		t.Errorf("metadata: %v", md)
