@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -92,7 +93,8 @@ func (s *Server) jwks(c *gin.Context) {
 }
 
 // oauthForm reads a form-encoded body within the route's bound. Every
-// parameter may appear once, except resource (RFC 8707 §2).
+// parameter may appear once, except resource (RFC 8707 §2); one sent
+// without a value is dropped, as if omitted (RFC 6749 §3.1).
 func (s *Server) oauthForm(c *gin.Context) (url.Values, bool) {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
@@ -118,6 +120,15 @@ func (s *Server) oauthForm(c *gin.Context) (url.Values, bool) {
 		if len(v) > 1 && k != "resource" {
 			s.oauthError(c, http.StatusBadRequest, oauth.InvalidRequest, "parameter "+truncParam(k)+" is repeated")
 			return nil, false
+		}
+	}
+	// RFC 6749 §3.1: "Parameters sent without a value MUST be treated as
+	// if they were omitted from the request."
+	for k, v := range form {
+		if v = slices.DeleteFunc(v, func(x string) bool { return x == "" }); len(v) == 0 {
+			delete(form, k)
+		} else {
+			form[k] = v
 		}
 	}
 	return form, true

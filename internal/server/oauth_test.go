@@ -397,6 +397,35 @@ func TestOAuthTokenRefusals(t *testing.T) {
 	}
 }
 
+// TestOAuthTokenEmptyParameters: RFC 6749 §3.1, "Parameters sent without
+// a value MUST be treated as if they were omitted from the request": an
+// empty scope asks for the credential's scopes, an empty resource for its
+// only audience, as when they are absent.
+func TestOAuthTokenEmptyParameters(t *testing.T) {
+	ts := start(t, t.TempDir())
+	k, _ := ts.oauthAgent(t)
+	for _, tc := range []struct {
+		name, param, scope string
+	}{
+		{"empty scope", "scope", "calendar:read calendar:write"},
+		{"empty resource", "resource", "calendar:read"},
+		{"empty client_id", "client_id", "calendar:read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := ts.tokenForm(t, k)
+			f.Set(tc.param, "")
+			a := ts.postForm(t, issuer.TokenPath, f, map[string]string{"DPoP": proof(t, k.PrivateKey(), http.MethodPost, ts.tokenURL(), "")})
+			if a.status != http.StatusOK || a.ok.Scope != tc.scope {
+				t.Fatalf("got %d %+v %+v, want 200 with scope %q", a.status, a.err, a.ok, tc.scope)
+			}
+			_, at, err := oauth.ParseAccessToken(a.ok.AccessToken)
+			if err != nil || len(at.Audience) != 1 || at.Audience[0] != calendar {
+				t.Fatalf("aud %v (%v), want [%s]", at.Audience, err, calendar)
+			}
+		})
+	}
+}
+
 func maps(a, b map[string]any) map[string]any {
 	out := map[string]any{}
 	for k, v := range a {
