@@ -630,6 +630,13 @@ func grantScopes(r TokenRequest, src *grantSource) ([]string, error) {
 // each one of the credential's audiences, or the credential's only
 // audience when none is asked.
 func grantAudience(r TokenRequest, src *grantSource) ([]string, error) {
+	for _, x := range r.Resources {
+		// RFC 8707 §2: an absolute URI that "MUST NOT include a fragment
+		// component" (URLs are compared without one, so it would match).
+		if strings.Contains(x, "#") {
+			return nil, refuse(KindInvalid, oauth.InvalidTarget, reason.Malformed, "resource "+truncate(x)+" has a fragment (RFC 8707)")
+		}
+	}
 	asked := r.Resources
 	if r.Audience != "" {
 		asked = append(slices.Clone(asked), r.Audience)

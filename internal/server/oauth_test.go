@@ -341,6 +341,8 @@ func TestOAuthTokenRefusals(t *testing.T) {
 		{"no assertion", func(f url.Values, _ map[string]string) { f.Del("client_assertion") }, 401, oauth.InvalidClient, "malformed"},
 		{"scope beyond the credential", func(f url.Values, _ map[string]string) { f.Set("scope", "calendar:read calendar:admin") }, 400, oauth.InvalidScope, "insufficient_scope"},
 		{"resource beyond the credential", func(f url.Values, _ map[string]string) { f.Set("resource", "https://payroll.example.com") }, 400, oauth.InvalidTarget, "wrong_audience"},
+		// RFC 8707 §2: a resource "MUST NOT include a fragment component".
+		{"resource with a fragment", func(f url.Values, _ map[string]string) { f.Set("resource", calendar+"#events") }, 400, oauth.InvalidTarget, "malformed"},
 		{"DPoP proof missing", func(_ url.Values, h map[string]string) { delete(h, "DPoP") }, 400, oauth.InvalidDPoPProof, "malformed"},
 		{"DPoP proof replayed", func(_ url.Values, h map[string]string) { h["DPoP"] = replayedDPoP }, 400, oauth.InvalidDPoPProof, "replayed"},
 		{"DPoP proof for another method", func(_ url.Values, h map[string]string) { h["DPoP"] = proof(t, dk, http.MethodGet, ts.tokenURL(), "") }, 400, oauth.InvalidDPoPProof, "request_mismatch"},
