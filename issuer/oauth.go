@@ -228,6 +228,9 @@ type TokenRequest struct {
 	Audience         string
 	SubjectToken     string
 	SubjectTokenType string
+	// ActorToken and ActorTokenType are RFC 8693's (token exchange):
+	// agentid takes no actor token, and refuses a request with either.
+	ActorToken, ActorTokenType string
 	// DPoP is the DPoP header ("" for none).
 	DPoP string
 	// Method and URL are the token request's, for the proof's htm/htu.
@@ -569,6 +572,10 @@ func (a *AuthServer) exchangeSubject(ctx context.Context, ev *audit.Event, r Tok
 	}
 	if r.ClientAssertion != "" || r.ClientAssertionType != "" {
 		return nil, refuse(KindInvalid, oauth.InvalidRequest, "", "token exchange authenticates by the subject token; send no client assertion")
+	}
+	if r.ActorToken != "" || r.ActorTokenType != "" {
+		// Not ignored: the token would not say what the client asked.
+		return nil, refuse(KindInvalid, oauth.InvalidRequest, "", "actor tokens are not supported: a sub-agent's actors come from its credential")
 	}
 	res, err := a.exchange.Verify(ctx, r.SubjectToken, verifier.Request{Method: r.Method, URL: r.URL})
 	if err != nil {

@@ -159,6 +159,7 @@ func (s *Server) oauthToken(c *gin.Context) {
 		ClientAssertionType: form.Get("client_assertion_type"), ClientAssertion: form.Get("client_assertion"),
 		Scope: form.Get("scope"), HasScope: form.Has("scope"), Resources: form["resource"],
 		Audience: form.Get("audience"), SubjectToken: form.Get("subject_token"), SubjectTokenType: form.Get("subject_token_type"),
+		ActorToken: form.Get("actor_token"), ActorTokenType: form.Get("actor_token_type"),
 		Method: c.Request.Method, URL: s.requestURL(c),
 	}
 	if len(proofs) == 1 {

@@ -65,6 +65,18 @@ func TestOAuthTokenExchange(t *testing.T) {
 			return form(p)
 		}(), 400, oauth.InvalidGrant, "holder_mismatch"},
 		{"scope beyond", func() url.Values { f := form(vp()); f.Set("scope", "calendar:admin"); return f }(), 400, oauth.InvalidScope, "insufficient_scope"},
+		// RFC 8693 §2.1: actor_token_type is REQUIRED with an actor_token
+		// and MUST NOT be sent without one; agentid takes no actor token
+		// (a sub-agent's act comes from its credential), so either is
+		// refused rather than ignored (§2.2.2: invalid_request).
+		{"actor token", func() url.Values {
+			f := form(vp())
+			f.Set("actor_token", vp())
+			f.Set("actor_token_type", oauth.TokenTypeVP)
+			return f
+		}(), 400, oauth.InvalidRequest, ""},
+		{"actor token without its type", func() url.Values { f := form(vp()); f.Set("actor_token", vp()); return f }(), 400, oauth.InvalidRequest, ""},
+		{"actor token type without a token", func() url.Values { f := form(vp()); f.Set("actor_token_type", oauth.TokenTypeVP); return f }(), 400, oauth.InvalidRequest, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
