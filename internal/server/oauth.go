@@ -122,6 +122,13 @@ func (s *Server) oauthForm(c *gin.Context) (url.Values, bool) {
 			return nil, false
 		}
 	}
+	// RFC 6749 §2.3: a client uses one authentication method per request
+	// (§5.2: more than one is invalid_request). Ours is the assertion;
+	// an Authorization header or a client_secret beside it is another.
+	if form.Get("client_assertion") != "" && (c.GetHeader("Authorization") != "" || form.Get("client_secret") != "") {
+		s.oauthError(c, http.StatusBadRequest, oauth.InvalidRequest, "more than one client authentication method: send only the client assertion")
+		return nil, false
+	}
 	// RFC 6749 §3.1: "Parameters sent without a value MUST be treated as
 	// if they were omitted from the request."
 	for k, v := range form {

@@ -358,6 +358,12 @@ func TestOAuthTokenRefusals(t *testing.T) {
 		{"unknown grant type", func(f url.Values, _ map[string]string) { f.Set("grant_type", "password") }, 400, oauth.UnsupportedGrantType, ""},
 		{"no grant type", func(f url.Values, _ map[string]string) { f.Del("grant_type") }, 400, oauth.InvalidRequest, ""},
 		{"repeated parameter", func(f url.Values, _ map[string]string) { f.Add("scope", "calendar:write") }, 400, oauth.InvalidRequest, ""},
+		// RFC 6749 §2.3: one client authentication method per request;
+		// §5.2: more than one is invalid_request.
+		{"Basic authentication beside the assertion", func(_ url.Values, h map[string]string) {
+			h["Authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte(k.DID+":secret"))
+		}, 400, oauth.InvalidRequest, ""},
+		{"client_secret beside the assertion", func(f url.Values, _ map[string]string) { f.Set("client_secret", "secret") }, 400, oauth.InvalidRequest, ""},
 		{"oversized body", func(f url.Values, _ map[string]string) { f.Set("pad", strings.Repeat("x", MaxBodyBytes)) }, 413, oauth.InvalidRequest, ""},
 	}
 	for _, tc := range cases {
