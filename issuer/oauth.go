@@ -271,6 +271,21 @@ func refuse(kind Kind, code oauth.ErrorCode, r reason.Code, detail string) *Erro
 	return &Error{Kind: kind, Code: Code(code), Detail: detail}
 }
 
+// exchangeRefusal is a token exchange's refusal of its subject token:
+// RFC 8693 §2.2.2 makes a subject token that is "invalid for any reason,
+// or [...] unacceptable based on policy" invalid_request, where
+// client_credentials answers invalid_grant for the same credential state.
+// The reason code and detail stay.
+func exchangeRefusal(err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.Code == Code(oauth.InvalidGrant) {
+		c := *e
+		c.Code = Code(oauth.InvalidRequest)
+		return &c
+	}
+	return err
+}
+
 func fromOAuth(err error, kind Kind) error {
 	if e, ok := oauth.AsError(err); ok {
 		return refuse(kind, e.Code, e.Reason, e.Description)
@@ -335,7 +350,7 @@ func (a *AuthServer) Token(ctx context.Context, r TokenRequest) (*TokenGrant, er
 		case oauth.GrantTokenExchange:
 			var err error
 			if src, err = a.exchangeSubject(ctx, ev, r, now, &commit); err != nil {
-				return err
+				return exchangeRefusal(err)
 			}
 		case "":
 			return refuse(KindInvalid, oauth.InvalidRequest, "", "grant_type is required")
@@ -400,7 +415,11 @@ func (a *AuthServer) Token(ctx context.Context, r TokenRequest) (*TokenGrant, er
 			exp = src.validUntil.Truncate(time.Second)
 		}
 		if !exp.After(now) {
-			return refuse(KindForbidden, oauth.InvalidGrant, reason.Expired, "the credential expires within the second")
+			err := refuse(KindForbidden, oauth.InvalidGrant, reason.Expired, "the credential expires within the second")
+			if r.GrantType == oauth.GrantTokenExchange {
+				return exchangeRefusal(err)
+			}
+			return err
 		}
 		sub, act := oauth.Delegated(src.agent, src.chain)
 		at := &oauth.AccessToken{

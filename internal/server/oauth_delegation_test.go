@@ -385,18 +385,27 @@ func TestOAuthCascadeThroughTokens(t *testing.T) {
 	oauthRefusal(t, "token under a revoked ancestor", err, oauth.InvalidGrant, "revoked", root.key.DID)
 	vp, _ = grand.key.Present(client.PresentOptions{Credential: grand.cred, Audience: ts.url})
 	_, err = ts.token(t, grand, client.TokenOptions{SubjectToken: vp})
-	oauthRefusal(t, "exchange under a revoked ancestor", err, oauth.InvalidGrant, "revoked")
+	oauthRefusal(t, "exchange under a revoked ancestor", err, oauth.InvalidRequest, "revoked")
 	refused, err := ts.admin.Audit(ctx, client.AuditFilter{Actor: grand.key.DID, Action: issuer.ActionOAuthToken, Decision: audit.DecisionDeny})
 	if err != nil || len(refused) != 3 {
 		t.Fatalf("refusal events: %d %v", len(refused), err)
 	}
+	exchanges := 0
 	for _, ev := range refused {
 		// The client_credentials refusals name the ancestor and carry
 		// the chain (the records are read); the exchange's is the
 		// verifier's refusal of the subject token.
+		// The exchange's is invalid_request (RFC 8693 §2.2.2).
+		if ev.Reason == string(oauth.InvalidRequest) {
+			exchanges++
+			continue
+		}
 		if ev.Reason != string(oauth.InvalidGrant) || (strings.Contains(ev.Detail, "ancestor") && len(ev.Delegation) != 2) {
 			t.Fatalf("refusal event %+v", ev)
 		}
+	}
+	if exchanges != 1 {
+		t.Fatalf("%d invalid_request refusal events, want the exchange's one", exchanges)
 	}
 }
 
@@ -502,7 +511,7 @@ func TestOAuthApprovalPending(t *testing.T) {
 	// A presentation without a credential is no subject token.
 	vp, _ := child.Present(client.PresentOptions{Audience: ts.url})
 	_, err = ts.token(t, held{key: child}, client.TokenOptions{SubjectToken: vp})
-	if oe, ok := err.(*client.OAuthError); !ok || oe.Code != oauth.InvalidGrant {
+	if oe, ok := err.(*client.OAuthError); !ok || oe.Code != oauth.InvalidRequest {
 		t.Fatalf("exchange of a credential-less presentation: %v", err)
 	}
 	evs, err := ts.admin.Audit(ctx, client.AuditFilter{Action: issuer.ActionOAuthToken, Decision: audit.DecisionDeny})

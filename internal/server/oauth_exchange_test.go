@@ -53,17 +53,17 @@ func TestOAuthTokenExchange(t *testing.T) {
 		code   oauth.ErrorCode
 		reason string
 	}{
-		{"presentation replayed", form(used), 400, oauth.InvalidGrant, "replayed"},
+		{"presentation replayed", form(used), 400, oauth.InvalidRequest, "replayed"},
 		{"wrong token type", func() url.Values { f := form(vp()); f.Set("subject_token_type", oauth.TokenTypeAccessToken); return f }(), 400, oauth.InvalidRequest, ""},
 		{"no subject token", func() url.Values { f := form(""); return f }(), 400, oauth.InvalidRequest, ""},
 		{"presentation for another audience", func() url.Values {
 			p, _ := k.Present(client.PresentOptions{Credential: iss.Credential, Audience: calendar})
 			return form(p)
-		}(), 400, oauth.InvalidGrant, "wrong_audience"},
+		}(), 400, oauth.InvalidRequest, "wrong_audience"},
 		{"someone else's credential", func() url.Values {
 			p, _ := other.Present(client.PresentOptions{Credential: iss.Credential, Audience: ts.url})
 			return form(p)
-		}(), 400, oauth.InvalidGrant, "holder_mismatch"},
+		}(), 400, oauth.InvalidRequest, "holder_mismatch"},
 		{"scope beyond", func() url.Values { f := form(vp()); f.Set("scope", "calendar:admin"); return f }(), 400, oauth.InvalidScope, "insufficient_scope"},
 		// RFC 8693 §2.1: actor_token_type is REQUIRED with an actor_token
 		// and MUST NOT be sent without one; agentid takes no actor token
@@ -86,12 +86,13 @@ func TestOAuthTokenExchange(t *testing.T) {
 			}
 		})
 	}
-	// A revoked credential exchanges no more.
+	// A revoked credential exchanges no more (RFC 8693 §2.2.2: a subject
+	// token unacceptable by policy is invalid_request, not invalid_grant).
 	if _, err := ts.admin.Revoke(context.Background(), iss.ID); err != nil {
 		t.Fatal(err)
 	}
 	a = ts.postForm(t, issuer.TokenPath, form(vp()), dpop())
-	if a.status != 400 || a.err.Error != oauth.InvalidGrant || !strings.HasPrefix(a.err.ErrorDescription, "revoked") {
+	if a.status != 400 || a.err.Error != oauth.InvalidRequest || !strings.HasPrefix(a.err.ErrorDescription, "revoked") {
 		t.Fatalf("revoked: %d %+v", a.status, a.err)
 	}
 }
