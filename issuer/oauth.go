@@ -841,7 +841,12 @@ func (a *AuthServer) Revoke(ctx context.Context, clientID, assertionType, assert
 		if at.ClientID != client {
 			p, err := is.Principal(ctx, client)
 			if err != nil || p.Role != RoleAdmin {
-				return nil // not the caller's token: nothing to say (RFC 7009 §2.1)
+				// RFC 7009 §2.1: a token not issued to the caller is
+				// refused, and the caller told (as Keycloak does,
+				// unauthorized_client); it holds the token already, so
+				// the answer tells it nothing new.
+				ev.Subject, ev.Credential = at.ClientID, at.CredentialID
+				return refuse(KindForbidden, oauth.UnauthorizedClient, reason.HolderMismatch, "the token was not issued to the caller")
 			}
 		}
 		ev.Subject, ev.Credential = at.ClientID, at.CredentialID

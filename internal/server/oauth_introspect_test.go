@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/agentid/agentid/api"
@@ -67,6 +68,20 @@ func TestOAuthIntrospectAndRevoke(t *testing.T) {
 	}
 	if st, in, _ := ts.introspect(t, rsKey, "not-a-token"); st != 200 || in.Active {
 		t.Fatalf("garbage: %d %+v", st, in)
+	}
+	// RFC 7009 §2.1: a caller the token was not issued to (a resource
+	// server, another agent) is refused and told, and the token stays.
+	other, _ := ts.oauthAgent(t)
+	for name, caller := range map[string]*client.Key{"resource server": rsKey, "another agent": other} {
+		a, _ := caller.ClientAssertion(ts.url + issuer.RevokePath)
+		ans := ts.postForm(t, issuer.RevokePath, url.Values{"token": {tok.AccessToken}, "client_id": {caller.DID},
+			"client_assertion_type": {oauth.ClientAssertionType}, "client_assertion": {a}}, nil)
+		if ans.status != 400 || ans.err.Error != oauth.UnauthorizedClient || !strings.HasPrefix(ans.err.ErrorDescription, "holder_mismatch") {
+			t.Fatalf("%s revoking the agent's token: %d %+v", name, ans.status, ans.err)
+		}
+		if _, in, _ := ts.introspect(t, rsKey, tok.AccessToken); !in.Active {
+			t.Fatalf("%s revoked the agent's token", name)
+		}
 	}
 	// RFC 7009: the agent revokes its token; it is inactive from then on,
 	// and another token of the same credential is not.
