@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -244,8 +245,34 @@ func (s *Server) oauthFail(c *gin.Context, err error) {
 func (s *Server) oauthError(c *gin.Context, status int, code oauth.ErrorCode, desc string) {
 	c.Header("Cache-Control", "no-store")
 	if code == oauth.InvalidClient {
-		c.Header("WWW-Authenticate", `Bearer error="invalid_client"`)
+		c.Header("WWW-Authenticate", clientChallenge(c.GetHeader("Authorization")))
 	}
 	c.JSON(status, oauth.ErrorResponse{Error: code, ErrorDescription: desc})
 	c.Abort()
+}
+
+// clientChallenge is the WWW-Authenticate of an invalid_client answer. RFC
+// 6749 §5.2: when the client sent an Authorization header, the challenge
+// matches the scheme it used (Basic needs a realm, RFC 7617 §2); Bearer
+// otherwise.
+func clientChallenge(authorization string) string {
+	scheme, _, _ := strings.Cut(strings.TrimSpace(authorization), " ")
+	switch {
+	case strings.EqualFold(scheme, "Basic"):
+		return `Basic realm="agentid", error="invalid_client"`
+	case scheme != "" && isToken(scheme):
+		return scheme + ` error="invalid_client"`
+	}
+	return `Bearer error="invalid_client"`
+}
+
+// isToken reports whether s is an RFC 9110 §5.6.2 token (an auth scheme).
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }

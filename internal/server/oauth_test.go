@@ -548,3 +548,36 @@ func TestOAuthBearerResource(t *testing.T) {
 
 var _ = did.Thumbprint
 var _ = vc.Audience{}
+
+// TestOAuthInvalidClientChallenge: an invalid_client answer is a 401 whose
+// WWW-Authenticate matches the scheme of the client's Authorization header
+// (RFC 6749 §5.2; Basic with its realm, RFC 7617 §2), Bearer without one.
+func TestOAuthInvalidClientChallenge(t *testing.T) {
+	ts := start(t, t.TempDir())
+	k, _ := ts.oauthAgent(t)
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(k.DID+":secret"))
+	for _, tc := range []struct {
+		name, authorization, want string
+	}{
+		{"no Authorization header", "", `Bearer error="invalid_client"`},
+		{"Basic", basic, `Basic realm="agentid", error="invalid_client"`},
+		{"basic, lower case", strings.ToLower(basic[:5]) + basic[5:], `Basic realm="agentid", error="invalid_client"`},
+		{"another scheme", "Digest username=x", `Digest error="invalid_client"`},
+		{"not a scheme", `"x y`, `Bearer error="invalid_client"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_id": {k.DID}}
+			hdr := map[string]string{}
+			if tc.authorization != "" {
+				hdr["Authorization"] = tc.authorization
+			}
+			a := ts.postForm(t, issuer.TokenPath, f, hdr)
+			if a.status != http.StatusUnauthorized || a.err.Error != oauth.InvalidClient {
+				t.Fatalf("got %d %+v, want 401 invalid_client", a.status, a.err)
+			}
+			if got := a.header.Get("WWW-Authenticate"); got != tc.want {
+				t.Errorf("WWW-Authenticate %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
