@@ -360,6 +360,11 @@ func (a *App) prepare(ctx context.Context, masterPath string) (tink.AEAD, error)
 		return keystore.Master(masterPath)
 	}
 	m, err := keystore.LoadMaster(masterPath)
+	if errors.Is(err, keystore.ErrNoMasterKey) && a.pg != nil {
+		// No agentid.db here: the keys are in the shared database.
+		return nil, fmt.Errorf("%w: the master key %s is missing, and the database holds keys it encrypted; copy the first replica's %s here (mode 0600) or set %s; a new key cannot read them",
+			ErrMissingData, masterPath, MasterKeyFile, keystore.EnvMasterKey)
+	}
 	if errors.Is(err, keystore.ErrNoMasterKey) {
 		return nil, fmt.Errorf("%w: the master key %s is missing beside %s, which holds keys it encrypted; restore it (or set %s); a new key cannot read them",
 			ErrMissingData, masterPath, filepath.Join(a.cfg.DataDir, DBFile), keystore.EnvMasterKey)
