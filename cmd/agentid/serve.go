@@ -105,8 +105,12 @@ func announce(c *cobra.Command, app *server.App, data string) {
 func openError(err error) error {
 	var u *server.IssuerURLError
 	if errors.As(err, &u) {
+		change := "'agentid init --data DIR --change-issuer-url " + u.Given + "'"
+		if u.Database {
+			change = "'agentid init --store postgres://… --change-issuer-url " + u.Given + "' with every replica stopped"
+		}
 		return hintError{err, []string{
-			"start it with --issuer-url " + u.Stored + ", or change the URL with 'agentid init --data DIR --change-issuer-url " + u.Given + "'",
+			"start it with --issuer-url " + u.Stored + ", or change the URL with " + change,
 			"credentials issued under the old URL name the old issuer DID and will no longer be trusted after a change",
 		}}
 	}

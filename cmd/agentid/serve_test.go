@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/agentid/agentid/internal/server"
 )
 
 // syncBuf is an output buffer safe for the serve goroutine and the test.
@@ -146,5 +148,42 @@ func TestServeMaxConnsFlag(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a refused serve touched the data directory: %v", err)
+	}
+}
+
+// TestOpenErrorIssuerURLHint: the hint after a refusal for another issuer
+// URL names the command that changes it where it is recorded: the data
+// directory (bbolt) or the database every replica shares (--store).
+func TestOpenErrorIssuerURLHint(t *testing.T) {
+	cases := []struct {
+		name     string
+		database bool
+		want     string
+		not      string
+	}{
+		{"bbolt", false, "'agentid init --data DIR --change-issuer-url http://localhost:9090'", "--store"},
+		{"postgres", true, "'agentid init --store postgres://… --change-issuer-url http://localhost:9090' with every replica stopped", "--data DIR"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := &server.IssuerURLError{Stored: "http://localhost:8080", Given: "http://localhost:9090", Database: c.database}
+			err := openError(in)
+			if !errors.Is(err, server.ErrIssuerURL) {
+				t.Fatalf("openError = %v; want it to wrap ErrIssuerURL", err)
+			}
+			var h hintError
+			if !errors.As(err, &h) || len(h.hints) == 0 {
+				t.Fatalf("openError = %#v; want hints", err)
+			}
+			if !strings.HasPrefix(h.hints[0], "start it with --issuer-url http://localhost:8080, or change the URL with ") {
+				t.Errorf("hint %q", h.hints[0])
+			}
+			if !strings.Contains(h.hints[0], c.want) {
+				t.Errorf("hint %q; want it to contain %q", h.hints[0], c.want)
+			}
+			if strings.Contains(h.hints[0], c.not) {
+				t.Errorf("hint %q names %q", h.hints[0], c.not)
+			}
+		})
 	}
 }

@@ -177,11 +177,20 @@ var (
 	ErrIssuerURL = errors.New("server: issuer URL differs from the data directory's")
 )
 
-// IssuerURLError is the error wrapping ErrIssuerURL.
-type IssuerURLError struct{ Stored, Given string }
+// IssuerURLError is the error wrapping ErrIssuerURL. Database is set when
+// the record is a PostgreSQL database's (--store), which every replica
+// shares, rather than a data directory's.
+type IssuerURLError struct {
+	Stored, Given string
+	Database      bool
+}
 
 func (e *IssuerURLError) Error() string {
-	return fmt.Sprintf("server: the data directory was initialised for issuer URL %s, not %s", e.Stored, e.Given)
+	what := "data directory"
+	if e.Database {
+		what = "database"
+	}
+	return fmt.Sprintf("server: the %s was initialised for issuer URL %s, not %s", what, e.Stored, e.Given)
 }
 func (e *IssuerURLError) Unwrap() error { return ErrIssuerURL }
 
@@ -353,7 +362,7 @@ func (a *App) prepare(ctx context.Context, masterPath string) (tink.AEAD, error)
 				return nil, err
 			}
 		} else {
-			return nil, &IssuerURLError{Stored: url, Given: a.cfg.IssuerURL}
+			return nil, &IssuerURLError{Stored: url, Given: a.cfg.IssuerURL, Database: a.pg != nil}
 		}
 	}
 	if state == statePending && !hasKeys {

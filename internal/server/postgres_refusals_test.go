@@ -13,7 +13,7 @@ import (
 
 // A replica refused at start on PostgreSQL is told about the database it
 // shares, not about an agentid.db file that a --store replica never has
-// (docs/deploy.md, step 2).
+// (docs/deploy.md, steps 2 and "To change the issuer URL").
 func TestOpenPostgresRefusalsNameTheDatabase(t *testing.T) {
 	dsn := pgtest.New(t)
 	t.Setenv("AGENTID_MASTER_KEY", "")
@@ -41,6 +41,9 @@ func TestOpenPostgresRefusalsNameTheDatabase(t *testing.T) {
 		{"master key missing", false, url, ErrMissingData,
 			[]string{"server: data is missing: the master key ", MasterKeyFile + " is missing", "the database holds keys", "AGENTID_MASTER_KEY"},
 			[]string{DBFile}},
+		{"another issuer URL", true, "http://localhost:18122", ErrIssuerURL,
+			[]string{"server: the database was initialised for issuer URL http://localhost:18121, not http://localhost:18122"},
+			[]string{"data directory"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -67,6 +70,10 @@ func TestOpenPostgresRefusalsNameTheDatabase(t *testing.T) {
 				if strings.Contains(err.Error(), n) {
 					t.Errorf("err = %q names %q", err, n)
 				}
+			}
+			var u *IssuerURLError
+			if errors.As(err, &u) && !u.Database {
+				t.Errorf("IssuerURLError.Database = false on PostgreSQL")
 			}
 		})
 	}
