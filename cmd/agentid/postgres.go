@@ -106,7 +106,11 @@ func storeCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(c.ErrOrStderr(), "agentid: copied %d keys in %d buckets; every bucket compared equal; audit chain verified: %d events\n", rep.Keys, rep.Buckets, rep.AuditEvents)
-			fmt.Fprintf(c.ErrOrStderr(), "agentid: %s renamed %s; start with: agentid serve --data %s --store <url>\n", from+"/"+server.DBFile, rep.MovedTo, from)
+			issuerURL := rep.IssuerURL
+			if issuerURL == "" {
+				issuerURL = "<the URL it was served with>"
+			}
+			fmt.Fprintf(c.ErrOrStderr(), "agentid: %s renamed %s; start with: agentid serve --data %s --store <url> --issuer-url %s\n", from+"/"+server.DBFile, rep.MovedTo, from, issuerURL)
 			return nil
 		},
 	}

@@ -26,6 +26,10 @@ type CopyReport struct {
 	// MovedTo is where the bbolt file was renamed, so that it is not
 	// started again by mistake beside the database.
 	MovedTo string
+	// IssuerURL is the issuer URL the data directory was initialised for
+	// (empty if an earlier release kept no record of it): the replicas
+	// must be started with it.
+	IssuerURL string
 }
 
 // ErrNotEmpty: CopyStore's target database already holds data.
@@ -127,6 +131,7 @@ func CopyStore(ctx context.Context, dataDir, dsn string) (*CopyReport, error) {
 		return nil, err
 	}
 	if err := dst.Update(ctx, func(tx store.Tx) error {
+		rep.IssuerURL = string(tx.Bucket(metaBucket).Get([]byte(metaIssuerURL)))
 		b := tx.Bucket(journalBucket)
 		if v := b.Get([]byte("applied")); v != nil {
 			return b.Put([]byte("applied/"+replica), bytes.Clone(v))

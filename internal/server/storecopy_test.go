@@ -36,6 +36,9 @@ func TestCopyStore(t *testing.T) {
 	if rep.Keys == 0 || rep.AuditEvents == 0 {
 		t.Fatalf("copy report %+v", rep)
 	}
+	if rep.IssuerURL != url {
+		t.Errorf("copy report: issuer URL %q; want %q, the one to start the replicas with", rep.IssuerURL, url)
+	}
 	if _, err := os.Stat(filepath.Join(dir, DBFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the bbolt file is still at %s after the copy", DBFile)
 	}
