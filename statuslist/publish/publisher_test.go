@@ -166,10 +166,26 @@ func TestServeErrors(t *testing.T) {
 			t.Errorf("%s %s: %d, want %d", tt.method, tt.path, w.Code, tt.code)
 		}
 	}
-	// A signer that fails: 503, never an unsigned or stale list.
-	e.signer.fail.Store(true)
-	if w := get(t, e.pub, "GET", "/status/suspension/0"); w.Code != 503 {
-		t.Fatalf("failing signer: %d", w.Code)
+	// A signer or a store that fails: 503 unavailable with Retry-After
+	// (docs/deploy.md, "What fails how"), never an unsigned or stale list.
+	fails := []struct {
+		name string
+		fail func()
+		path string
+	}{
+		{"failing signer", func() { e.signer.fail.Store(true) }, "/status/suspension/0"},
+		{"store closed", func() { e.db.Close() }, "/status/revocation/0"},
+	}
+	for _, f := range fails {
+		f.fail()
+		w := get(t, e.pub, "GET", f.path)
+		var body struct{ Code string }
+		_ = json.Unmarshal(w.Body.Bytes(), &body)
+		if w.Code != 503 || w.Header().Get("Retry-After") != "10" || body.Code != "unavailable" ||
+			w.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d, Retry-After %q, %s %q; want 503, Retry-After 10, problem code unavailable",
+				f.name, w.Code, w.Header().Get("Retry-After"), w.Header().Get("Content-Type"), w.Body.String())
+		}
 	}
 }
 
