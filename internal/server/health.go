@@ -59,28 +59,33 @@ func newHealth(st store.Store, log *slog.Logger, now func() time.Time) *health {
 
 // Update implements store.Store, noting the outcome.
 func (h *health) Update(ctx context.Context, fn func(store.Tx) error) error {
+	before := h.failures.Load()
 	err := h.Store.Update(ctx, fn)
-	h.note(err)
+	h.note(err, before)
 	return err
 }
 
 // Batch implements store.Store, noting the outcome.
 func (h *health) Batch(ctx context.Context, fn func(store.Tx) error) error {
+	before := h.failures.Load()
 	err := h.Store.Batch(ctx, fn)
-	h.note(err)
+	h.note(err, before)
 	return err
 }
 
-// note records a write's outcome. A write that fn rolled back (a refusal)
-// says nothing about the storage and changes nothing.
-func (h *health) note(err error) {
+// note records the outcome of a write that began when h.failures was
+// before. A write that fn rolled back (a refusal) says nothing about the
+// storage and changes nothing; nor does the commit of a write that was
+// already under way when a later one failed (it says the storage was
+// fine, not that it is again: the state would flap, logging each time).
+func (h *health) note(err error, before uint64) {
 	switch {
 	case err == nil:
 		if !h.down.Load() {
 			return
 		}
 		h.mu.Lock()
-		if h.failing != nil {
+		if h.failing != nil && h.failures.Load() == before {
 			h.log.Info("storage available again: writes commit, ready", "unavailableFor", h.now().Sub(h.since).Round(time.Millisecond).String())
 			h.failing = nil
 			h.down.Store(false)
