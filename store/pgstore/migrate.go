@@ -140,7 +140,14 @@ func Status(ctx context.Context, dsn string) (ms []MigrationStatus, unknown []in
 	if err != nil {
 		return nil, nil, err
 	}
-	conn, err := pgx.Connect(ctx, dsn)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// As Open: pgx's parse error quotes the URL (its password masked,
+		// but the rest of it, and a password it failed to recognise as
+		// one, would be printed).
+		return nil, nil, errURLParse
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, nil, mapErr(fmt.Errorf("pgstore: connect: %w", err))
 	}

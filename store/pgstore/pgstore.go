@@ -74,6 +74,10 @@ const (
 	lockMigrate int64 = 0x6167656e74696402
 )
 
+// errURLParse is the error of a database URL that does not parse: it
+// never quotes the URL, which may carry a password.
+var errURLParse = errors.New("pgstore: the database URL does not parse")
+
 // beginWrite opens a read-write transaction and waits for the writers'
 // lock; beginRead opens a read-only one on one snapshot.
 var (
@@ -139,7 +143,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// The parse error may quote the DSN, password included.
-		return nil, errors.New("pgstore: the database URL does not parse")
+		return nil, errURLParse
 	}
 	cfg.MaxConns = o.MaxConns
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
