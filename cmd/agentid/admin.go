@@ -551,7 +551,7 @@ func auditCmd() *cobra.Command {
 					if rep == nil || rep.OK() {
 						return err
 					}
-					if perr := printJSON(c.OutOrStdout(), rep); perr != nil {
+					if perr := printVerifyReport(c.OutOrStdout(), rep, cn.json); perr != nil {
 						return perr
 					}
 					return err
@@ -562,7 +562,7 @@ func auditCmd() *cobra.Command {
 					if rep == nil || rep.OK() {
 						return err
 					}
-					if perr := printJSON(c.OutOrStdout(), rep); perr != nil {
+					if perr := printVerifyReport(c.OutOrStdout(), rep, cn.json); perr != nil {
 						return perr
 					}
 					return err
@@ -578,7 +578,7 @@ func auditCmd() *cobra.Command {
 						return err
 					}
 					// A broken chain: the report names every break.
-					if perr := printJSON(c.OutOrStdout(), rep); perr != nil {
+					if perr := printVerifyReport(c.OutOrStdout(), rep, cn.json); perr != nil {
 						return perr
 					}
 					return err
@@ -591,7 +591,7 @@ func auditCmd() *cobra.Command {
 					return err
 				}
 			}
-			if err := printJSON(c.OutOrStdout(), rep); err != nil {
+			if err := printVerifyReport(c.OutOrStdout(), rep, cn.json); err != nil {
 				return err
 			}
 			if !rep.OK() {
@@ -605,6 +605,34 @@ func auditCmd() *cobra.Command {
 	verify.Flags().StringVar(&headFile, "head", "", "a signed head saved by 'agentid audit head': the log must reach it and agree with it")
 	c.AddCommand(tail, export, summary, head, verify)
 	return c
+}
+
+// printVerifyReport prints an audit chain check: the report as JSON for
+// programs, or lines for people (each break on its own line).
+func printVerifyReport(w io.Writer, rep *audit.VerifyReport, asJSON bool) error {
+	if asJSON {
+		return printJSON(w, rep)
+	}
+	verdict := "intact"
+	if !rep.OK() {
+		verdict = fmt.Sprintf("BROKEN (%d breaks)", len(rep.Errors))
+	}
+	fmt.Fprintf(w, "chain:     %s\n", verdict)
+	fmt.Fprintf(w, "events:    %d (seq %d to %d)\n", rep.Events, rep.FirstSeq, rep.LastSeq)
+	fmt.Fprintf(w, "head:      %s\n", rep.Head)
+	if rep.Keyed > 0 || rep.Unchecked > 0 {
+		fmt.Fprintf(w, "keyed:     %d (MAC not checked without the chain key: %d)\n", rep.Keyed, rep.Unchecked)
+	}
+	if h := rep.SignedHead; h != nil {
+		fmt.Fprintf(w, "signed head: seq %d, %s, %s\n", h.Seq, h.Time.UTC().Format(time.RFC3339), h.Hash)
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintln(w, e.Error())
+	}
+	if rep.Truncated {
+		fmt.Fprintf(w, "more breaks than the %d shown\n", audit.MaxChainErrors)
+	}
+	return nil
 }
 
 func printSummary(c *cobra.Command, s *audit.Summary, asJSON bool) error {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/store"
 
@@ -42,6 +43,14 @@ func TestEnvDefaults(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "nope.jwk") {
 		t.Fatalf("--key over $AGENTID_KEY: exit %d, stderr %q", code, errOut)
 	}
+	// verify asks $AGENTID_SERVER's verifier service when neither
+	// --issuer nor --server is given: a junk presentation is its refusal
+	// (exit 1, a JSON result), not a usage error.
+	code, out, errOut := agentid(t, "junk", "verify", "--aud", "https://calendar.example.com")
+	var res api.VerifyResponse
+	if err := json.Unmarshal([]byte(out), &res); code != 1 || err != nil || res.Valid || res.Error == nil || res.Error.Code != "malformed" {
+		t.Fatalf("verify with $AGENTID_SERVER: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 	t.Setenv("AGENTID_SERVER", deadURL(t))
 	code, _, errOut = agentid(t, "", "principal", "list")
 	if code != 1 || !strings.Contains(errOut, "agentid serve") {
@@ -49,6 +58,10 @@ func TestEnvDefaults(t *testing.T) {
 	}
 	if code, _, _ := agentid(t, "", "principal", "list", "--server", url); code != 0 {
 		t.Fatalf("--server over $AGENTID_SERVER: exit %d", code)
+	}
+	t.Setenv("AGENTID_SERVER", "")
+	if code, _, errOut := agentid(t, "junk", "verify", "--aud", "https://calendar.example.com"); code != 2 || !strings.Contains(errOut, "--issuer") {
+		t.Fatalf("verify without a server or issuer: exit %d, stderr %q; want the usage error", code, errOut)
 	}
 }
 
@@ -79,9 +92,15 @@ func TestAuditVerifyServerTampered(t *testing.T) {
 		t.Fatalf("tampered log: exit %d, want 1", code)
 	}
 	// The server answers a broken chain with the report (the issuer's
-	// AuditVerify), which names the edited event.
-	if !strings.Contains(out, `"seq": 1`) && !strings.Contains(errOut, "event 1 ") {
+	// AuditVerify), which names the edited event: lines for people, JSON
+	// with --json.
+	if !strings.Contains(out, "chain:     BROKEN") || !strings.Contains(out, "audit: event 1 edited") {
 		t.Fatalf("the report does not name event 1: stdout %q, stderr %q", out, errOut)
+	}
+	code, out, _ = agentid(t, "", "audit", "verify", "--server", url, "--key", admin, "--json")
+	var rep audit.VerifyReport
+	if err := json.Unmarshal([]byte(out), &rep); code != 1 || err != nil || len(rep.Errors) == 0 || rep.Errors[0].Seq != 1 || rep.Errors[0].Kind != audit.KindEdited {
+		t.Fatalf("--json: exit %d, %+v (%v) from %q", code, rep, err, out)
 	}
 }
 
@@ -128,7 +147,11 @@ func TestAuditVerifySegments(t *testing.T) {
 	}
 	os.WriteFile(names[1], edited, 0o600)
 	code, out, _ = agentid(t, "", "audit", "verify", "--segments", segs)
-	if code != 1 || !strings.Contains(out, `"kind": "edited"`) {
+	if code != 1 || !strings.Contains(out, " edited: ") {
 		t.Fatalf("edited segment: exit %d, stdout %q; want 1 and an edited event", code, out)
+	}
+	code, out, _ = agentid(t, "", "audit", "verify", "--segments", segs, "--json")
+	if code != 1 || !strings.Contains(out, `"kind": "edited"`) {
+		t.Fatalf("edited segment, --json: exit %d, stdout %q; want 1 and an edited event", code, out)
 	}
 }

@@ -130,8 +130,11 @@ func verifyCmd() *cobra.Command {
 			if aud == "" {
 				return usagef("--aud is required")
 			}
+			if issuerDID == "" && srv == "" {
+				srv = os.Getenv("AGENTID_SERVER") // as the client commands take it
+			}
 			if (issuerDID == "") == (srv == "") {
-				return usagef("give exactly one of --issuer DID (verify locally) or --server URL (ask a verifier service)")
+				return usagef("give exactly one of --issuer DID (verify locally) or --server URL (ask a verifier service; default $AGENTID_SERVER)")
 			}
 			b, err := io.ReadAll(io.LimitReader(c.InOrStdin(), 1<<20))
 			if err != nil {
@@ -177,7 +180,7 @@ func verifyCmd() *cobra.Command {
 	c.Flags().StringVar(&aud, "aud", "", "this resource API's audience URL")
 	c.Flags().StringSliceVar(&scopes, "scopes", nil, "scopes the request needs (comma separated)")
 	c.Flags().StringVar(&issuerDID, "issuer", "", "trusted issuer DID: verify here, resolving its did:web document and status lists")
-	c.Flags().StringVar(&srv, "server", "", "agentid server whose POST /v1/verify to use")
+	c.Flags().StringVar(&srv, "server", "", "agentid server whose POST /v1/verify to use ($AGENTID_SERVER, when --issuer is not given)")
 	c.Flags().StringVar(&nonce, "nonce", "", "expected nonce")
 	c.Flags().StringVar(&method, "method", "", "request method to match htm")
 	c.Flags().StringVar(&url, "url", "", "request URL to match htu")
