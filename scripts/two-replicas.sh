@@ -10,7 +10,9 @@
 # With --keep it leaves everything running and prints how to stop it;
 # otherwise it stops both replicas and the database and removes WORK.
 #
-#   AGENTID=path/to/agentid scripts/two-replicas.sh [--keep]
+#   AGENTID=path/to/agentid [P1=8080 P2=8081] scripts/two-replicas.sh [--keep]
+#
+# P1 and P2 are the replicas' ports (the issuer URL is http://localhost:$P1).
 #
 # It needs initdb and pg_ctl (PATH or /usr/lib/postgresql/*/bin) and, when
 # run as root, the user postgres (or nobody) to run the database as.
