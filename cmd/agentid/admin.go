@@ -81,7 +81,7 @@ func table(w io.Writer, header string, rows [][]string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		fmt.Fprintln(tw, strings.Join(printables(r), "\t"))
 	}
 	tw.Flush()
 }
@@ -295,7 +295,7 @@ func agentCmd() *cobra.Command {
 					if a.LastSeen != nil {
 						seen = ts(*a.LastSeen)
 					}
-					fmt.Fprintln(tw, strings.Join([]string{a.DID, a.Status, a.Owner, strings.Join(a.Scopes, ","), a.CreatedBy, ts(a.CreatedAt), a.CurrentCredential, ts(a.CredentialExpires), seen}, "\t"))
+					fmt.Fprintln(tw, strings.Join(printables([]string{a.DID, a.Status, a.Owner, strings.Join(a.Scopes, ","), a.CreatedBy, ts(a.CreatedAt), a.CurrentCredential, ts(a.CredentialExpires), seen}), "\t"))
 					if n%500 == 0 { // a page's worth
 						flush()
 					}
@@ -659,13 +659,13 @@ func printSummary(c *cobra.Command, s *audit.Summary, asJSON bool) error {
 	if len(s.DormantAgents) > 0 {
 		fmt.Fprintln(w, "\ndormant agents:")
 		for _, a := range s.DormantAgents {
-			fmt.Fprintf(w, "  %s (last seen %s)\n", a.DID, ts(a.LastSeen))
+			fmt.Fprintf(w, "  %s (last seen %s)\n", printable(a.DID), ts(a.LastSeen))
 		}
 	}
 	if len(s.ExpiredNotRetired) > 0 {
 		fmt.Fprintln(w, "\nexpired but not retired:")
 		for _, a := range s.ExpiredNotRetired {
-			fmt.Fprintf(w, "  %s (expired %s)\n", a.DID, ts(a.ExpiresAt))
+			fmt.Fprintf(w, "  %s (expired %s)\n", printable(a.DID), ts(a.ExpiresAt))
 		}
 	}
 	return nil

@@ -134,7 +134,7 @@ func printTree(w io.Writer, all []api.Agent, root, task string, asJSON bool) err
 		if n.Ancestor != "" {
 			line += "  (through " + n.Ancestor + ")"
 		}
-		fmt.Fprintln(w, line)
+		fmt.Fprintln(w, printable(line))
 		byTime(n.Children)
 		for i, c := range n.Children {
 			walk(c, prefix+next, i == len(n.Children)-1, false)
