@@ -298,8 +298,12 @@ func (is *Issuer) decide(ctx context.Context, actor *Principal, id, why string, 
 				return fail(KindNotFound, CodeUnknownApproval, "no approval %s", id)
 			}
 			ev.Subject = r.Agent.DID
-			if r.Requester == actor.DID {
-				return fail(KindForbidden, CodeSelfApproval, "the requester may not decide its own request")
+			// A sub-agent's request is its parent agent's, under the
+			// tree of the root principal whose NeedApproval it enforces
+			// (r.Agent.CreatedBy): that principal, an approver for others'
+			// requests, does not decide those of its own tree either.
+			if r.Requester == actor.DID || r.Agent.CreatedBy == actor.DID {
+				return fail(KindForbidden, CodeSelfApproval, "the requester, or the principal whose tree it is, may not decide its own request")
 			}
 			switch r.status(now) {
 			case ApprovalApproved, ApprovalDenied:

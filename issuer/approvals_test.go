@@ -368,3 +368,52 @@ func TestApprovalSweeperWakes(t *testing.T) {
 		t.Fatal("the sweeper did not announce the expiry")
 	}
 }
+
+// TestSubAgentApprovalNotByItsTreesPrincipal: an orchestrator that may
+// approve others' requests does not approve a request of its own tree (a
+// sub-agent asked for by one of its agents, whose approval its own
+// NeedApproval demands): approval_self, audited, nothing issued. Before,
+// only the requester (the parent agent) was refused, so such an
+// orchestrator granted its agents' sub-agents the scopes it marked as
+// needing someone else's yes.
+func TestSubAgentApprovalNotByItsTreesPrincipal(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	_, orch := e.newOrchestrator(t, Principal{MaxDepth: 1, NeedApproval: []string{"calendar:write"}, Approver: true})
+	ra := e.newAgent(t)
+	r := e.request(t, ra)
+	r.Proof, r.Scopes, r.TTL = e.proofFor(t, ra, orch.DID), []string{"calendar:read", "calendar:write"}, 30*time.Minute
+	iss, err := e.is.Issue(ctx, orch, r)
+	if err != nil || iss.Pending == nil {
+		t.Fatalf("root: %+v %v", iss, err)
+	}
+	if _, err := e.is.Approve(ctx, e.adminP, iss.Pending.ID, "root ok"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.is.GetApproval(ctx, orch, iss.Pending.ID, 0)
+	if err != nil || v.Issued == nil {
+		t.Fatalf("root credential: %+v %v", v, err)
+	}
+	root := node{ra, v.Issued.Credential, v.Issued.ID}
+	c := e.newAgent(t)
+	cr := e.childRequest(t, root.a, c)
+	cr.Scopes = []string{"calendar:write"}
+	got, err := e.delegate(t, root.a, root.cred, cr)
+	if err != nil || got.Pending == nil || got.Pending.Requester != root.a.DID {
+		t.Fatalf("child: %+v %v", got, err)
+	}
+
+	_, err = e.is.Approve(ctx, orch, got.Pending.ID, "my own tree")
+	wantErr(t, err, KindForbidden, CodeSelfApproval)
+	_, err = e.is.Deny(ctx, orch, got.Pending.ID, "my own tree")
+	wantErr(t, err, KindForbidden, CodeSelfApproval)
+	if evs := e.events(t, audit.Filter{Actor: orch.DID, Action: ActionApprovalApprove, Decision: audit.DecisionDeny}); len(evs) != 1 || evs[0].Reason != string(CodeSelfApproval) {
+		t.Fatalf("refusal not audited: %+v", evs)
+	}
+	if _, err := e.is.Agent(ctx, e.adminP, c.DID); err == nil {
+		t.Fatal("the sub-agent was registered")
+	}
+	if v, err := e.is.Approve(ctx, e.adminP, got.Pending.ID, "ok"); err != nil || v.Status != ApprovalApproved {
+		t.Fatalf("admin approve: %+v %v", v, err)
+	}
+}
