@@ -286,6 +286,13 @@ type ApprovalList struct {
 	Approvals []Approval `json:"approvals"`
 }
 
+// Retire is the optional body of POST /v1/agents/{did}/retire: Tree
+// retires the agent's descendants too. It is in the body, which the
+// request presentation's htd binds, not in the query, which htu leaves out.
+type Retire struct {
+	Tree bool `json:"tree,omitempty"`
+}
+
 // Decision is the body of POST /v1/approvals/{id}/approve and .../deny.
 type Decision struct {
 	Reason string `json:"reason"`

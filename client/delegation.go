@@ -28,10 +28,11 @@ func (c *Client) IssueSubAgent(ctx context.Context, parent *Key, credential stri
 }
 
 // RetireTree retires an agent and all its descendants in one step
-// (POST /v1/agents/{did}/retire?tree=true) and returns the agents retired.
+// (POST /v1/agents/{did}/retire with {"tree": true}) and returns the
+// agents retired.
 func (c *Client) RetireTree(ctx context.Context, agentDID string) ([]api.Agent, error) {
 	var out api.AgentList
-	if err := c.authed(ctx, http.MethodPost, "/v1/agents/"+url.PathEscape(agentDID)+"/retire?tree=true", nil, &out); err != nil {
+	if err := c.authed(ctx, http.MethodPost, "/v1/agents/"+url.PathEscape(agentDID)+"/retire", api.Retire{Tree: true}, &out); err != nil {
 		return nil, err
 	}
 	return out.Agents, nil

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -293,5 +295,60 @@ func TestRetireTaskEscaped(t *testing.T) {
 	a, err := ts.admin.Agent(ctx, dids["ci"])
 	if err != nil || a.Status != api.StatusActive {
 		t.Fatalf("the agent of task \"ci\": %+v, %v; want still active", a, err)
+	}
+}
+
+// TestRetireTreeInTheBody: retiring a subtree is asked in the body, which
+// the request presentation's htd binds, never in the query, which htu
+// leaves out: a request captured on its way to retire one agent, sent on
+// with ?tree=true, is refused and retires nothing.
+func TestRetireTreeInTheBody(t *testing.T) {
+	ts := start(t, t.TempDir())
+	ctx := context.Background()
+	root := ts.rootAgent(t, 2)
+	kid, err := ts.subAgent(t, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(query, body string) (int, api.Problem) {
+		t.Helper()
+		u := ts.url + "/v1/agents/" + url.PathEscape(root.key.DID) + "/retire"
+		vp, err := ts.admin.Key().Present(client.PresentOptions{Audience: ts.url, Method: http.MethodPost, URL: u,
+			BodyDigest: client.BodyDigest([]byte(body))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u+query, strings.NewReader(body))
+		req.Header.Set("Authorization", "VP "+vp)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p api.Problem
+		if resp.StatusCode != http.StatusOK {
+			_ = jsonDecode(resp, &p)
+		}
+		return resp.StatusCode, p
+	}
+	for _, tc := range []struct{ name, query, body string }{
+		{"tree in the query", "?tree=true", ""},
+		{"any query", "?x=1", ""},
+		{"tree not a boolean", "", `{"tree": "yes"}`},
+		{"an unknown member", "", `{"tree": true, "cascade": true}`},
+	} {
+		if st, p := send(tc.query, tc.body); st != http.StatusBadRequest || p.Code != "invalid_request" {
+			t.Fatalf("%s: %d %+v; want 400 invalid_request", tc.name, st, p)
+		}
+	}
+	for _, h := range []held{root, kid} {
+		if a, err := ts.admin.Agent(ctx, h.key.DID); err != nil || a.Status != api.StatusActive {
+			t.Fatalf("%s after the refusals: %+v %v; want active", h.key.DID, a, err)
+		}
+	}
+	got, err := ts.admin.RetireTree(ctx, root.key.DID)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("retire the tree: %+v %v; want both agents", got, err)
 	}
 }

@@ -413,6 +413,13 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	c.Request.Body = io.NopCloser(bytes.NewReader(body))
+	if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead && c.Request.URL.RawQuery != "" {
+		// htu leaves the query out (RFC 9449 §4.3), so a request that
+		// changes something takes its parameters in the body, which htd
+		// binds: a query here could be added to a captured request.
+		s.fail(c, issuer.InvalidRequest("a "+c.Request.Method+" request takes no query parameters (the request presentation does not cover them); send them in the JSON body"))
+		return
+	}
 	p, err := s.app.Issuer.Authenticate(withSource(c), tok, c.Request.Method, s.requestURL(c), body)
 	if err != nil {
 		s.fail(c, err)
@@ -612,7 +619,21 @@ func (s *Server) getAgent(c *gin.Context) {
 }
 
 func (s *Server) retire(c *gin.Context) {
-	if c.Query("tree") == "true" {
+	// The body is optional (none retires the agent alone); authenticate
+	// has read and bounded it already.
+	var req api.Retire
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		s.fail(c, decodeReader(errReader{err}, nil))
+		return
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := decodeReader(bytes.NewReader(body), &req); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	if req.Tree {
 		s.retireGroup(c, func() ([]issuer.Agent, error) {
 			return s.app.Issuer.RetireTree(c.Request.Context(), principal(c), c.Param("did"))
 		})
