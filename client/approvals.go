@@ -36,8 +36,13 @@ func (c *Client) Approval(ctx context.Context, id string, wait time.Duration) (*
 	if wait > 0 {
 		path += "?wait=" + url.QueryEscape(wait.String())
 	}
+	ctx, cancel, hc := c.longPoll(ctx, wait)
+	defer cancel()
+	if c.key == nil {
+		return nil, errNoKey
+	}
 	out := new(api.Approval)
-	if err := c.authed(ctx, http.MethodGet, path, nil, out); err != nil {
+	if err := c.doWith(ctx, hc, c.key, "", http.MethodGet, path, nil, out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -85,7 +90,8 @@ func (c *Client) ApprovalEvents(ctx context.Context, fn func(event string, a *ap
 	if c.key == nil {
 		return errNoKey
 	}
-	resp, err := c.send(ctx, c.key, "", http.MethodGet, "/v1/approvals/events", nil)
+	// The feed lasts until ctx ends: the client's timeout does not apply.
+	resp, err := c.sendWith(ctx, c.untimed(), c.key, "", http.MethodGet, "/v1/approvals/events", nil)
 	if err != nil {
 		return err
 	}
@@ -123,8 +129,10 @@ func (c *Client) ApprovalAsAgent(ctx context.Context, agent *Key, credential, id
 	if wait > 0 {
 		path += "?wait=" + url.QueryEscape(wait.String())
 	}
+	ctx, cancel, hc := c.longPoll(ctx, wait)
+	defer cancel()
 	out := new(api.Approval)
-	if err := c.do(ctx, agent, credential, http.MethodGet, path, nil, out); err != nil {
+	if err := c.doWith(ctx, hc, agent, credential, http.MethodGet, path, nil, out); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -33,6 +33,9 @@ type Client struct {
 type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client (default: one with a 30 s timeout).
+// Its Timeout bounds every call but the approval feed (ApprovalEvents),
+// which lasts until its context ends, and a long poll (Approval with a
+// wait, WaitApproval), which it bounds from the end of the wait.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
 
 // New returns a client for the server at base URL server, authenticating
@@ -95,7 +98,12 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 // do sends a request signed by key (none when nil), enveloping credential
 // when not empty.
 func (c *Client) do(ctx context.Context, key *Key, credential, method, path string, in, out any) error {
-	resp, err := c.send(ctx, key, credential, method, path, in)
+	return c.doWith(ctx, c.http, key, credential, method, path, in, out)
+}
+
+// doWith is do through the HTTP client hc.
+func (c *Client) doWith(ctx context.Context, hc *http.Client, key *Key, credential, method, path string, in, out any) error {
+	resp, err := c.sendWith(ctx, hc, key, credential, method, path, in)
 	if err != nil {
 		return err
 	}
@@ -119,6 +127,34 @@ func (c *Client) do(ctx context.Context, key *Key, credential, method, path stri
 // send sends a request and returns a successful response, whose body the
 // caller closes, or the error answer as an *Error.
 func (c *Client) send(ctx context.Context, key *Key, credential, method, path string, in any) (*http.Response, error) {
+	return c.sendWith(ctx, c.http, key, credential, method, path, in)
+}
+
+// untimed is the client's HTTP client without its overall Timeout, for
+// requests meant to outlast it — a long poll, a stream — which their
+// context bounds instead.
+func (c *Client) untimed() *http.Client {
+	if c.http.Timeout == 0 {
+		return c.http
+	}
+	hc := *c.http
+	hc.Timeout = 0
+	return &hc
+}
+
+// longPoll returns the context and HTTP client for a request that the
+// server may hold for wait: the client's timeout counts from the end of
+// the wait rather than from the start of the request.
+func (c *Client) longPoll(ctx context.Context, wait time.Duration) (context.Context, context.CancelFunc, *http.Client) {
+	if wait <= 0 || c.http.Timeout == 0 {
+		return ctx, func() {}, c.http
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait+c.http.Timeout)
+	return ctx, cancel, c.untimed()
+}
+
+// sendWith is send through the HTTP client hc.
+func (c *Client) sendWith(ctx context.Context, hc *http.Client, key *Key, credential, method, path string, in any) (*http.Response, error) {
 	var body io.Reader
 	var raw []byte
 	if in != nil {
@@ -145,7 +181,7 @@ func (c *Client) send(ctx context.Context, key *Key, credential, method, path st
 		}
 		req.Header.Set("Authorization", "VP "+tok)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
