@@ -302,6 +302,35 @@ func (c *Client) Audit(ctx context.Context, f AuditFilter) ([]audit.Event, error
 	return out.Events, nil
 }
 
+// auditPage is the page AuditTail asks for: the server's largest.
+const auditPage = 10_000
+
+// AuditTail returns the latest n events matching f (f.Limit and f.After
+// are ignored), oldest first, as `agentid audit tail` prints them. The
+// server answers matching events from the oldest, so it pages through
+// them all (GET /v1/audit?after=…) keeping the last n.
+func (c *Client) AuditTail(ctx context.Context, f AuditFilter, n int) ([]audit.Event, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("client: audit tail of %d events", n)
+	}
+	f.Limit, f.After = auditPage, 0
+	var out []audit.Event
+	for {
+		page, err := c.Audit(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(out) > n {
+			out = append(out[:0], out[len(out)-n:]...)
+		}
+		if len(page) < auditPage {
+			return out, nil
+		}
+		f.After = page[len(page)-1].Seq
+	}
+}
+
 // AuditExport writes the selected audit events to w as JSON lines, as the
 // server streams them (GET /v1/audit?format=jsonl, admins); the output can
 // be checked with audit.VerifyLines. The export is not bounded by

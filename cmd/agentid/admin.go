@@ -479,11 +479,14 @@ func auditCmd() *cobra.Command {
 		return client.AuditFilter{Agent: agentF, Actor: actor, Action: action, Decision: decision, Since: since, Until: until, Limit: limit}
 	}
 	tail := &cobra.Command{
-		Use: "tail", Short: "Show recent audit events", Args: cobra.NoArgs,
+		Use: "tail", Short: "Show the latest matching audit events, oldest first", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if tailLimit < 1 {
+				return usagef("--limit must be at least 1")
+			}
 			var out api.EventList
 			if err := cn.call(func(cl *client.Client) (err error) {
-				out.Events, err = cl.Audit(c.Context(), query(tailLimit))
+				out.Events, err = cl.AuditTail(c.Context(), query(0), tailLimit)
 				return err
 			}); err != nil {
 				return err
@@ -500,7 +503,7 @@ func auditCmd() *cobra.Command {
 		},
 	}
 	filter(tail)
-	tail.Flags().IntVar(&tailLimit, "limit", 100, "at most this many events")
+	tail.Flags().IntVar(&tailLimit, "limit", 100, "this many of the latest matching events at most")
 	export := &cobra.Command{
 		Use: "export", Short: "Export every matching audit event as JSON lines", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,5 +47,18 @@ func TestAuditExportComplete(t *testing.T) {
 	}
 	if code, out, _ = agentid(t, "", "audit", "tail", "--json", "--server", url, "--key", admin); code != 0 || strings.Count(out, `"seq"`) != 100 {
 		t.Fatalf("tail keeps its default of 100: exit %d, %d events", code, strings.Count(out, `"seq"`))
+	}
+	// tail shows the latest matching events, oldest first (it showed the
+	// oldest: seq 2 to 4 of 250).
+	var tail []audit.Event
+	code, out, _ = agentid(t, "", "audit", "tail", "--json", "--limit", "3", "--action", audit.ActionVerify, "--server", url, "--key", admin)
+	if err := json.Unmarshal([]byte(out), &tail); code != 0 || err != nil {
+		t.Fatalf("audit tail --json: exit %d, %v", code, err)
+	}
+	if len(tail) != 3 || tail[0].Seq != head-2 || tail[2].Seq != head {
+		t.Fatalf("audit tail --limit 3: %d events, want seq %d to %d; got %+v", len(tail), head-2, head, tail)
+	}
+	if code, _, _ = agentid(t, "", "audit", "tail", "--limit", "0", "--server", url, "--key", admin); code != 2 {
+		t.Fatalf("audit tail --limit 0: exit %d, want 2 (usage)", code)
 	}
 }
