@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -279,8 +280,8 @@ func (is *Issuer) decide(ctx context.Context, actor *Principal, id, why string, 
 		if !mayApprove(actor) {
 			return fail(KindForbidden, CodeForbidden, "only admins and approvers decide approval requests")
 		}
-		if why == "" || len(why) > 1024 {
-			return badRequest("a reason (at most 1024 bytes) is required")
+		if strings.TrimSpace(why) == "" || len(why) > 1024 {
+			return badRequest("a reason (not blank, at most 1024 bytes) is required")
 		}
 		var signer jws.Signer
 		if approve {

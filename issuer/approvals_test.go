@@ -150,6 +150,14 @@ func TestApprovalRefused(t *testing.T) {
 		_, p := e.ask(t)
 		_, err := e.is.Approve(ctx, e.approver, p.ID, "")
 		wantErr(t, err, KindInvalid, CodeInvalidRequest)
+		// Blanks are no reason either (the console trims its field; the
+		// API took "   " and put it in the credential).
+		for _, blank := range []string{"   ", "\t\n", "\u00a0"} {
+			_, err = e.is.Approve(ctx, e.approver, p.ID, blank)
+			wantErr(t, err, KindInvalid, CodeInvalidRequest)
+			_, err = e.is.Deny(ctx, e.approver, p.ID, blank)
+			wantErr(t, err, KindInvalid, CodeInvalidRequest)
+		}
 	})
 	t.Run("an approver-role principal decides, and does nothing else", func(t *testing.T) {
 		e := newApprovalEnv(t)

@@ -60,8 +60,8 @@ func approvalCmd() *cobra.Command {
 		d := &cobra.Command{
 			Use: verb + " ID --reason TEXT", Short: strings.ToUpper(verb[:1]) + verb[1:] + " a pending request (admins and approvers; never your own)", Args: cobra.ExactArgs(1),
 			RunE: func(c *cobra.Command, args []string) error {
-				if reason == "" {
-					return usagef("--reason is required")
+				if strings.TrimSpace(reason) == "" {
+					return usagef("--reason is required (not blank)")
 				}
 				var out *api.Approval
 				if err := cn.call(func(cl *client.Client) (err error) {
