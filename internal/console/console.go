@@ -223,6 +223,25 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 func (c *Console) headers(g *gin.Context) {
+	c.setHeaders(g)
+	g.Next()
+}
+
+// NoRoute answers a request under /console/ that matches no page, or a
+// page by another method (a form's address opened as a link), with a
+// refusal page — `not_found` or `method_not_allowed` — rather than the
+// API's problem JSON. methodNotAllowed tells which.
+func (c *Console) NoRoute(g *gin.Context, methodNotAllowed bool) {
+	c.setHeaders(g)
+	if methodNotAllowed {
+		c.refuse(g, http.StatusMethodNotAllowed, "method_not_allowed",
+			"This address only takes the console's forms. Go back to the page and use its button.")
+		return
+	}
+	c.refuse(g, http.StatusNotFound, "not_found", "There is no such page in the console.")
+}
+
+func (c *Console) setHeaders(g *gin.Context) {
 	h := g.Writer.Header()
 	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Frame-Options", "DENY")
@@ -236,7 +255,6 @@ func (c *Console) headers(g *gin.Context) {
 	if c.secure {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
-	g.Next()
 }
 
 func (c *Console) static(g *gin.Context) {

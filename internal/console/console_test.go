@@ -101,6 +101,38 @@ func TestStaticAndUnknown(t *testing.T) {
 	}
 }
 
+// TestUnknownPagesArePages: a mistyped console address, or a form's
+// address opened as a link, is a console page naming its code, with the
+// console's headers — not the API's problem JSON (which it was). The
+// API's own unknown endpoints keep their problem JSON.
+func TestUnknownPagesArePages(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn(e.admin)
+	for _, c := range []struct {
+		path   string
+		status int
+		code   string
+	}{
+		{"/console/agnets", http.StatusNotFound, "not_found"},
+		{"/console/agent/action", http.StatusMethodNotAllowed, "method_not_allowed"},
+		{"/console/approval/decide?id=x", http.StatusMethodNotAllowed, "method_not_allowed"},
+		{"/console/keys/rotate", http.StatusMethodNotAllowed, "method_not_allowed"},
+	} {
+		p := b.get(c.path)
+		if p.status != c.status || p.code() != c.code || p.header.Get("Content-Type") != "text/html; charset=utf-8" ||
+			!strings.Contains(p.body, `data-code="`+c.code+`"`) {
+			t.Errorf("%s: %d %s %q %.200q", c.path, p.status, p.code(), p.header.Get("Content-Type"), p.body)
+		}
+		if !strings.HasPrefix(p.header.Get("Content-Security-Policy"), "default-src 'none'") || p.header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: without the console's headers: %v", c.path, p.header)
+		}
+	}
+	if p := b.get("/v1/nope"); p.status != http.StatusNotFound || p.header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("/v1/nope: %d %q", p.status, p.header.Get("Content-Type"))
+	}
+}
+
 func TestSignInLinkRefused(t *testing.T) {
 	e := newEnv(t)
 	stranger := newKey(t)

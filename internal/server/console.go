@@ -24,5 +24,6 @@ func (s *Server) mountConsole(r *gin.Engine) error {
 		return err
 	}
 	c.Register(r)
+	s.console = c
 	return nil
 }

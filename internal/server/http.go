@@ -24,6 +24,7 @@ import (
 	"github.com/agentid/agentid/api"
 	"github.com/agentid/agentid/audit"
 	"github.com/agentid/agentid/did"
+	"github.com/agentid/agentid/internal/console"
 	"github.com/agentid/agentid/internal/problem"
 	"github.com/agentid/agentid/issuer"
 	"github.com/agentid/agentid/oauth"
@@ -73,6 +74,8 @@ type Server struct {
 	// The OAuth face (oauth.go).
 	oauth      *issuer.AuthServer
 	dpopNonces *oauth.Nonces
+	// console serves /console/ (console.go); nil until mounted.
+	console *console.Console
 }
 
 // ServerOptions tune the HTTP layer. There are none yet: auditing of the
@@ -205,8 +208,19 @@ func (s *Server) routes() *gin.Engine {
 	// in /v1/jobs/ci%2Frun%207/retire — and is unescaped once matched.
 	// The request binding (htu) compares escaped paths as well.
 	r.UseRawPath = true
-	r.NoRoute(func(c *gin.Context) { problem.Write(c.Writer, http.StatusNotFound, "not_found", "no such endpoint") })
+	// Under /console/ a person is reading: a page, not problem JSON.
+	r.NoRoute(func(c *gin.Context) {
+		if s.console != nil && strings.HasPrefix(c.Request.URL.Path, "/console/") {
+			s.console.NoRoute(c, false)
+			return
+		}
+		problem.Write(c.Writer, http.StatusNotFound, "not_found", "no such endpoint")
+	})
 	r.NoMethod(func(c *gin.Context) {
+		if s.console != nil && strings.HasPrefix(c.Request.URL.Path, "/console/") {
+			s.console.NoRoute(c, true)
+			return
+		}
 		problem.Write(c.Writer, http.StatusMethodNotAllowed, "method_not_allowed", "")
 	})
 
