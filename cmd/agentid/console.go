@@ -14,6 +14,13 @@ import (
 	"github.com/agentid/agentid/internal/console"
 )
 
+// consoleLink is what `agentid console --json` prints.
+type consoleLink struct {
+	Link      string    `json:"link"`
+	Principal string    `json:"principal"`
+	Expires   time.Time `json:"expires"`
+}
+
 // consoleCmd prints (and tries to open) a one-time console sign-in link
 // signed by the principal's key.
 func consoleCmd() *cobra.Command {
@@ -31,13 +38,21 @@ func consoleCmd() *cobra.Command {
 				}
 				return err
 			}
-			link, err := console.SignInLink(k.Signer, k.DID, cn.server, time.Now())
+			now := time.Now()
+			link, err := console.SignInLink(k.Signer, k.DID, cn.server, now)
 			if err != nil {
 				return err
 			}
 			// The link is the only data on stdout; it is a secret for
 			// its one minute.
-			fmt.Fprintln(c.OutOrStdout(), link)
+			if cn.json {
+				if err := printJSON(c.OutOrStdout(), consoleLink{Link: link, Principal: k.DID,
+					Expires: now.Add(console.SignInLifetime).UTC().Truncate(time.Second)}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintln(c.OutOrStdout(), link)
+			}
 			fmt.Fprintln(c.ErrOrStderr(), "agentid: open this link within 60 s; it signs you in once, as "+k.DID)
 			if !noOpen {
 				if err := openBrowser(link); err != nil {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentid/agentid/internal/server"
 )
@@ -33,6 +35,21 @@ func TestConsoleLink(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Fatalf("use %d of the link: %d, want %d", i+1, resp.StatusCode, want)
 		}
+	}
+	// --json prints JSON (it printed the bare link), whose link works.
+	code, out, _ = agentid(t, "", "console", "--json", "--server", url, "--key", admin, "--no-open")
+	var j struct {
+		Link, Principal string
+		Expires         time.Time
+	}
+	if err := json.Unmarshal([]byte(out), &j); code != 0 || err != nil || !strings.HasPrefix(j.Link, url+"/console/signin?token=") ||
+		!strings.HasPrefix(j.Principal, "did:key:") || time.Until(j.Expires) > time.Minute || time.Until(j.Expires) < 50*time.Second {
+		t.Fatalf("console --json: exit %d, %v, stdout %q", code, err, out)
+	}
+	if resp, err := hc.Get(j.Link); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the --json link: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	if code, _, errOut := agentid(t, "", "console", "--server", url, "--key", filepath.Join(dir, "nope.jwk")); code != 1 || !strings.Contains(errOut, "hint:") {
 		t.Fatalf("missing key: exit %d, stderr %q", code, errOut)
