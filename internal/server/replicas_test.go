@@ -520,9 +520,26 @@ func TestReplicasSignListOnce(t *testing.T) {
 		}
 		return string(body), resp.Header.Get("ETag")
 	}
-	fetch(a)
-	fetch(b)
+	prevA, _ := fetch(a)
+	prevB, _ := fetch(b)
 	before := a.app.Publisher.Signatures() + b.app.Publisher.Signatures()
+	// changedFrom fetches r's list until it is not prev, within the second
+	// the change takes to reach every replica. An event alone does not
+	// say the change was seen: a replica whose listening connection was
+	// (re)established re-announces its lists (it may have missed
+	// changes), and a startup's reconnections can land after the first
+	// fetch, leaving such an event queued before the revocation's.
+	changedFrom := func(r *replica, prev string) (string, string) {
+		t.Helper()
+		deadline := time.Now().Add(time.Second)
+		for {
+			body, etag := fetch(r)
+			if body != prev || time.Now().After(deadline) {
+				return body, etag
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	for i, c := range creds {
 		r := rs[i%2]
 		var cr api.Credential
@@ -531,8 +548,9 @@ func TestReplicasSignListOnce(t *testing.T) {
 		}
 		waitEvent(t, evA, list, time.Second)
 		waitEvent(t, evB, list, time.Second)
-		bodyA, etagA := fetch(a)
-		bodyB, etagB := fetch(b)
+		bodyA, etagA := changedFrom(a, prevA)
+		bodyB, etagB := changedFrom(b, prevB)
+		prevA, prevB = bodyA, bodyB
 		if bodyA != bodyB || etagA != etagB || etagA == "" {
 			t.Fatalf("revocation %d: the replicas serve different list credentials (ETags %s, %s)", i, etagA, etagB)
 		}
