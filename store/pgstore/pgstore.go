@@ -102,8 +102,16 @@ type Store struct {
 	pool *pgxpool.Pool
 	o    Options
 
-	closeMu sync.RWMutex
+	// closeMu guards closed and active (operations between enter and
+	// leave); drained is signalled when the last leaves after Close. Not
+	// a sync.RWMutex: an operation may enter again inside another (a
+	// status list's signer reads its keys from within the transaction
+	// that stores the list), and a recursive RLock blocks behind a
+	// waiting Close's Lock, which waits for the outer one: a deadlock.
+	closeMu sync.Mutex
 	closed  bool
+	active  int
+	drained *sync.Cond
 
 	// wmu lets one of this process's read-write transactions at a time
 	// wait for the advisory lock, rather than a connection per writer.
@@ -179,6 +187,11 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	// Operations under way finish (an operation entering now, even inside
+	// one under way, fails with store.ErrClosed) before the pool closes.
+	for s.active > 0 {
+		s.drainedCond().Wait()
+	}
 	s.closeMu.Unlock()
 	s.subMu.Lock()
 	stop, done := s.listenStop, s.listenDone
@@ -196,15 +209,32 @@ func (s *Store) enter(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.closeMu.RLock()
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
 	if s.closed {
-		s.closeMu.RUnlock()
 		return store.ErrClosed
 	}
+	s.active++
 	return nil
 }
 
-func (s *Store) leave() { s.closeMu.RUnlock() }
+func (s *Store) leave() {
+	s.closeMu.Lock()
+	s.active--
+	if s.active == 0 && s.closed {
+		s.drainedCond().Broadcast()
+	}
+	s.closeMu.Unlock()
+}
+
+// drainedCond returns the condition Close waits on; the caller holds
+// closeMu.
+func (s *Store) drainedCond() *sync.Cond {
+	if s.drained == nil {
+		s.drained = sync.NewCond(&s.closeMu)
+	}
+	return s.drained
+}
 
 // View implements store.Store.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
