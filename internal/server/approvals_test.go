@@ -106,11 +106,19 @@ func postRaw(t testing.TB, ts *testServer, key *client.Key, path string, in, out
 	if err != nil {
 		t.Fatal(err)
 	}
+	return postSigned(t, ts, key, path, "", body, out)
+}
+
+// postSigned sends body to path, signed by key for path (and body), with
+// query appended after signing (the presentation's htu leaves the query
+// out), and decodes the JSON answer into out.
+func postSigned(t testing.TB, ts *testServer, key *client.Key, path, query string, body []byte, out any) int {
+	t.Helper()
 	vp, err := key.Present(client.PresentOptions{Audience: ts.url, Method: http.MethodPost, URL: ts.url + path, BodyDigest: client.BodyDigest(body)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, ts.url+path, bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, ts.url+path+query, bytes.NewReader(body))
 	req.Header.Set("Authorization", "VP "+vp)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)

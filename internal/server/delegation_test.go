@@ -310,35 +310,15 @@ func TestRetireTreeInTheBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send := func(query, body string) (int, api.Problem) {
-		t.Helper()
-		u := ts.url + "/v1/agents/" + url.PathEscape(root.key.DID) + "/retire"
-		vp, err := ts.admin.Key().Present(client.PresentOptions{Audience: ts.url, Method: http.MethodPost, URL: u,
-			BodyDigest: client.BodyDigest([]byte(body))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u+query, strings.NewReader(body))
-		req.Header.Set("Authorization", "VP "+vp)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var p api.Problem
-		if resp.StatusCode != http.StatusOK {
-			_ = jsonDecode(resp, &p)
-		}
-		return resp.StatusCode, p
-	}
+	path := "/v1/agents/" + url.PathEscape(root.key.DID) + "/retire"
 	for _, tc := range []struct{ name, query, body string }{
 		{"tree in the query", "?tree=true", ""},
 		{"any query", "?x=1", ""},
 		{"tree not a boolean", "", `{"tree": "yes"}`},
 		{"an unknown member", "", `{"tree": true, "cascade": true}`},
 	} {
-		if st, p := send(tc.query, tc.body); st != http.StatusBadRequest || p.Code != "invalid_request" {
+		var p api.Problem
+		if st := postSigned(t, ts, ts.admin.Key(), path, tc.query, []byte(tc.body), &p); st != http.StatusBadRequest || p.Code != "invalid_request" {
 			t.Fatalf("%s: %d %+v; want 400 invalid_request", tc.name, st, p)
 		}
 	}
