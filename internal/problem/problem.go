@@ -35,6 +35,17 @@ func Write(w http.ResponseWriter, status int, code, detail string) {
 	_ = json.NewEncoder(w).Encode(New(status, code, detail))
 }
 
+// UnavailableRetryAfter is the Retry-After, in seconds, of a 503
+// unavailable answer: the storage (or the database) fails underneath, and
+// the operation was not done.
+const UnavailableRetryAfter = "10"
+
+// WriteUnavailable sends 503 "unavailable" with UnavailableRetryAfter.
+func WriteUnavailable(w http.ResponseWriter, detail string) {
+	w.Header().Set("Retry-After", UnavailableRetryAfter)
+	Write(w, http.StatusServiceUnavailable, "unavailable", detail)
+}
+
 // FromError returns the code and the safe detail of err: its reason code
 // and detail when it carries one, else "internal" with no detail (an
 // unexpected error's text may hold internals).

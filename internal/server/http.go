@@ -332,9 +332,6 @@ var statusOf = map[issuer.Kind]int{
 	issuer.KindIntegrity:       http.StatusInternalServerError,
 }
 
-// unavailableRetryAfter is the Retry-After of a 503 unavailable answer.
-const unavailableRetryAfter = "10"
-
 // fail writes err as problem details: a refusal with its code and the
 // status of its kind; the storage failing underneath (full disk, I/O
 // error, audit log unwritable) as 503 unavailable with Retry-After, the
@@ -344,7 +341,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 	st, code, detail := http.StatusInternalServerError, api.CodeInternal, ""
 	if unavailable(err) {
 		st, code, detail = http.StatusServiceUnavailable, api.CodeUnavailable, "storage unavailable; retry later"
-		c.Header("Retry-After", unavailableRetryAfter)
+		c.Header("Retry-After", problem.UnavailableRetryAfter)
 	} else if e, ok := issuer.Refusal(err); ok {
 		if v, ok := statusOf[e.Kind]; ok {
 			st, code, detail = v, string(e.Code), e.Detail

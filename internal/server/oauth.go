@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/agentid/agentid/internal/problem"
 	"github.com/agentid/agentid/issuer"
 	"github.com/agentid/agentid/oauth"
 	"github.com/agentid/agentid/verifier"
@@ -234,7 +235,7 @@ func (s *Server) oauthFail(c *gin.Context, err error) {
 		return
 	}
 	if unavailable(err) {
-		c.Header("Retry-After", unavailableRetryAfter)
+		c.Header("Retry-After", problem.UnavailableRetryAfter)
 		s.oauthError(c, http.StatusServiceUnavailable, oauth.TemporarilyUnavailable, "storage unavailable; retry later")
 		return
 	}

@@ -273,10 +273,6 @@ func (p *Publisher) ListCredential(u string) (string, error) {
 	return sl.jwt, nil
 }
 
-// unavailableRetryAfter is the Retry-After, in seconds, of a list that
-// cannot be read or signed (503 unavailable): the server's own.
-const unavailableRetryAfter = "10"
-
 // ServeHTTP serves GET and HEAD /status/{purpose}/{n}: the list credential
 // as application/vc+jwt with a strong ETag and Cache-Control max-age equal
 // to the ttl. It reads purpose and n from the last two path segments, so it
@@ -314,8 +310,7 @@ func (p *Publisher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The store (a full disk, the database down) or the signer fails:
 		// fail closed, as every other endpoint does, with the time to
 		// come back.
-		w.Header().Set("Retry-After", unavailableRetryAfter)
-		problem.Write(w, http.StatusServiceUnavailable, "unavailable", "status list unavailable; retry later")
+		problem.WriteUnavailable(w, "status list unavailable; retry later")
 		return
 	}
 	h := w.Header()
