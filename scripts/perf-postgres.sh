@@ -13,6 +13,9 @@
 # loads pg_stat_statements and writes, per PostgreSQL run, the statements
 # by calls (OUT/NAME-statements.txt). Each run writes the CPU seconds the
 # agentid processes and the database used (OUT/NAME-cpu.txt).
+# GEN=httpload sends the verifications from agentid-httpload (a plain
+# net/http client) instead of agentid-loadgen; it drives one server, so the
+# runs with two replicas and issuance are left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/agentid-perf-pg}
@@ -21,6 +24,9 @@ mkdir -p "$out"
 bin=$(mktemp -d /tmp/agentid-perf-bin.XXXXXX)
 go build -o "$bin/agentid" ./cmd/agentid
 go build -o "$bin/loadgen" ./cmd/agentid-loadgen
+go build -o "$bin/httpload" ./cmd/agentid-httpload
+gen=${GEN:-loadgen}
+case $gen in loadgen | httpload) ;; *) echo "GEN is loadgen or httpload" >&2; exit 2 ;; esac
 WORK=$(mktemp -d /tmp/agentid-perf-pg.XXXXXX)
 PGBIN=$(dirname "$(readlink -f "$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")")
 AS=()
@@ -70,6 +76,7 @@ URL=http://localhost:$P1
 run() {
 	local name=$1 mode=$2 conc=$3 kind=$4 data connect=()
 	case $name in ${ONLY:-*}) ;; *) return 0 ;; esac
+	if [ "$gen" = httpload ] && { [ "$mode" != verify ] || [ "$kind" = 2 ]; }; then return 0; fi
 	case $kind in
 	bolt)
 		data=$WORK/bolt-$name
@@ -97,9 +104,13 @@ run() {
 		# sees a server (and database) in its steady state, as in production.
 		"$bin/loadgen" -mode "$mode" -server $URL -key "$data/admin.jwk" -duration "$WARM" -concurrency "$conc" "${connect[@]}" >"$out/$name-warm.txt"
 	fi
-	echo "== $name: $mode, $kind, $conc connections, $dur${WARM:+, after a $WARM warm-up}"
+	echo "== $name: $mode, $kind, $conc connections, $dur, $gen${WARM:+, after a $WARM warm-up}"
 	local a0 d0 a1 d1 lp
-	"$bin/loadgen" -mode "$mode" -server $URL -key "$data/admin.jwk" -duration "$dur" -concurrency "$conc" "${connect[@]}" >"$out/$name.txt" &
+	if [ "$gen" = httpload ]; then
+		"$bin/httpload" -server $URL -key "$data/admin.jwk" -duration "$dur" -c "$conc" >"$out/$name.txt" &
+	else
+		"$bin/loadgen" -mode "$mode" -server $URL -key "$data/admin.jwk" -duration "$dur" -concurrency "$conc" "${connect[@]}" >"$out/$name.txt" &
+	fi
 	lp=$!
 	# The timed phase starts after loadgen's baseline: count from there
 	# (its preparation asks the server for nonces).
