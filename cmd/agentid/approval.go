@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -121,19 +122,52 @@ func approvalCmd() *cobra.Command {
 				return err
 			}
 			if cn.json {
-				return printJSON(c.OutOrStdout(), out)
+				if err := printJSON(c.OutOrStdout(), out); err != nil {
+					return err
+				}
+				if out.Status != api.ApprovalApproved {
+					return deniedError{} // reported in the JSON
+				}
+				return nil
 			}
 			if out.Status != api.ApprovalApproved {
-				return fmt.Errorf("approval %s is %s (%s)", out.ID, out.Status, out.Reason)
+				return errors.New(approvalOutcome(out))
 			}
 			if out.Issued != nil {
 				fmt.Fprintln(c.OutOrStdout(), out.Issued.Credential)
 			}
-			fmt.Fprintf(c.ErrOrStderr(), "agentid: approved by %s: %s\n", out.DecidedBy, out.Reason)
+			fmt.Fprintf(c.ErrOrStderr(), "agentid: %s\n", approvalOutcome(out))
+			if out.Issued == nil {
+				fmt.Fprintln(c.ErrOrStderr(), "agentid: the credential is the requester's to collect")
+			}
 			return nil
 		},
 	}
 	watch.Flags().StringVar(&agentCred, "credential", "", "watch as the agent that asked for a sub-agent: its current credential (vc+jwt file); --key is then that agent's key")
 	c.AddCommand(ls, show, decide("approve"), decide("deny"), watch)
 	return c
+}
+
+// approvalOutcome is how 'approval watch ID' reports a request that is no
+// longer pending, escaped for the terminal: "approved by DID: reason",
+// "approval ID is denied by DID: reason", "approval ID is expired: not
+// decided before TIME". The decider and the reason are left out when the
+// answer has none (an expired request has neither).
+func approvalOutcome(a *api.Approval) string {
+	var s string
+	switch a.Status {
+	case api.ApprovalApproved:
+		s = "approved"
+	case api.ApprovalExpired:
+		s = fmt.Sprintf("approval %s is expired: not decided before %s", a.ID, ts(a.ExpiresAt))
+	default:
+		s = fmt.Sprintf("approval %s is %s", a.ID, a.Status)
+	}
+	if a.DecidedBy != "" {
+		s += " by " + a.DecidedBy
+	}
+	if a.Reason != "" {
+		s += ": " + a.Reason
+	}
+	return printable(s)
 }
