@@ -354,7 +354,10 @@ func agentCmd() *cobra.Command {
 			}); err != nil {
 				return err
 			}
-			return printJSON(c.OutOrStdout(), out)
+			if cn.json {
+				return printJSON(c.OutOrStdout(), out)
+			}
+			return printAgent(c.OutOrStdout(), out)
 		},
 	}
 	retire.Flags().StringVar(&retireTree, "tree", "", "retire this agent and all its descendants")

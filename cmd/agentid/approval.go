@@ -53,7 +53,10 @@ func approvalCmd() *cobra.Command {
 			}); err != nil {
 				return err
 			}
-			return printJSON(c.OutOrStdout(), out)
+			if cn.json {
+				return printJSON(c.OutOrStdout(), out)
+			}
+			return printApproval(c.OutOrStdout(), out)
 		},
 	}
 	var reason, agentCred string

@@ -13,17 +13,18 @@ import (
 	"github.com/agentid/agentid/client"
 )
 
-// fakeApprovalServer answers every GET of an approval (as GET /v1/approvals/{id})
-// with a, and every other request with 404.
-func fakeApprovalServer(t *testing.T, a *api.Approval) string {
+// fakeServer answers a GET of each path of routes (as the server decodes
+// it) with its value as JSON, and every other request with 404.
+func fakeServer(t *testing.T, routes map[string]any) string {
 	t.Helper()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet || r.URL.Path != "/v1/approvals/"+a.ID {
+		v, ok := routes[r.URL.Path]
+		if r.Method != http.MethodGet || !ok {
 			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(a)
+		_ = json.NewEncoder(w).Encode(v)
 	}))
 	t.Cleanup(hs.Close)
 	return hs.URL
@@ -86,7 +87,7 @@ func TestApprovalWatchOutcome(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := tc.a
 			a.ID, a.ExpiresAt = id, expires
-			args := []string{"approval", "watch", id, "--server", fakeApprovalServer(t, &a), "--key", key}
+			args := []string{"approval", "watch", id, "--server", fakeServer(t, map[string]any{"/v1/approvals/" + id: &a}), "--key", key}
 			if tc.json {
 				args = append(args, "--json")
 			}
