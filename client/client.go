@@ -33,9 +33,11 @@ type Client struct {
 type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client (default: one with a 30 s timeout).
-// Its Timeout bounds every call but the approval feed (ApprovalEvents),
-// which lasts until its context ends, and a long poll (Approval with a
-// wait, WaitApproval), which it bounds from the end of the wait.
+// Its Timeout bounds each request: a call, or each page of a call that
+// pages (Agents, EachAgent, AuditTail, AuditExport), which can therefore
+// last longer in all. The approval feed (ApprovalEvents) lasts until its
+// context ends, and a long poll (Approval with a wait, WaitApproval) is
+// bounded from the end of the wait.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
 
 // New returns a client for the server at base URL server, authenticating

@@ -48,7 +48,10 @@
 // # Caveats
 //
 //   - JSON answers are read up to [MaxResponseBytes]; a longer answer is an
-//     error. [Client.AuditExport] streams instead, without that bound.
+//     error. [Client.AuditExport] reads pages of at most 16 MiB, however
+//     long the export.
+//   - The HTTP client's timeout bounds each request, so each page of a
+//     paged call, not the whole call: see [WithHTTPClient].
 //   - A Key holds its private key in process memory.
 //   - Each presentation is single-use: a call that fails in transit is not
 //     retried by the client (the server may have seen it).

@@ -1,7 +1,9 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -275,6 +277,9 @@ type AuditFilter struct {
 	Limit int
 	// After selects events with a sequence number above it, for paging.
 	After uint64
+	// PageSize is the number of events AuditExport asks for per request
+	// (10,000 when 0); Audit and AuditTail ignore it.
+	PageSize int
 }
 
 func (f AuditFilter) values() url.Values {
@@ -331,25 +336,114 @@ func (c *Client) AuditTail(ctx context.Context, f AuditFilter, n int) ([]audit.E
 	}
 }
 
-// AuditExport writes the selected audit events to w as JSON lines, as the
-// server streams them (GET /v1/audit?format=jsonl, admins); the output can
-// be checked with audit.VerifyLines. The export is not bounded by
-// MaxResponseBytes.
+// exportPageEvents is the number of events AuditExport asks for per
+// request when AuditFilter.PageSize is 0 (a few megabytes, for events of
+// the usual few hundred bytes), and exportPageBytes the most it reads of
+// one answer: a page of large events is cut after its last whole event,
+// and the next page starts there.
+const (
+	exportPageEvents = 10_000
+	exportPageBytes  = 16 << 20
+)
+
+// AuditExport writes the selected audit events to w as JSON lines, each
+// exactly as the server exports it (GET /v1/audit?format=jsonl, admins);
+// the output can be checked with audit.VerifyLines. It pages through the
+// events (f.PageSize at a time, following after), so that the client's
+// timeout bounds each page rather than the whole export, and reads each
+// page whole before writing it, so that a slow w does not count against
+// that timeout either; w only ever receives whole lines. f.Limit bounds
+// the whole export (0 for every matching event). The server audits each
+// page as one read.
 func (c *Client) AuditExport(ctx context.Context, f AuditFilter, w io.Writer) error {
 	if c.key == nil {
 		return errNoKey
 	}
-	q := f.values()
-	q.Set("format", "jsonl")
-	resp, err := c.send(ctx, c.key, "", http.MethodGet, "/v1/audit?"+q.Encode(), nil)
+	size := f.PageSize
+	if size <= 0 {
+		size = exportPageEvents
+	}
+	left := f.Limit // 0: no bound
+	first := true
+	for {
+		ask := size
+		if f.Limit > 0 && left < ask {
+			ask = left
+		}
+		q := f.values()
+		q.Set("format", "jsonl")
+		q.Set("limit", strconv.Itoa(ask))
+		page, n, cut, err := c.exportPage(ctx, "/v1/audit?"+q.Encode())
+		if _, werr := w.Write(page); werr != nil {
+			return fmt.Errorf("audit export: %w", werr)
+		}
+		if err != nil {
+			if first {
+				return fmt.Errorf("audit export: %w", err)
+			}
+			return fmt.Errorf("audit export, the page after seq %d: %w", f.After, err)
+		}
+		if n == 0 {
+			return nil
+		}
+		seq, err := lastSeq(page)
+		if err != nil {
+			return fmt.Errorf("audit export, the page after seq %d: %w", f.After, err)
+		}
+		if seq <= f.After {
+			return fmt.Errorf("audit export: the server's page after seq %d ends at seq %d", f.After, seq)
+		}
+		f.After, left, first = seq, left-n, false
+		if (n < ask && !cut) || (f.Limit > 0 && left <= 0) {
+			return nil
+		}
+	}
+}
+
+// exportPage reads one page of an export: its whole lines, how many, and
+// whether it was cut at exportPageBytes (the server had more to say).
+func (c *Client) exportPage(ctx context.Context, path string) (page []byte, n int, cut bool, err error) {
+	resp, err := c.send(ctx, c.key, "", http.MethodGet, path, nil)
 	if err != nil {
-		return err
+		return nil, 0, false, err
 	}
 	defer resp.Body.Close()
-	if _, err := io.Copy(w, resp.Body); err != nil {
-		return fmt.Errorf("audit export: %w", err)
+	return readLines(resp.Body, exportPageBytes)
+}
+
+// readLines reads r up to max bytes and returns its whole lines, how many
+// there are, and whether r had more than max bytes (the page is then cut
+// after its last whole line). An answer that ends inside a line (the
+// server's export failed part way) or a line longer than max is an error.
+func readLines(r io.Reader, max int) (page []byte, n int, cut bool, err error) {
+	b, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
+	if err != nil {
+		return nil, 0, false, err
 	}
-	return nil
+	if cut = len(b) > max; cut {
+		b = b[:max]
+	}
+	end := bytes.LastIndexByte(b, '\n') + 1
+	switch {
+	case cut && end == 0:
+		return nil, 0, false, fmt.Errorf("an event over %d bytes", max)
+	case !cut && end != len(b):
+		return b[:end], bytes.Count(b[:end], []byte("\n")), false, errors.New("the answer ends inside an event")
+	}
+	return b[:end], bytes.Count(b[:end], []byte("\n")), cut, nil
+}
+
+// lastSeq is the seq of the last line of page.
+func lastSeq(page []byte) (uint64, error) {
+	last := bytes.TrimSuffix(page, []byte("\n"))
+	last = last[bytes.LastIndexByte(last, '\n')+1:]
+	var ev struct {
+		Seq uint64 `json:"seq"`
+	}
+	if err := json.Unmarshal(last, &ev); err != nil {
+		return 0, fmt.Errorf("unexpected line: %v", err)
+	}
+	return ev.Seq, nil
 }
 
 // AuditSummary returns per-agent activity and anomalies over the window
