@@ -120,7 +120,7 @@ func principalCmd() *cobra.Command {
 			if cn.json {
 				return printJSON(c.OutOrStdout(), out)
 			}
-			fmt.Fprintf(c.OutOrStdout(), "registered %s %s\n", out.Role, out.DID)
+			fmt.Fprintf(c.OutOrStdout(), "registered %s %s\n", printable(string(out.Role)), printable(out.DID))
 			return nil
 		},
 	}
@@ -235,12 +235,13 @@ func agentCmd() *cobra.Command {
 				return printJSON(c.OutOrStdout(), out)
 			}
 			if out.Approval != "" {
-				fmt.Fprintln(c.OutOrStdout(), out.Approval)
-				fmt.Fprintf(c.ErrOrStderr(), "agentid: the request waits for approval %s; 'agentid approval watch %s' prints the credential once approved\n", out.Approval, out.Approval)
+				id := printable(out.Approval)
+				fmt.Fprintln(c.OutOrStdout(), id)
+				fmt.Fprintf(c.ErrOrStderr(), "agentid: the request waits for approval %s; 'agentid approval watch %s' prints the credential once approved\n", id, id)
 				return nil
 			}
 			fmt.Fprintln(c.OutOrStdout(), out.Credential)
-			fmt.Fprintf(c.ErrOrStderr(), "agentid: credential %s for %s, valid until %s\n", out.ID, agent.DID, ts(out.ValidUntil))
+			fmt.Fprintf(c.ErrOrStderr(), "agentid: credential %s for %s, valid until %s\n", printable(out.ID), agent.DID, ts(out.ValidUntil))
 			return nil
 		},
 	}
@@ -340,7 +341,7 @@ func agentCmd() *cobra.Command {
 			if cn.json {
 				return printJSON(c.OutOrStdout(), out)
 			}
-			fmt.Fprintf(c.OutOrStdout(), "retired %s (%d credentials revoked)\n", out.DID, len(out.Credentials))
+			fmt.Fprintf(c.OutOrStdout(), "retired %s (%d credentials revoked)\n", printable(out.DID), len(out.Credentials))
 			return nil
 		},
 	}
@@ -384,7 +385,7 @@ func credentialCmd() *cobra.Command {
 				if cn.json {
 					return printJSON(c.OutOrStdout(), out)
 				}
-				fmt.Fprintf(c.OutOrStdout(), "%s: revoked=%v suspended=%v\n", out.ID, out.Revoked, out.Suspended)
+				fmt.Fprintf(c.OutOrStdout(), "%s: revoked=%v suspended=%v\n", printable(out.ID), out.Revoked, out.Suspended)
 				return nil
 			},
 		})
@@ -625,15 +626,15 @@ func printVerifyReport(w io.Writer, rep *audit.VerifyReport, asJSON bool) error 
 	}
 	fmt.Fprintf(w, "chain:     %s\n", verdict)
 	fmt.Fprintf(w, "events:    %d (seq %d to %d)\n", rep.Events, rep.FirstSeq, rep.LastSeq)
-	fmt.Fprintf(w, "head:      %s\n", rep.Head)
+	fmt.Fprintf(w, "head:      %s\n", printable(rep.Head))
 	if rep.Keyed > 0 || rep.Unchecked > 0 {
 		fmt.Fprintf(w, "keyed:     %d (MAC not checked without the chain key: %d)\n", rep.Keyed, rep.Unchecked)
 	}
 	if h := rep.SignedHead; h != nil {
-		fmt.Fprintf(w, "signed head: seq %d, %s, %s\n", h.Seq, h.Time.UTC().Format(time.RFC3339), h.Hash)
+		fmt.Fprintf(w, "signed head: seq %d, %s, %s\n", h.Seq, h.Time.UTC().Format(time.RFC3339), printable(h.Hash))
 	}
 	for _, e := range rep.Errors {
-		fmt.Fprintln(w, e.Error())
+		fmt.Fprintln(w, printable(e.Error())) // a break's detail quotes the record
 	}
 	if rep.Truncated {
 		fmt.Fprintf(w, "more breaks than the %d shown\n", audit.MaxChainErrors)

@@ -81,7 +81,7 @@ func approvalCmd() *cobra.Command {
 				if cn.json {
 					return printJSON(c.OutOrStdout(), out)
 				}
-				fmt.Fprintf(c.OutOrStdout(), "%s %s: %s\n", out.ID, out.Status, out.Agent)
+				fmt.Fprintln(c.OutOrStdout(), printable(fmt.Sprintf("%s %s: %s", out.ID, out.Status, out.Agent)))
 				return nil
 			},
 		}
@@ -99,7 +99,7 @@ func approvalCmd() *cobra.Command {
 						if cn.json {
 							return printJSON(c.OutOrStdout(), a)
 						}
-						fmt.Fprintf(c.OutOrStdout(), "%s %s requester=%s agent=%s needs=%s\n", ev, a.ID, a.Requester, a.Agent, strings.Join(a.NeedApproval, ","))
+						fmt.Fprintln(c.OutOrStdout(), printable(fmt.Sprintf("%s %s requester=%s agent=%s needs=%s", ev, a.ID, a.Requester, a.Agent, strings.Join(a.NeedApproval, ","))))
 						return nil
 					})
 				})

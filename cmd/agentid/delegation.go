@@ -36,7 +36,7 @@ func retireGroup(c *cobra.Command, cn *conn, tree, task string) error {
 		return printJSON(c.OutOrStdout(), out)
 	}
 	for _, a := range out {
-		fmt.Fprintf(c.OutOrStdout(), "retired %s (%d credentials revoked)\n", a.DID, len(a.Credentials))
+		fmt.Fprintf(c.OutOrStdout(), "retired %s (%d credentials revoked)\n", printable(a.DID), len(a.Credentials))
 	}
 	return nil
 }

@@ -86,11 +86,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	if errors.As(err, &d) {
 		return 1
 	}
-	fmt.Fprintf(stderr, "agentid: error: %v\n", err)
+	// An error can carry what a server answered (a problem's detail, a
+	// token endpoint's error_description): escaped, like every value from
+	// a server printed for people.
+	fmt.Fprintf(stderr, "agentid: error: %s\n", printable(err.Error()))
 	var h hintError
 	if errors.As(err, &h) {
 		for _, l := range h.hints {
-			fmt.Fprintf(stderr, "agentid: hint: %s\n", l)
+			fmt.Fprintf(stderr, "agentid: hint: %s\n", printable(l))
 		}
 	}
 	var u usageError

@@ -90,7 +90,7 @@ key (see docs/oauth.md).`,
 			if jwk != nil {
 				fmt.Fprintln(c.OutOrStdout(), string(jwk))
 			}
-			fmt.Fprintf(c.ErrOrStderr(), "agentid: %s token for %s, scope %q, expires %s", tok.Type, agent.DID, tok.Scope, ts(out.ExpiresAt))
+			fmt.Fprintf(c.ErrOrStderr(), "agentid: %s token for %s, scope %q, expires %s", printable(tok.Type), agent.DID, tok.Scope, ts(out.ExpiresAt))
 			if out.DPoPJKT != "" {
 				fmt.Fprintf(c.ErrOrStderr(), ", bound to DPoP key %s", out.DPoPJKT)
 			}
