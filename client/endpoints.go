@@ -278,7 +278,7 @@ type AuditFilter struct {
 	// After selects events with a sequence number above it, for paging.
 	After uint64
 	// PageSize is the number of events AuditExport asks for per request
-	// (10,000 when 0); Audit and AuditTail ignore it.
+	// (10,000 when 0, at least 2); Audit and AuditTail ignore it.
 	PageSize int
 }
 
@@ -363,6 +363,9 @@ func (c *Client) AuditExport(ctx context.Context, f AuditFilter, w io.Writer) er
 	if size <= 0 {
 		size = exportPageEvents
 	}
+	// The server audits each page as a read: pages of one event would
+	// chase the read events the export itself adds, and never end.
+	size = max(size, 2)
 	left := f.Limit // 0: no bound
 	first := true
 	for {
