@@ -70,14 +70,52 @@ type treeNode struct {
 	Children []*treeNode `json:"children,omitempty"`
 }
 
+// parentCycles returns the agents whose parent links lead back to
+// themselves. The server never records such a loop; a damaged or forged
+// inventory could, and printTree then shows each agent of the loop as a
+// root instead of hiding them or walking the loop forever.
+func parentCycles(nodes map[string]*treeNode) map[string]bool {
+	const (
+		onPath = 1
+		done   = 2
+	)
+	state := map[string]int{}
+	cyclic := map[string]bool{}
+	for did := range nodes {
+		var path []string
+		for cur := nodes[did]; cur != nil && state[cur.DID] != done; {
+			if state[cur.DID] == onPath {
+				for i := len(path) - 1; i >= 0; i-- {
+					cyclic[path[i]] = true
+					if path[i] == cur.DID {
+						break
+					}
+				}
+				break
+			}
+			state[cur.DID] = onPath
+			path = append(path, cur.DID)
+			if cur.Parent == "" {
+				break
+			}
+			cur = nodes[cur.Parent]
+		}
+		for _, d := range path {
+			state[d] = done
+		}
+	}
+	return cyclic
+}
+
 func printTree(w io.Writer, all []api.Agent, root, task string, asJSON bool) error {
 	nodes := map[string]*treeNode{}
 	for i := range all {
 		nodes[all[i].DID] = &treeNode{Agent: all[i]}
 	}
+	cyclic := parentCycles(nodes)
 	var roots []*treeNode
 	for _, n := range nodes {
-		if p, ok := nodes[n.Parent]; ok && n.Parent != "" {
+		if p, ok := nodes[n.Parent]; ok && n.Parent != "" && !cyclic[n.DID] {
 			p.Children = append(p.Children, n)
 		} else {
 			roots = append(roots, n)
