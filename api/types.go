@@ -37,7 +37,7 @@ type Principal struct {
 	CreatedAt time.Time `json:"createdAt"`
 	CreatedBy string    `json:"createdBy,omitempty"`
 	// MaxDepth is how deep its agents may delegate to sub-agents (0: not
-	// at all). NeedApproval lists scopes (exact or "resource:*") whose
+	// at all; at most 8, the issuer refuses more). NeedApproval lists scopes (exact or "resource:*") whose
 	// grant waits for an approver. Approver lets an orchestrator approve
 	// others' requests.
 	MaxDepth     int      `json:"maxDepth,omitempty"`

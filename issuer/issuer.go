@@ -579,6 +579,12 @@ func (is *Issuer) checkPrincipal(p *Principal) *Error {
 			return badRequest("ceiling entry %q is not resource:action or resource:*", c)
 		}
 	}
+	// The same range as an agent's maxDepth (rootMaxDepth): no tree is
+	// deeper than MaxDelegationDepth whatever its principal says, and a
+	// negative depth means nothing.
+	if p.MaxDepth < 0 || p.MaxDepth > MaxDelegationDepth {
+		return badRequest("maxDepth must be within [0, %d]", MaxDelegationDepth)
+	}
 	if p.MaxTTL < 0 || p.MaxTTL > is.cfg.MaxTTL {
 		return fail(KindInvalid, CodeLifetimeExceeds, "maxTtl must be within (0, %v]", is.cfg.MaxTTL)
 	}

@@ -37,7 +37,8 @@ type Principal struct {
 	CreatedAt time.Time
 	CreatedBy string
 	// MaxDepth is how deep the agents it registers may delegate: 0 (the
-	// default) allows no sub-agents, 1 children, 2 grandchildren, …
+	// default) allows no sub-agents, 1 children, 2 grandchildren, … up
+	// to MaxDelegationDepth; AddPrincipal refuses any other value.
 	MaxDepth int
 	// NeedApproval lists the scopes (exact or "resource:*") whose grant
 	// waits for an approver's yes.

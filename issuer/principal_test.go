@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -92,6 +93,15 @@ func TestAddPrincipalRefused(t *testing.T) {
 		{name: "maxTtl beyond issuer", p: func(t *testing.T, e *env) Principal {
 			return Principal{DID: e.newAgent(t).DID, Role: RoleOrchestrator, Ceiling: []string{"calendar:read"}, MaxTTL: time.Duration(2 * time.Hour)}
 		}, status: KindInvalid, code: CodeLifetimeExceeds},
+		{name: "maxDepth negative", p: func(t *testing.T, e *env) Principal {
+			return Principal{DID: e.newAgent(t).DID, Role: RoleOrchestrator, Ceiling: []string{"calendar:read"}, MaxDepth: -1}
+		}, status: KindInvalid, code: CodeInvalidRequest},
+		{name: "maxDepth beyond MaxDelegationDepth", p: func(t *testing.T, e *env) Principal {
+			return Principal{DID: e.newAgent(t).DID, Role: RoleOrchestrator, Ceiling: []string{"calendar:read"}, MaxDepth: MaxDelegationDepth + 1}
+		}, status: KindInvalid, code: CodeInvalidRequest},
+		{name: "maxDepth absurd", p: func(t *testing.T, e *env) Principal {
+			return Principal{DID: e.newAgent(t).DID, Role: RoleAdmin, MaxDepth: math.MaxInt}
+		}, status: KindInvalid, code: CodeInvalidRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

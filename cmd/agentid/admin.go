@@ -129,7 +129,7 @@ func principalCmd() *cobra.Command {
 	add.Flags().StringSliceVar(&ceiling, "scopes", nil, "scope ceiling: exact scopes or resource:* (comma separated)")
 	add.Flags().StringSliceVar(&auds, "audiences", nil, "audiences it may grant (default any)")
 	add.Flags().DurationVar(&maxTTL, "max-ttl", 0, "longest credential lifetime it may ask (default the issuer's)")
-	add.Flags().IntVar(&maxDepth, "max-depth", 0, "how deep its agents may delegate to sub-agents (default 0: not at all)")
+	add.Flags().IntVar(&maxDepth, "max-depth", 0, "how deep its agents may delegate to sub-agents, 0 to 8 (default 0: not at all)")
 	add.Flags().StringSliceVar(&needApproval, "need-approval", nil, "scopes (or resource:*) whose grant waits for an approver")
 	add.Flags().BoolVar(&approver, "approver", false, "may approve or deny others' pending requests")
 	rm := &cobra.Command{
