@@ -501,7 +501,7 @@ func (is *Issuer) SetStatus(ctx context.Context, actor *Principal, credID string
 				}
 				return fail(KindNotFound, CodeUnknownCredential, "no credential %s", credID)
 			}
-			if err := is.mayManage(tx, actor, c.Agent); err != nil {
+			if err := is.mayManage(tx, actor, credID, c.Agent); err != nil {
 				return err
 			}
 			switch action {
@@ -558,7 +558,12 @@ func (is *Issuer) SetStatus(ctx context.Context, actor *Principal, credID string
 	return out, err
 }
 
-func (is *Issuer) mayManage(tx store.Tx, actor *Principal, agentDID string) error {
+// mayManage refuses credential credID, of agent agentDID, to an actor
+// that may not change it: admins change any, others only those of agents
+// they created. Another's credential is answered exactly as one that does
+// not exist (as visibleAgent answers another's agent), so that a caller
+// learns nothing of credentials it may not see.
+func (is *Issuer) mayManage(tx store.Tx, actor *Principal, credID, agentDID string) error {
 	if actor.Role == RoleAdmin {
 		return nil
 	}
@@ -568,7 +573,7 @@ func (is *Issuer) mayManage(tx store.Tx, actor *Principal, agentDID string) erro
 		return err
 	}
 	if !ok || a.CreatedBy != actor.DID {
-		return fail(KindForbidden, CodeForbidden, "orchestrators manage only the agents they created")
+		return fail(KindNotFound, CodeUnknownCredential, "no credential %s", credID)
 	}
 	return nil
 }

@@ -90,6 +90,10 @@ func TestSetStatus(t *testing.T) {
 	e.verifyAudit(t)
 }
 
+// TestSetStatusRefused: each refusal has its code and sets no bit. An
+// orchestrator's request about a credential of an agent it did not create
+// is answered as one about a credential that does not exist
+// (unknown_credential), so that it learns nothing of others' credentials.
 func TestSetStatusRefused(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
@@ -106,9 +110,9 @@ func TestSetStatusRefused(t *testing.T) {
 		status Kind
 		code   Code
 	}{
-		{"orchestrator revokes an admin's agent", e.orchP, admins.ID, Revoke, KindForbidden, CodeForbidden},
-		{"orchestrator suspends another's agent", e.orchP, others.ID, Suspend, KindForbidden, CodeForbidden},
-		{"orchestrator reinstates another's agent", other, mine.ID, Reinstate, KindForbidden, CodeForbidden},
+		{"orchestrator revokes an admin's agent", e.orchP, admins.ID, Revoke, KindNotFound, CodeUnknownCredential},
+		{"orchestrator suspends another's agent", e.orchP, others.ID, Suspend, KindNotFound, CodeUnknownCredential},
+		{"orchestrator reinstates another's agent", other, mine.ID, Reinstate, KindNotFound, CodeUnknownCredential},
 		{"unknown credential", e.adminP, "urn:uuid:00000000-0000-4000-8000-000000000000", Revoke, KindNotFound, CodeUnknownCredential},
 		{"unknown credential for orchestrator", e.orchP, "urn:uuid:00000000-0000-4000-8000-000000000000", Suspend, KindNotFound, CodeUnknownCredential},
 		{"empty id", e.adminP, "", Revoke, KindNotFound, CodeUnknownCredential},
