@@ -81,6 +81,11 @@ type Approval struct {
 	// Issued is the credential issued on approval; only the requester
 	// sees it.
 	Issued *Issued
+	// Self: the principal it was read as asked for it, or is the
+	// principal whose tree asked (a sub-agent's request, made by one of
+	// its agents), and so may not decide it (CodeSelfApproval), whatever
+	// its role.
+	Self bool
 }
 
 type approvalRecord struct {
@@ -114,11 +119,19 @@ func (r *approvalRecord) view(viewer string, now time.Time) *Approval {
 	a := &Approval{ID: r.ID, Requester: r.Requester, Agent: r.Agent.DID, Scopes: r.Agent.Scopes, Audiences: r.Agent.Audiences,
 		Owner: r.Agent.Owner, Purpose: r.Agent.Purpose, Task: r.Agent.Task, NeedApproval: r.NeedApproval,
 		Status: r.status(now), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt,
-		Reason: r.Reason}
+		Reason: r.Reason, Self: r.self(viewer)}
 	if r.Credential != "" && viewer == r.Requester {
 		a.Issued = &Issued{Credential: r.Credential, ID: r.CredentialID, ValidUntil: r.ValidUntil}
 	}
 	return a
+}
+
+// self reports whether did may not decide the request because it is its
+// own: did is the requester, or the root principal of the requesting
+// agent's tree (r.Agent.CreatedBy), whose NeedApproval the request
+// enforces.
+func (r *approvalRecord) self(did string) bool {
+	return r.Requester == did || r.Agent.CreatedBy == did
 }
 
 // needsApproval returns the requested scopes the principal's ceiling marks
@@ -303,7 +316,7 @@ func (is *Issuer) decide(ctx context.Context, actor *Principal, id, why string, 
 			// tree of the root principal whose NeedApproval it enforces
 			// (r.Agent.CreatedBy): that principal, an approver for others'
 			// requests, does not decide those of its own tree either.
-			if r.Requester == actor.DID || r.Agent.CreatedBy == actor.DID {
+			if r.self(actor.DID) {
 				return fail(KindForbidden, CodeSelfApproval, "the requester, or the principal whose tree it is, may not decide its own request")
 			}
 			switch r.status(now) {

@@ -26,6 +26,12 @@ type approvalView struct {
 	// Mine: the signed-in principal asked for it (and so may not decide
 	// it).
 	Mine bool
+	// Tree: one of the signed-in principal's agents asked for it (a
+	// sub-agent's request, under the principal's tree), so the issuer
+	// refuses the principal's decision too (approval_self). The page
+	// offers a decision only when neither Mine nor Tree holds
+	// (Approval.Self, the issuer's own rule).
+	Tree bool
 	// Age is how long it has waited; Left how long it may still wait
 	// (pending only).
 	Age, Left string
@@ -81,6 +87,7 @@ func mayDecide(p *issuer.Principal) bool {
 
 func (c *Console) viewApproval(s *session, a *issuer.Approval, now time.Time) approvalView {
 	v := approvalView{Approval: *a, Mine: a.Requester == s.principal.DID}
+	v.Tree = a.Self && !v.Mine
 	v.Issued = nil // the credential is the requester's, for its program, not for a page
 	v.Age = age(now.Sub(a.CreatedAt))
 	if a.Status == issuer.ApprovalPending {

@@ -318,3 +318,73 @@ func TestApprovalsFeedEndsWithSession(t *testing.T) {
 		t.Fatalf("feed after sign-out: %d %s", resp2.StatusCode, resp2.Header.Get("X-Agentid-Code"))
 	}
 }
+
+// TestApprovalsConsoleOwnTree: a sub-agent's request is its parent
+// agent's, under the tree of the orchestrator that registered the root;
+// that orchestrator, though it approves others' requests, may not decide
+// it (the issuer refuses it with approval_self). Its console offers no
+// decision on the request's page nor "Decide" in the list, and says why;
+// an admin's page still offers the form.
+func TestApprovalsConsoleOwnTree(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	ok := newKey(t)
+	if _, err := e.adminClient.AddPrincipal(ctx, api.Principal{DID: ok.DID, Role: "orchestrator", Name: "tree-owner",
+		Ceiling: []string{"calendar:*"}, NeedApproval: []string{"calendar:write"}, MaxDepth: 1, Approver: true}); err != nil {
+		t.Fatal(err)
+	}
+	// A root agent with calendar:write, approved by the admin.
+	parent, rootID := e.ask(ok, "plan the week", "")
+	if _, err := e.adminClient.Approve(ctx, rootID, "root ok"); err != nil {
+		t.Fatal(err)
+	}
+	root, err := client.New(e.url, ok).Approval(ctx, rootID, 0)
+	if err != nil || root.Issued == nil {
+		t.Fatalf("the root's credential: %+v %v", root, err)
+	}
+	// Its sub-agent asks for calendar:write: the request waits.
+	anon := client.New(e.url, nil)
+	child := newKey(t)
+	proof, err := anon.ProofFor(ctx, child, parent.DID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := anon.IssueSubAgent(ctx, parent, root.Issued.Credential, api.IssueRequest{Agent: child.DID, Proof: proof,
+		Scopes: []string{"calendar:write"}, Audiences: []string{"https://calendar.example.com"}, Owner: "team-rooms", Purpose: "book"})
+	if err != nil || sub.Approval == "" {
+		t.Fatalf("the sub-agent's request: %+v %v", sub, err)
+	}
+	id := sub.Approval
+
+	ob := e.browser()
+	ob.signIn(ok)
+	p := ob.get(approvalPath(id))
+	if p.status != http.StatusOK || strings.Contains(p.body, `id="approve"`) || strings.Contains(p.body, `id="deny"`) ||
+		strings.Contains(p.body, `action="/console/approval/decide"`) ||
+		!strings.Contains(p.body, `id="not-yours"`) || !strings.Contains(p.body, "your tree") {
+		t.Fatalf("the tree owner's view of its sub-agent's request: %d %q", p.status, p.body)
+	}
+	p = ob.get("/console/approvals")
+	if p.status != http.StatusOK || !strings.Contains(p.body, `data-approval="`+id+`"`) {
+		t.Fatalf("the tree owner's approvals page: %d %q", p.status, p.body)
+	}
+	row := p.body[strings.Index(p.body, `data-approval="`+id+`"`):]
+	row = row[:strings.Index(row, "</tr>")]
+	if strings.Contains(row, ">Decide<") || !strings.Contains(row, "View (your tree)") {
+		t.Fatalf("the tree owner's row for its sub-agent's request: %q", row)
+	}
+	// What the page no longer offers is what the issuer refuses.
+	r := ob.post("/console/approval/decide", url.Values{"csrf": {ob.csrf()}, "id": {id}, "decision": {"approve"}, "reason": {"mine"}}, nil)
+	if r.status != http.StatusForbidden || r.code() != "approval_self" {
+		t.Fatalf("the tree owner approving: %d %s", r.status, r.code())
+	}
+
+	admin := e.browser()
+	admin.signIn(e.admin)
+	if p := admin.get(approvalPath(id)); p.status != http.StatusOK || !strings.Contains(p.body, `id="approve"`) || strings.Contains(p.body, `id="not-yours"`) {
+		t.Fatalf("the admin's view of the sub-agent's request: %d %q", p.status, p.body)
+	}
+	if st := e.approvalStatus(id); st != "pending" {
+		t.Fatalf("the request is %s", st)
+	}
+}
