@@ -15,7 +15,14 @@ type Filter struct {
 	Since    time.Time // Time at or after (zero: no bound)
 	Until    time.Time // Time before (zero: no bound)
 	AfterSeq uint64    // Seq greater than
-	Limit    int       // at most this many events; 0 means no limit
+	// BeforeSeq: Seq less than (0: no bound). With Reverse it is the
+	// cursor of the next page back, as AfterSeq is forward.
+	BeforeSeq uint64
+	Limit     int // at most this many events; 0 means no limit
+	// Reverse reads the events newest first (descending Seq), so that
+	// Limit keeps the latest ones; the default is oldest first. It is an
+	// order, not a condition: Match ignores it.
+	Reverse bool
 }
 
 // Validate reports, wrapping ErrBadFilter, a filter that can match nothing
@@ -39,6 +46,7 @@ func (f Filter) Validate() error {
 func (f *Filter) Match(ev *Event) bool {
 	switch {
 	case ev.Seq <= f.AfterSeq,
+		f.BeforeSeq != 0 && ev.Seq >= f.BeforeSeq,
 		f.Agent != "" && ev.Subject != f.Agent,
 		f.Actor != "" && ev.Actor != f.Actor,
 		f.Action != "" && ev.Action != f.Action,

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/agentid/agentid/api"
@@ -311,29 +312,69 @@ func (c *Client) Audit(ctx context.Context, f AuditFilter) ([]audit.Event, error
 const auditPage = 10_000
 
 // AuditTail returns the latest n events matching f (f.Limit and f.After
-// are ignored), oldest first, as `agentid audit tail` prints them. The
-// server answers matching events from the oldest, so it pages through
-// them all (GET /v1/audit?after=…) keeping the last n.
+// are ignored), oldest first, as `agentid audit tail` prints them. It
+// reads the log from its end (GET /v1/audit?order=desc, newest first,
+// paging back with before=), so its requests grow with n, not with the
+// log. A server older than order=desc answers oldest first; AuditTail
+// then pages through every matching event (after=) keeping the last n.
 func (c *Client) AuditTail(ctx context.Context, f AuditFilter, n int) ([]audit.Event, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("client: audit tail of %d events", n)
 	}
-	f.Limit, f.After = auditPage, 0
-	var out []audit.Event
-	for {
-		page, err := c.Audit(ctx, f)
-		if err != nil {
+	f.Limit, f.After = 0, 0
+	var out []audit.Event // newest first
+	var before uint64
+	for len(out) < n {
+		// At least two a page, so that the order of a page tells
+		// whether the server read from the end: a page of fewer than
+		// asked holds every matching event left, in either order.
+		ask := min(max(n-len(out), 2), auditPage)
+		q := f.values()
+		q.Set("order", "desc")
+		q.Set("limit", strconv.Itoa(ask))
+		if before > 0 {
+			q.Set("before", strconv.FormatUint(before, 10))
+		}
+		var page api.EventList
+		if err := c.authed(ctx, http.MethodGet, "/v1/audit?"+q.Encode(), nil, &page); err != nil {
 			return nil, err
 		}
-		out = append(out, page...)
-		if len(out) > n {
-			out = append(out[:0], out[len(out)-n:]...)
+		evs := page.Events
+		if len(evs) > 1 && evs[0].Seq < evs[1].Seq {
+			if before > 0 {
+				return nil, fmt.Errorf("client: audit tail: the server's page before seq %d is oldest first", before)
+			}
+			// The server ignored order=desc: page from the start.
+			fw := f
+			fw.Limit = auditPage
+			var kept []audit.Event
+			for {
+				p, err := c.Audit(ctx, fw)
+				if err != nil {
+					return nil, err
+				}
+				kept = append(kept, p...)
+				if len(kept) > n {
+					kept = append(kept[:0], kept[len(kept)-n:]...)
+				}
+				if len(p) < auditPage {
+					return kept, nil
+				}
+				fw.After = p[len(p)-1].Seq
+			}
 		}
-		if len(page) < auditPage {
-			return out, nil
+		if len(evs) > 0 && before > 0 && evs[0].Seq >= before {
+			return nil, fmt.Errorf("client: audit tail: the server's page before seq %d starts at seq %d", before, evs[0].Seq)
 		}
-		f.After = page[len(page)-1].Seq
+		out = append(out, evs...)
+		if len(evs) < ask {
+			break
+		}
+		before = evs[len(evs)-1].Seq
 	}
+	out = out[:min(len(out), n)]
+	slices.Reverse(out)
+	return out, nil
 }
 
 // exportPageEvents is the number of events AuditExport asks for per

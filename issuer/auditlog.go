@@ -26,7 +26,8 @@ func (is *Issuer) adminRead(ctx context.Context, actor *Principal, what string, 
 	})
 }
 
-// AuditQuery calls fn for each event matching f, in sequence order.
+// AuditQuery calls fn for each event matching f, in sequence order (newest
+// first with f.Reverse).
 func (is *Issuer) AuditQuery(ctx context.Context, actor *Principal, f audit.Filter, fn func(*audit.Event) error) error {
 	return is.adminRead(ctx, actor, "events", func() error {
 		if err := f.Validate(); err != nil {
@@ -36,11 +37,15 @@ func (is *Issuer) AuditQuery(ctx context.Context, actor *Principal, f audit.Filt
 	})
 }
 
-// AuditExport writes the events matching f to w as JSON lines.
+// AuditExport writes the events matching f to w as JSON lines, in chain
+// order (f.Reverse is refused: an export is for checking the chain).
 func (is *Issuer) AuditExport(ctx context.Context, actor *Principal, f audit.Filter, w io.Writer) error {
 	return is.adminRead(ctx, actor, "export", func() error {
 		if err := f.Validate(); err != nil {
 			return badRequest("%v", err)
+		}
+		if f.Reverse {
+			return badRequest("an export is in chain order, oldest first; order=desc is for queries")
 		}
 		return is.audit.Export(ctx, f, w)
 	})

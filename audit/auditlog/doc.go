@@ -112,6 +112,9 @@
 // above the core count, as `agentid serve` runs (docs/performance.md).
 //
 // Query, Export and Summary scan the log in seq order; they have no time
-// index and read every event after Filter.AfterSeq. They run their
-// callbacks outside database transactions, a chunk of events at a time.
+// index and read every event after Filter.AfterSeq (up to
+// Filter.BeforeSeq). A Query with Filter.Reverse reads from the end
+// instead, newest first, so that the latest events cost the same in a log
+// of any length. They run their callbacks outside database transactions,
+// a chunk of events at a time.
 package auditlog

@@ -84,8 +84,95 @@ func (l *Log) scan(ctx context.Context, after uint64, match func(*audit.Event) b
 	}
 }
 
-// Query calls fn for each event matching f, in seq order. Each call gets a
-// fresh *audit.Event the callee may keep. An error from fn stops the query
+// scanDesc is scan newest first: it calls fn, in descending seq order, for
+// every event with after < seq < before (before 0: no upper bound) that
+// match accepts. It reads a window of scanChunk seqs at a time, from the
+// chain head (or before) down to the oldest event the store holds (older
+// ones were rolled into segments) or to after, so that a caller that stops
+// early (a limit reached) reads only the windows it needed: the newest
+// events of a log of millions cost what they would in a log of a thousand.
+// Events appended after it started are not seen.
+func (l *Log) scanDesc(ctx context.Context, after, before uint64, match func(*audit.Event) bool, fn func(item) error) error {
+	if after == ^uint64(0) || before == 1 {
+		return nil
+	}
+	if err := l.settle(ctx); err != nil {
+		return err
+	}
+	var hi, floor uint64 // the next window's top seq; the lowest seq to read
+	empty := true
+	err := l.db.View(ctx, func(tx store.Tx) error {
+		b := tx.Bucket(bucketName)
+		h, err := readHead(b)
+		if err != nil {
+			return err
+		}
+		hi = h.seq
+		// Seq keys sort before the other keys of the bucket (the base
+		// and the chain head): the first one is the oldest event held.
+		return b.Range(nil, func(k, _ []byte) error {
+			if len(k) != 8 {
+				return nil
+			}
+			floor, empty = binary.BigEndian.Uint64(k), false
+			return store.Stop
+		})
+	})
+	if err != nil || empty {
+		return err
+	}
+	if before != 0 && before-1 < hi {
+		hi = before - 1
+	}
+	floor = max(floor, after+1)
+	for hi >= floor {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		lo := floor
+		if hi-floor >= scanChunk {
+			lo = hi - scanChunk + 1
+		}
+		var batch []item
+		err := l.db.View(ctx, func(tx store.Tx) error {
+			return tx.Bucket(bucketName).Range(seqKey(lo), func(k, v []byte) error {
+				if len(k) != 8 {
+					return nil // the chain head, or damage that Verify reports
+				}
+				seq := binary.BigEndian.Uint64(k)
+				if seq > hi {
+					return store.Stop
+				}
+				ev, err := audit.ParseRecord(seq, v)
+				if err != nil {
+					return err
+				}
+				if match == nil || match(ev) {
+					batch = append(batch, item{ev: ev, raw: append([]byte(nil), v...)})
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		for i := len(batch) - 1; i >= 0; i-- {
+			if err := fn(batch[i]); err != nil {
+				return err
+			}
+		}
+		if lo == floor {
+			return nil
+		}
+		hi = lo - 1
+	}
+	return nil
+}
+
+// Query calls fn for each event matching f, in seq order, or newest first
+// when f.Reverse is set (f.Limit then keeps the latest events, and only
+// the end of the log is read). Each call gets a fresh *audit.Event the
+// callee may keep. An error from fn stops the query
 // and is returned as is. A record that cannot be parsed stops the query
 // with an error wrapping [audit.ErrCorrupt]; Query does not check the chain
 // (use Verify).
@@ -102,7 +189,7 @@ func (l *Log) query(ctx context.Context, f audit.Filter, fn func(item) error) er
 	}
 	n := 0
 	var fnErr error
-	err := l.scan(ctx, f.AfterSeq, f.Match, func(it item) error {
+	each := func(it item) error {
 		if f.Limit > 0 && n >= f.Limit {
 			return errStop
 		}
@@ -112,7 +199,23 @@ func (l *Log) query(ctx context.Context, f audit.Filter, fn func(item) error) er
 			return err
 		}
 		return nil
-	})
+	}
+	var err error
+	if f.Reverse {
+		err = l.scanDesc(ctx, f.AfterSeq, f.BeforeSeq, f.Match, each)
+	} else if f.BeforeSeq != 0 {
+		// Oldest first up to BeforeSeq: the first event at or past it
+		// ends the scan, rather than Match refusing every later one.
+		match := func(ev *audit.Event) bool { return ev.Seq >= f.BeforeSeq || f.Match(ev) }
+		err = l.scan(ctx, f.AfterSeq, match, func(it item) error {
+			if it.ev.Seq >= f.BeforeSeq {
+				return errStop
+			}
+			return each(it)
+		})
+	} else {
+		err = l.scan(ctx, f.AfterSeq, f.Match, each)
+	}
 	switch {
 	case err == nil || err == errStop:
 		return nil
@@ -128,8 +231,9 @@ func (l *Log) query(ctx context.Context, f audit.Filter, fn func(item) error) er
 
 // Export writes the events matching f to w as JSON lines: each line is the
 // event exactly as stored (its canonical encoding, hash included) followed
-// by "\n". An unfiltered export, or one with only AfterSeq set, can be
-// checked offline with [audit.VerifyLines].
+// by "\n". An unfiltered export, or one with only AfterSeq or BeforeSeq
+// set, can be checked offline with [audit.VerifyLines]; one with Reverse
+// set lists the events newest first, which VerifyLines refuses.
 func (l *Log) Export(ctx context.Context, f audit.Filter, w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	err := l.query(ctx, f, func(it item) error {

@@ -771,6 +771,25 @@ func (s *Server) parseFilter(c *gin.Context) (audit.Filter, error) {
 		}
 		f.AfterSeq = n
 	}
+	// before (seq less than) and order=desc (newest first) read the log
+	// from its end: the cursor of the next page back is the seq of the
+	// last event of the page, as after is forward.
+	if v := c.Query("before"); v != "" && bad == "" {
+		n, e := strconv.ParseUint(v, 10, 64)
+		if e != nil {
+			bad = "before must be a sequence number"
+		}
+		f.BeforeSeq = n
+	}
+	switch c.Query("order") {
+	case "", "asc":
+	case "desc":
+		f.Reverse = true
+	default:
+		if bad == "" {
+			bad = "order must be asc or desc"
+		}
+	}
 	if bad != "" {
 		return f, issuer.InvalidRequest(bad)
 	}
