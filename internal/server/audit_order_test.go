@@ -17,12 +17,17 @@ import (
 // there (the seq of a page's last event is the next page's cursor), and
 // bounds an oldest-first query too. client.AuditTail gets the latest n,
 // oldest first. A bad order or before, or order=desc with format=jsonl
-// (an export is in chain order), is 400 invalid_request.
+// (an export is in chain order), is 400 invalid_request. On bbolt and on
+// PostgreSQL.
 func TestAuditNewestFirst(t *testing.T) {
+	t.Run("bbolt", func(t *testing.T) { checkAuditNewestFirst(t, start(t, t.TempDir())) })
+	t.Run("postgres", func(t *testing.T) { checkAuditNewestFirst(t, startReplicas(t, 1)[0].testServer) })
+}
+
+func checkAuditNewestFirst(t *testing.T, ts *testServer) {
 	ctx := context.Background()
-	ts := start(t, t.TempDir())
 	var lines []string
-	for i := range 300 {
+	for i := range 2500 { // beyond two of the log's read windows (1024)
 		lines = append(lines, verifyLine("did:key:zSubject"+strconv.Itoa(i%3), i, ""))
 	}
 	if st, body := ts.postEvents(t, ts.admin.Key(), strings.Join(lines, "\n")); st != http.StatusAccepted {
@@ -69,6 +74,29 @@ func TestAuditNewestFirst(t *testing.T) {
 	if len(got) != 2 || got[0].Subject != "did:key:zSubject0" || got[1].Subject != "did:key:zSubject0" || got[0].Seq <= got[1].Seq ||
 		got[0].Seq < head-2 {
 		t.Fatalf("%s: %v", q, seqs(got))
+	}
+
+	// Paging back from the end yields every event once, newest first.
+	next := head
+	for before := uint64(0); ; {
+		q := "order=desc&limit=1000"
+		if before != 0 {
+			q += "&before=" + strconv.FormatUint(before, 10)
+		}
+		page := query(q)
+		for _, ev := range page {
+			if ev.Seq != next {
+				t.Fatalf("%s: seq %d, want %d", q, ev.Seq, next)
+			}
+			next--
+		}
+		if len(page) < 1000 {
+			break
+		}
+		before = page[len(page)-1].Seq
+	}
+	if next != 0 {
+		t.Fatalf("paging back stopped above seq %d", next)
 	}
 
 	tail, err := ts.admin.AuditTail(ctx, client.AuditFilter{}, 4)
